@@ -1,0 +1,212 @@
+//! The binary's modes: the Lambda function when Lambda starts it, and local commands for everyone else.
+//!
+//! ```text
+//! rds-rotator                      Lambda function (when AWS_LAMBDA_RUNTIME_API is set)
+//! rds-rotator EVENT.json | -       one step, from an event file or stdin, through the Lambda code path
+//! rds-rotator rotate SECRET_ID     a whole rotation, with this binary playing Secrets Manager
+//! ```
+//! Output for people goes to stdout; logs go to stderr locally and to stdout (CloudWatch) in Lambda.
+
+mod rotate;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lambda_runtime::service_fn;
+use tracing::error;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::event::RotationEvent;
+use crate::handler::{self, AwsRotator};
+use crate::logging::{self, LogSettings};
+
+const USAGE: &str = "\
+rds-rotator: Secrets Manager rotation for Amazon RDS and Aurora database users
+
+Usage:
+  rds-rotator                    run as the Lambda function (Lambda sets AWS_LAMBDA_RUNTIME_API)
+  rds-rotator EVENT.json         run the one step an event file describes (see events/)
+  rds-rotator -                  the same, reading the event from stdin
+  rds-rotator rotate SECRET_ID   rotate a secret now: stage a new version as Secrets Manager does,
+                                 then run createSecret, setSecret, testSecret and finishSecret
+  rds-rotator --help | --version
+
+Settings come from the environment (see README.md): AWS_REGION, AWS_ENDPOINT_URL*, SECRETS_MANAGER_ENDPOINT,
+PASSWORD_LENGTH, EXCLUDE_*, REQUIRE_EACH_INCLUDED_TYPE, DEFAULT_ENGINE, CONNECT_TIMEOUT_SECONDS, RUST_LOG.
+Exit status: 0 done, 1 the step or rotation failed, 2 bad usage.
+";
+
+enum Command {
+    Lambda,
+    Help,
+    Version,
+    Step(EventSource),
+    Rotate { secret_id: String },
+}
+
+enum EventSource {
+    File(PathBuf),
+    Stdin,
+}
+
+pub async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let command = match parse_args(&args, in_lambda, std::io::stdin().is_terminal()) {
+        Ok(command) => command,
+        Err(problem) => {
+            eprintln!("rds-rotator: {problem}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // Boxed: the SDK's futures nest deeply enough to overflow the compiler's layout depth when inlined here.
+    match command {
+        Command::Lambda => Box::pin(lambda()).await,
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("rds-rotator {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Step(source) => report(Box::pin(step(source)).await),
+        Command::Rotate { secret_id } => report(Box::pin(rotate::run(&secret_id)).await),
+    }
+}
+
+fn parse_args(
+    args: &[String],
+    in_lambda: bool,
+    stdin_is_terminal: bool,
+) -> Result<Command, String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] if in_lambda => Ok(Command::Lambda),
+        [] if !stdin_is_terminal => Ok(Command::Step(EventSource::Stdin)),
+        [] => Err("no event given".to_owned()),
+        ["-h" | "--help" | "help"] => Ok(Command::Help),
+        ["-V" | "--version"] => Ok(Command::Version),
+        ["-"] => Ok(Command::Step(EventSource::Stdin)),
+        ["rotate", secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
+            Ok(Command::Rotate {
+                secret_id: (*secret_id).to_owned(),
+            })
+        }
+        ["rotate", ..] => Err("rotate takes exactly one SECRET_ID (a name or an ARN)".to_owned()),
+        [path] if !path.starts_with('-') => {
+            Ok(Command::Step(EventSource::File(PathBuf::from(path))))
+        }
+        _ => Err(format!("unexpected arguments: {}", args.join(" "))),
+    }
+}
+
+/// The Lambda function. A configuration error ends the process at cold start, logged with the variable's name.
+async fn lambda() -> ExitCode {
+    logging::init(&LogSettings::from_env(false), std::io::stdout);
+    let rotator = match rotator_from_env().await {
+        Ok(rotator) => rotator,
+        Err(err) => {
+            error!(error_type = err.error_type(), "start-up failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rotator = &rotator;
+    match lambda_runtime::run(service_fn(move |event| {
+        handler::lambda_handler(rotator, event)
+    }))
+    .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("the Lambda runtime stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One step from an event, through the same `handler::handle` the Lambda entry uses.
+async fn step(source: EventSource) -> Result<(), Error> {
+    logging::init(&LogSettings::from_env(true), std::io::stderr);
+    let text = read_event(&source)?;
+    let event = RotationEvent::from_json(&text)?;
+    let rotator = rotator_from_env().await?;
+    let outcome = handler::handle(&rotator, &event).await?;
+    println!("{}: {outcome}", event.step);
+    Ok(())
+}
+
+fn read_event(source: &EventSource) -> Result<Vec<u8>, Error> {
+    let read = match source {
+        EventSource::File(path) => {
+            std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+        }
+        EventSource::Stdin => {
+            let mut text = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut text)
+                .map(|_| text)
+                .map_err(|err| format!("cannot read stdin: {err}"))
+        }
+    };
+    read.map_err(|problem| Error::Event(crate::event::EventError::Unreadable(problem)))
+}
+
+async fn rotator_from_env() -> Result<AwsRotator, Error> {
+    let config = Config::from_env()?;
+    handler::build(&config).await
+}
+
+/// Exit status and a last line on stderr for a local command.
+fn report(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("rds-rotator: {} [{}]", err, err.error_type());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], in_lambda: bool, terminal: bool) -> Result<Command, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args(&args, in_lambda, terminal)
+    }
+
+    #[test]
+    fn picks_the_mode() {
+        assert!(matches!(parse(&[], true, true), Ok(Command::Lambda)));
+        assert!(matches!(
+            parse(&[], false, false),
+            Ok(Command::Step(EventSource::Stdin))
+        ));
+        assert!(parse(&[], false, true).is_err());
+        assert!(matches!(
+            parse(&["-"], false, true),
+            Ok(Command::Step(EventSource::Stdin))
+        ));
+        assert!(matches!(
+            parse(&["events/createSecret.json"], true, true),
+            Ok(Command::Step(EventSource::File(_)))
+        ));
+        assert!(matches!(
+            parse(&["rotate", "app"], false, true),
+            Ok(Command::Rotate { .. })
+        ));
+        assert!(matches!(parse(&["--help"], false, true), Ok(Command::Help)));
+        assert!(matches!(
+            parse(&["--version"], false, true),
+            Ok(Command::Version)
+        ));
+        assert!(parse(&["rotate"], false, true).is_err());
+        assert!(parse(&["rotate", "a", "b"], false, true).is_err());
+        assert!(parse(&["--bogus"], false, true).is_err());
+        assert!(parse(&["a.json", "b.json"], false, true).is_err());
+    }
+}

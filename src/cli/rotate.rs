@@ -1,0 +1,186 @@
+//! `rds-rotator rotate SECRET_ID`: a whole rotation without Lambda, this binary playing Secrets Manager.
+//!
+//! Secrets Manager's `RotateSecret` stages a new, empty version labelled `AWSPENDING`, then invokes the function once
+//! per step. No public API creates an empty version, so `Staged` shows the protocol core that version until
+//! createSecret's `PutSecretValue` creates it for real; every other call goes to Secrets Manager unchanged, and the
+//! four steps run through the same `handler::handle` as in Lambda. Like `RotateSecret`, it rotates a secret whose
+//! rotation is not switched on, and it resumes a rotation left pending rather than starting a second one.
+
+use std::io::Write;
+
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::Config;
+use crate::credentials::DbSecret;
+use crate::engines::Drivers;
+use crate::error::Error;
+use crate::event::{RotationEvent, RotationToken, Step, VersionId};
+use crate::handler;
+use crate::logging::{self, LogSettings};
+use crate::rotation::Rotator;
+use crate::secrets::{
+    AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version,
+};
+
+/// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
+struct Staged<S> {
+    inner: S,
+    token: VersionId,
+}
+
+impl<S: SecretStore> SecretStore for Staged<S> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
+        let mut meta = self.inner.describe(secret_id).await?;
+        if !meta.versions.contains_key(self.token.as_str()) {
+            meta.versions
+                .insert(self.token.to_string(), vec![AWSPENDING.to_owned()]);
+        }
+        // RotateSecret switches rotation on; so does this stand-in for it.
+        meta.rotation_enabled = Some(true);
+        Ok(meta)
+    }
+
+    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
+        self.inner.get(secret_id, version).await
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &VersionId,
+        value: &SecretString,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .put_pending(secret_id, token, value, rotation_token)
+            .await
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&VersionId>,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner.move_stage(secret_id, stage, to, from).await
+    }
+}
+
+pub async fn run(secret_id: &str) -> Result<(), Error> {
+    logging::init(&LogSettings::from_env(true), std::io::stderr);
+    let config = Config::from_env()?;
+    let store = AwsSecretStore::from_config(&config).await?;
+    let mut out = std::io::stdout().lock();
+    let before = store.describe(secret_id).await?;
+    let token = match pending_version(&before) {
+        Some(pending) => {
+            let _ = writeln!(out, "resuming the rotation of pending version {pending}");
+            VersionId::new(pending)?
+        }
+        None => VersionId::new(&new_version_id())?,
+    };
+    if let Fetched::Text(text) = store.get(secret_id, Version::Current).await? {
+        // Best effort, for the header only: a malformed secret is reported by createSecret with its reason.
+        if let Ok(current) = DbSecret::parse(text.expose_secret(), config.default_engine) {
+            let (target, user) = (current.target(), current.username());
+            let _ = writeln!(
+                out,
+                "secret {secret_id}: {} user {user} at {target}",
+                target.engine
+            );
+        }
+    }
+    write_versions(&mut out, "before", &before);
+    let rotator = Rotator::new(
+        Staged {
+            inner: store,
+            token: token.clone(),
+        },
+        Drivers::new(config.connect_timeout),
+        &config,
+    );
+    for step in Step::ALL {
+        let event = RotationEvent {
+            step,
+            secret_id: secret_id.to_owned(),
+            token: token.clone(),
+            rotation_token: None,
+        };
+        let outcome = handler::handle(&rotator, &event).await?;
+        let _ = writeln!(out, "  {:<13} {outcome}", step.as_str());
+    }
+    let after = rotator.store().inner.describe(secret_id).await?;
+    write_versions(&mut out, "after", &after);
+    Ok(())
+}
+
+/// A rotation in progress: `AWSPENDING` on a version that is not `AWSCURRENT`.
+fn pending_version(meta: &SecretMeta) -> Option<&str> {
+    let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
+    meta.versions
+        .iter()
+        .find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
+        .map(|(id, _)| id.as_str())
+}
+
+/// A random (version 4) UUID, the form Secrets Manager gives version ids.
+fn new_version_id() -> String {
+    let mut bytes: [u8; 16] = rand::rng().random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
+    let _ = writeln!(out, "versions {when}:");
+    let mut labelled: Vec<_> = meta
+        .versions
+        .iter()
+        .filter(|(_, labels)| !labels.is_empty())
+        .collect();
+    labelled.sort_by_key(|(_, labels)| {
+        labels
+            .iter()
+            .map(|l| l.as_str())
+            .min()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    for (id, labels) in labelled {
+        let _ = writeln!(out, "  {id}  {}", labels.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ids_look_like_uuids() {
+        let id = new_version_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(VersionId::new(&id).is_ok());
+        assert_ne!(id, new_version_id());
+    }
+
+    #[test]
+    fn finds_a_rotation_in_progress() {
+        let mut meta = SecretMeta::default();
+        meta.versions
+            .insert("a".into(), vec![AWSCURRENT.into(), AWSPENDING.into()]);
+        assert_eq!(pending_version(&meta), None);
+        meta.versions.insert("b".into(), vec![AWSPENDING.into()]);
+        assert_eq!(pending_version(&meta), Some("b"));
+    }
+}

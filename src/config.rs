@@ -1,0 +1,288 @@
+//! Settings from the environment, read and validated once at start-up, then passed down explicitly.
+//!
+//! The variable names and defaults are those of AWS's rotation templates, so an existing deployment keeps its
+//! configuration; a bad value stops the function at cold start with the variable's name, rather than failing a
+//! rotation later.
+
+use std::time::Duration;
+
+use crate::engines::EngineKind;
+use crate::password::Alphabet;
+
+/// Everything the function reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub password: PasswordPolicy,
+    /// `DEFAULT_ENGINE`: the engine of secrets without an `engine` key (AWS's per-engine templates assume theirs).
+    pub default_engine: Option<EngineKind>,
+    /// `CONNECT_TIMEOUT_SECONDS`: bound on each database login, handshake included.
+    pub connect_timeout: Duration,
+    /// `SECRETS_MANAGER_ENDPOINT`: overrides the Secrets Manager endpoint (AWS's templates honour it too).
+    pub secrets_manager_endpoint: Option<String>,
+}
+
+/// How new passwords are generated: the variables of AWS's templates, with their defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// `PASSWORD_LENGTH` (32).
+    pub length: usize,
+    /// `EXCLUDE_CHARACTERS`; `None` means the engine's default (PostgreSQL ``:/@"'\``).
+    pub exclude_characters: Option<String>,
+    /// `EXCLUDE_NUMBERS`, `EXCLUDE_PUNCTUATION`, `EXCLUDE_UPPERCASE`, `EXCLUDE_LOWERCASE` (all false).
+    pub exclude_numbers: bool,
+    pub exclude_punctuation: bool,
+    pub exclude_uppercase: bool,
+    pub exclude_lowercase: bool,
+    /// `REQUIRE_EACH_INCLUDED_TYPE` (true).
+    pub require_each_included_type: bool,
+}
+
+/// A setting that cannot be used. Names the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("environment variable {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+const DEFAULT_PASSWORD_LENGTH: usize = 32;
+/// `GetRandomPassword`'s upper bound, kept so a setting that works there works here.
+const MAX_PASSWORD_LENGTH: usize = 4096;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let vars = Vars(&lookup);
+        let password = PasswordPolicy {
+            length: vars.length("PASSWORD_LENGTH", DEFAULT_PASSWORD_LENGTH)?,
+            // Present means used, even when empty: AWS's templates read it the same way.
+            exclude_characters: lookup("EXCLUDE_CHARACTERS"),
+            exclude_numbers: vars.flag("EXCLUDE_NUMBERS", false)?,
+            exclude_punctuation: vars.flag("EXCLUDE_PUNCTUATION", false)?,
+            exclude_uppercase: vars.flag("EXCLUDE_UPPERCASE", false)?,
+            exclude_lowercase: vars.flag("EXCLUDE_LOWERCASE", false)?,
+            require_each_included_type: vars.flag("REQUIRE_EACH_INCLUDED_TYPE", true)?,
+        };
+        // Fail now, not at the first rotation, when no password can satisfy the policy for some engine.
+        for engine in EngineKind::ALL {
+            if let Err(problem) = Alphabet::new(&password, engine) {
+                return Err(ConfigError {
+                    var: "PASSWORD_LENGTH / EXCLUDE_*",
+                    problem: problem.to_string(),
+                });
+            }
+        }
+        let default_engine = match vars.get("DEFAULT_ENGINE") {
+            Some(name) => Some(EngineKind::parse(&name).map_err(|problem| ConfigError {
+                var: "DEFAULT_ENGINE",
+                problem,
+            })?),
+            None => None,
+        };
+        let secrets_manager_endpoint = vars.get("SECRETS_MANAGER_ENDPOINT");
+        if let Some(url) = &secrets_manager_endpoint {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                let problem =
+                    "must be a URL starting with https:// (or http:// for a local emulator)"
+                        .to_owned();
+                return Err(ConfigError {
+                    var: "SECRETS_MANAGER_ENDPOINT",
+                    problem,
+                });
+            }
+        }
+        Ok(Config {
+            password,
+            default_engine,
+            connect_timeout: vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?,
+            secrets_manager_endpoint,
+        })
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// The variable's value; empty counts as unset.
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// AWS's templates accept true, 1, y and yes; anything else was silently false there, and is an error here
+    /// unless it clearly means false.
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(default);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "y" | "yes" => Ok(true),
+            "false" | "0" | "n" | "no" => Ok(false),
+            _ => Err(ConfigError {
+                var,
+                problem: format!("is {value:?}: expected true/1/y/yes or false/0/n/no"),
+            }),
+        }
+    }
+
+    fn length(&self, var: &'static str, default: usize) -> Result<usize, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(default);
+        };
+        match value.parse::<usize>() {
+            Ok(length @ 1..=MAX_PASSWORD_LENGTH) => Ok(length),
+            _ => Err(ConfigError {
+                var,
+                problem: format!(
+                    "is {value:?}: expected a whole number from 1 to {MAX_PASSWORD_LENGTH}"
+                ),
+            }),
+        }
+    }
+
+    fn seconds(&self, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(default);
+        };
+        match value
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        {
+            Some(duration) if !duration.is_zero() && duration <= MAX_CONNECT_TIMEOUT => {
+                Ok(duration)
+            }
+            _ => Err(ConfigError {
+                var,
+                problem: format!(
+                    "is {value:?}: expected a number of seconds above 0 and at most 300"
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn check_err(vars: &[(&str, &str)], var: &str) {
+        match config(vars) {
+            Err(err) => assert_eq!(err.var, var, "{vars:?}: {err}"),
+            Ok(_) => panic!("{vars:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_aws_templates() {
+        let config = config(&[]).unwrap();
+        assert_eq!(
+            config.password,
+            PasswordPolicy {
+                length: 32,
+                exclude_characters: None,
+                exclude_numbers: false,
+                exclude_punctuation: false,
+                exclude_uppercase: false,
+                exclude_lowercase: false,
+                require_each_included_type: true,
+            }
+        );
+        assert_eq!(config.connect_timeout, Duration::from_secs(5));
+        assert_eq!(config.default_engine, None);
+        assert_eq!(config.secrets_manager_endpoint, None);
+    }
+
+    #[test]
+    fn reads_settings() {
+        let config = config(&[
+            ("PASSWORD_LENGTH", "20"),
+            ("EXCLUDE_CHARACTERS", ""),
+            ("EXCLUDE_NUMBERS", "Yes"),
+            ("EXCLUDE_PUNCTUATION", "1"),
+            ("EXCLUDE_UPPERCASE", "y"),
+            ("EXCLUDE_LOWERCASE", "false"),
+            ("REQUIRE_EACH_INCLUDED_TYPE", "no"),
+            ("DEFAULT_ENGINE", "aurora-postgresql"),
+            ("CONNECT_TIMEOUT_SECONDS", "1.5"),
+            ("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(config.password.length, 20);
+        assert_eq!(config.password.exclude_characters.as_deref(), Some(""));
+        assert!(config.password.exclude_numbers && config.password.exclude_punctuation);
+        assert!(config.password.exclude_uppercase && !config.password.exclude_lowercase);
+        assert!(!config.password.require_each_included_type);
+        assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
+        assert_eq!(config.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            config.secrets_manager_endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_variable() {
+        check_err(&[("PASSWORD_LENGTH", "0")], "PASSWORD_LENGTH");
+        check_err(&[("PASSWORD_LENGTH", "4097")], "PASSWORD_LENGTH");
+        check_err(&[("PASSWORD_LENGTH", "abc")], "PASSWORD_LENGTH");
+        check_err(&[("EXCLUDE_NUMBERS", "maybe")], "EXCLUDE_NUMBERS");
+        check_err(
+            &[("REQUIRE_EACH_INCLUDED_TYPE", "on")],
+            "REQUIRE_EACH_INCLUDED_TYPE",
+        );
+        check_err(&[("DEFAULT_ENGINE", "oracle")], "DEFAULT_ENGINE");
+        check_err(
+            &[("CONNECT_TIMEOUT_SECONDS", "0")],
+            "CONNECT_TIMEOUT_SECONDS",
+        );
+        check_err(
+            &[("CONNECT_TIMEOUT_SECONDS", "-1")],
+            "CONNECT_TIMEOUT_SECONDS",
+        );
+        check_err(
+            &[("CONNECT_TIMEOUT_SECONDS", "NaN")],
+            "CONNECT_TIMEOUT_SECONDS",
+        );
+        check_err(
+            &[("CONNECT_TIMEOUT_SECONDS", "301")],
+            "CONNECT_TIMEOUT_SECONDS",
+        );
+        check_err(
+            &[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")],
+            "SECRETS_MANAGER_ENDPOINT",
+        );
+        let all_out = [
+            ("EXCLUDE_NUMBERS", "true"),
+            ("EXCLUDE_PUNCTUATION", "true"),
+            ("EXCLUDE_UPPERCASE", "true"),
+            ("EXCLUDE_LOWERCASE", "true"),
+        ];
+        check_err(&all_out, "PASSWORD_LENGTH / EXCLUDE_*");
+        check_err(&[("PASSWORD_LENGTH", "3")], "PASSWORD_LENGTH / EXCLUDE_*");
+    }
+
+    #[test]
+    fn empty_means_default_except_for_exclude_characters() {
+        let config = config(&[("PASSWORD_LENGTH", ""), ("EXCLUDE_NUMBERS", "")]).unwrap();
+        assert_eq!(config.password.length, 32);
+        assert!(!config.password.exclude_numbers);
+    }
+}

@@ -1,0 +1,547 @@
+//! The secret's JSON (RDS format) and the typed values taken from it: `DbSecret`, `UserName`, `Password`,
+//! `Target`, `Login`.
+//!
+//! A `DbSecret` keeps the whole JSON object it was parsed from, so that writing a new version changes the password
+//! (and, later, the username) and nothing else: keys of the user's own survive in their original order and form.
+//! The password is held apart from that object, in a `Password`, so no `Debug` of the map can ever show it.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::engines::EngineKind;
+
+/// A database password. `Debug` is redacted, there is no `Display` or `Serialize`, and the value is wiped on drop.
+/// Reading it takes `expose_secret()`, which only `engines/` and `credentials.rs` call.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+/// A database user name taken from a secret: untrusted input, validated here and quoted wherever it reaches SQL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+/// Where the database is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub engine: EngineKind,
+    pub host: String,
+    pub port: u16,
+    /// The database to connect to; `None` means the engine's default.
+    pub dbname: Option<String>,
+    /// The secret's `ssl` key: `Some(false)` allows plaintext; `Some(true)` and `None` require verified TLS.
+    pub ssl: Option<bool>,
+}
+
+/// The credentials of one login attempt, borrowed from a `DbSecret`.
+#[derive(Clone, Copy, Debug)]
+pub struct Login<'a> {
+    pub user: &'a UserName,
+    pub password: &'a Password,
+}
+
+/// One version of the rotated secret, parsed and validated.
+#[derive(Clone)]
+pub struct DbSecret {
+    /// The JSON object as stored, with the password's value replaced by `null` (it lives in `password`).
+    fields: Map<String, Value>,
+    password: Password,
+    target: Target,
+    username: UserName,
+    masterarn: Option<String>,
+}
+
+/// What is wrong with a secret's JSON. Names the key; never repeats a value that could be secret.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ShapeError {
+    #[error("the secret value is not valid JSON (syntax error at line {line}, column {column})")]
+    NotJson { line: usize, column: usize },
+    #[error("the secret value is not a JSON object")]
+    NotAnObject,
+    #[error("the secret has no \"{0}\" key")]
+    Missing(&'static str),
+    #[error("the secret's \"{key}\" {problem}")]
+    Invalid { key: &'static str, problem: String },
+    #[error(
+        "the secret has no \"engine\" key and the function has no DEFAULT_ENGINE: \
+         add \"engine\" to the secret or set DEFAULT_ENGINE"
+    )]
+    NoEngine,
+}
+
+impl Password {
+    pub fn new(password: String) -> Password {
+        Password(SecretString::from(password))
+    }
+
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
+impl UserName {
+    /// The longest name any supported engine accepts; each engine applies its own, tighter limit too.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Accepts any name a database could hold — quotes, backslashes, semicolons and spaces included, since those
+    /// are quoted, never interpolated — but no control characters (NUL cannot be stored, and a newline would forge
+    /// log lines), and not empty.
+    pub fn new(name: &str) -> Result<UserName, String> {
+        if name.is_empty() {
+            return Err("is empty".to_owned());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("contains a control character".to_owned());
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(format!("is longer than {} characters", Self::MAX_CHARS));
+        }
+        Ok(UserName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Debug-quoted so a hostile name cannot pass for something else in a message.
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserName({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl DbSecret {
+    /// Parses one version's `SecretString`. `default_engine` stands in for a missing `engine` key.
+    pub fn parse(text: &str, default_engine: Option<EngineKind>) -> Result<DbSecret, ShapeError> {
+        // Only the position of a syntax error is passed on: the text around it could be the password.
+        let value = serde_json::from_str::<Value>(text).map_err(|err| ShapeError::NotJson {
+            line: err.line(),
+            column: err.column(),
+        })?;
+        let Value::Object(mut fields) = value else {
+            return Err(ShapeError::NotAnObject);
+        };
+        let password = match fields.get_mut("password").map(Value::take) {
+            Some(Value::String(password)) => Password::new(password),
+            Some(Value::Null) | None => return Err(ShapeError::Missing("password")),
+            Some(_) => return Err(invalid("password", "must be a string")),
+        };
+        let engine = match optional_str(&fields, "engine")? {
+            Some(name) => EngineKind::parse(name).map_err(|problem| invalid("engine", problem))?,
+            None => default_engine.ok_or(ShapeError::NoEngine)?,
+        };
+        let username = required_str(&fields, "username")?;
+        let username = UserName::new(username).map_err(|problem| invalid("username", problem))?;
+        if username.as_str().len() > engine.max_username_bytes() {
+            let limit = engine.max_username_bytes();
+            return Err(invalid(
+                "username",
+                format!("is longer than {engine}'s limit of {limit} bytes"),
+            ));
+        }
+        let target = Target {
+            engine,
+            host: parse_host(required_str(&fields, "host")?)?,
+            port: parse_port(fields.get("port"), engine.default_port())?,
+            dbname: parse_dbname(optional_str(&fields, "dbname")?)?,
+            ssl: parse_ssl(fields.get("ssl"))?,
+        };
+        let masterarn = optional_str(&fields, "masterarn")?.map(str::to_owned);
+        Ok(DbSecret {
+            fields,
+            password,
+            target,
+            username,
+            masterarn,
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn username(&self) -> &UserName {
+        &self.username
+    }
+
+    pub fn password(&self) -> &Password {
+        &self.password
+    }
+
+    pub fn login(&self) -> Login<'_> {
+        Login {
+            user: &self.username,
+            password: &self.password,
+        }
+    }
+
+    /// The master secret's id, present when the secret asks for alternating users.
+    pub fn masterarn(&self) -> Option<&str> {
+        self.masterarn.as_deref()
+    }
+
+    /// The same secret with another password; every other key is kept as it was.
+    pub fn with_password(&self, password: Password) -> DbSecret {
+        DbSecret {
+            password,
+            ..self.clone()
+        }
+    }
+
+    /// The JSON text to store, with the password back in its original place.
+    pub fn to_secret_string(&self) -> SecretString {
+        let mut fields = self.fields.clone();
+        fields.insert(
+            "password".to_owned(),
+            Value::String(self.password.expose_secret().to_owned()),
+        );
+        SecretString::from(Value::Object(fields).to_string())
+    }
+
+    /// Whether two versions point at the same database and user — the precondition for changing a password.
+    /// Returns the name of the first key that differs.
+    pub fn differs_from(&self, other: &DbSecret) -> Option<&'static str> {
+        let (a, b) = (&self.target, &other.target);
+        if a.engine != b.engine {
+            Some("engine")
+        } else if !a.host.eq_ignore_ascii_case(&b.host) {
+            Some("host")
+        } else if a.port != b.port {
+            Some("port")
+        } else if self.username != other.username {
+            Some("username")
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for DbSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only what logs may show: no password, and no value of the user's own keys.
+        f.debug_struct("DbSecret")
+            .field("target", &self.target)
+            .field("username", &self.username)
+            .field("masterarn", &self.masterarn)
+            .field("keys", &self.fields.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ShapeError {
+    ShapeError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+fn optional_str<'a>(
+    fields: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<&'a str>, ShapeError> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(invalid(key, "must be a string")),
+    }
+}
+
+fn required_str<'a>(
+    fields: &'a Map<String, Value>,
+    key: &'static str,
+) -> Result<&'a str, ShapeError> {
+    optional_str(fields, key)?.ok_or(ShapeError::Missing(key))
+}
+
+fn parse_host(host: &str) -> Result<String, ShapeError> {
+    // A leading '/' would make drivers open a local Unix socket instead of a network connection.
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_graphic() && c != ',')
+        && !host.starts_with('/');
+    if !valid {
+        return Err(invalid(
+            "host",
+            "must be one host name or IP address (printable ASCII, no '/' or ',')",
+        ));
+    }
+    Ok(host.to_owned())
+}
+
+fn parse_port(value: Option<&Value>, default: u16) -> Result<u16, ShapeError> {
+    let number = match value {
+        None | Some(Value::Null) => return Ok(default),
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match number {
+        Some(port @ 1..=65535) => Ok(port as u16),
+        _ => Err(invalid(
+            "port",
+            "must be a number from 1 to 65535, or a string holding one",
+        )),
+    }
+}
+
+fn parse_dbname(dbname: Option<&str>) -> Result<Option<String>, ShapeError> {
+    match dbname {
+        Some(name) if name.is_empty() || name.contains('\0') => {
+            Err(invalid("dbname", "must be a non-empty string without NUL"))
+        }
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+fn parse_ssl(value: Option<&Value>) -> Result<Option<bool>, ShapeError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(ssl)) => Ok(Some(*ssl)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(invalid(
+            "ssl",
+            "must be true or false (a boolean or the string \"true\" / \"false\")",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PG: &str =
+        r#"{"engine":"postgres","host":"db.example.com","username":"app","password":"pw-1"}"#;
+
+    fn parse(json: &str) -> Result<DbSecret, ShapeError> {
+        DbSecret::parse(json, None)
+    }
+
+    fn check_err(json: &str, expected: ShapeError) {
+        assert_eq!(parse(json).unwrap_err(), expected, "secret {json}");
+    }
+
+    #[test]
+    fn parses_defaults() {
+        let secret = parse(PG).unwrap();
+        assert_eq!(secret.target().port, 5432);
+        assert_eq!(secret.target().dbname, None);
+        assert_eq!(secret.target().ssl, None);
+        assert_eq!(secret.username().as_str(), "app");
+        assert_eq!(secret.password().expose_secret(), "pw-1");
+    }
+
+    #[test]
+    fn parses_port_and_ssl_forms() {
+        let secret = parse(
+            r#"{"engine":"aurora-postgresql","host":"h","port":"6543","username":"u","password":"p","ssl":"FALSE"}"#,
+        );
+        let secret = secret.unwrap();
+        assert_eq!(
+            (secret.target().port, secret.target().ssl),
+            (6543, Some(false))
+        );
+        let secret = parse(
+            r#"{"engine":"postgres","host":"h","port":6543,"username":"u","password":"p","ssl":true}"#,
+        );
+        assert_eq!(secret.unwrap().target().ssl, Some(true));
+    }
+
+    #[test]
+    fn refuses_bad_secrets() {
+        check_err("[1,2]", ShapeError::NotAnObject);
+        check_err("{not json", ShapeError::NotJson { line: 1, column: 2 });
+        check_err("\"just a string\"", ShapeError::NotAnObject);
+        check_err(
+            r#"{"engine":"postgres","host":"h","username":"u"}"#,
+            ShapeError::Missing("password"),
+        );
+        check_err(
+            r#"{"engine":"postgres","host":"h","password":"p"}"#,
+            ShapeError::Missing("username"),
+        );
+        check_err(
+            r#"{"engine":"postgres","username":"u","password":"p"}"#,
+            ShapeError::Missing("host"),
+        );
+        check_err(
+            r#"{"host":"h","username":"u","password":"p"}"#,
+            ShapeError::NoEngine,
+        );
+        for (json, key) in [
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":5}"#,
+                "password",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"","password":"p"}"#,
+                "username",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"a\u0000b","password":"p"}"#,
+                "username",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"a\nb","password":"p"}"#,
+                "username",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#,
+                "username",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h h","username":"u","password":"p"}"#,
+                "host",
+            ),
+            (
+                r#"{"engine":"postgres","host":"","username":"u","password":"p"}"#,
+                "host",
+            ),
+            (
+                r#"{"engine":"postgres","host":"/var/run/postgresql","username":"u","password":"p"}"#,
+                "host",
+            ),
+            (
+                r#"{"engine":"postgres","host":"a,b","username":"u","password":"p"}"#,
+                "host",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","port":0,"username":"u","password":"p"}"#,
+                "port",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","port":70000,"username":"u","password":"p"}"#,
+                "port",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","port":"54x","username":"u","password":"p"}"#,
+                "port",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","port":-1,"username":"u","password":"p"}"#,
+                "port",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"yes"}"#,
+                "ssl",
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":"p","dbname":""}"#,
+                "dbname",
+            ),
+            (
+                r#"{"engine":"oracle-ee","host":"h","username":"u","password":"p"}"#,
+                "engine",
+            ),
+            (
+                r#"{"engine":true,"host":"h","username":"u","password":"p"}"#,
+                "engine",
+            ),
+        ] {
+            match parse(json) {
+                Err(ShapeError::Invalid { key: got, .. }) => assert_eq!(got, key, "secret {json}"),
+                other => panic!("secret {json}: expected an invalid {key}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn enforces_the_engine_username_limit() {
+        let ok = format!(
+            r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#,
+            "u".repeat(63)
+        );
+        assert!(parse(&ok).is_ok());
+        let long = format!(
+            r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#,
+            "u".repeat(64)
+        );
+        assert!(matches!(
+            parse(&long),
+            Err(ShapeError::Invalid {
+                key: "username",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn default_engine_applies_only_without_engine_key() {
+        let json = r#"{"host":"h","username":"u","password":"p"}"#;
+        let secret = DbSecret::parse(json, Some(EngineKind::AuroraPostgres)).unwrap();
+        assert_eq!(secret.target().engine, EngineKind::AuroraPostgres);
+        let secret = DbSecret::parse(PG, Some(EngineKind::AuroraPostgres)).unwrap();
+        assert_eq!(secret.target().engine, EngineKind::Postgres);
+    }
+
+    #[test]
+    fn new_password_keeps_every_other_key_in_place() {
+        let json = r#"{"username":"app","engine":"postgres","password":"old","host":"h","port":"5432","custom":{"a":[1,2]},"zeta":null}"#;
+        let secret = parse(json)
+            .unwrap()
+            .with_password(Password::new("new".to_owned()));
+        let text = secret.to_secret_string();
+        assert_eq!(
+            text.expose_secret(),
+            r#"{"username":"app","engine":"postgres","password":"new","host":"h","port":"5432","custom":{"a":[1,2]},"zeta":null}"#
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let json = r#"{"engine":"postgres","host":"h","username":"app","password":"hunter2","apiKey":"k-777"}"#;
+        let shown = format!("{:?}", parse(json).unwrap());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("k-777"),
+            "{shown}"
+        );
+        assert!(shown.contains("apiKey"), "{shown}");
+    }
+
+    #[test]
+    fn differs_from_names_the_key() {
+        let base = parse(PG).unwrap();
+        let check = |json: &str, expected: Option<&str>| {
+            assert_eq!(base.differs_from(&parse(json).unwrap()), expected, "{json}");
+        };
+        check(
+            r#"{"engine":"postgres","host":"DB.example.com","username":"app","password":"x"}"#,
+            None,
+        );
+        check(
+            r#"{"engine":"postgres","host":"other","username":"app","password":"x"}"#,
+            Some("host"),
+        );
+        check(
+            r#"{"engine":"postgres","host":"db.example.com","port":5433,"username":"app","password":"x"}"#,
+            Some("port"),
+        );
+        check(
+            r#"{"engine":"postgres","host":"db.example.com","username":"App","password":"x"}"#,
+            Some("username"),
+        );
+        check(
+            r#"{"engine":"aurora-postgresql","host":"db.example.com","username":"app","password":"x"}"#,
+            Some("engine"),
+        );
+    }
+}

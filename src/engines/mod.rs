@@ -1,0 +1,248 @@
+//! The database side: the `DbEngine` trait the protocol core calls, the engine kinds a secret can name, and
+//! `Drivers`, which picks the driver for a secret's engine.
+//!
+//! Each driver lives in its own file and is the only code that talks to its database; `sql.rs` is the only place
+//! where SQL text is built from data.
+
+mod postgres;
+pub mod sql;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+pub use postgres::{PgSession, PostgresEngine};
+
+use crate::credentials::{Login, Password, Target, UserName};
+
+/// The `engine` values of the RDS secret format this build rotates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    Postgres,
+    AuroraPostgres,
+}
+
+/// The answer to a login attempt that reached the server.
+pub enum LoginOutcome<S> {
+    /// The server accepted the credentials; the session is open.
+    Accepted(S),
+    /// The server refused these credentials (wrong password, or no such user).
+    Rejected,
+}
+
+/// A database engine. Implementations hold no connection between calls.
+pub trait DbEngine: Send + Sync {
+    type Session: DbSession;
+
+    /// Logs in as `login` at `at`. `Rejected` means the server refused the credentials; a server that cannot be
+    /// reached, does not answer within the connect timeout, fails TLS or refuses for another reason is an `Err`, so
+    /// that "wrong password" and "host down" are never confused. Changes nothing on the server.
+    fn login(
+        &self,
+        at: &Target,
+        login: Login<'_>,
+    ) -> impl Future<Output = Result<LoginOutcome<Self::Session>, EngineError>> + Send;
+}
+
+/// An open, authenticated session.
+pub trait DbSession: Send {
+    /// Makes `new` the password of `user`. Idempotent: succeeds, and leaves `new` in place, when it already is the
+    /// password. The password reaches the server only as the verifier or hash the server stores, never in clear.
+    fn set_password(
+        &mut self,
+        user: &UserName,
+        new: &Password,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// A query that proves the session can do work (testSecret). Changes nothing.
+    fn check(&mut self) -> impl Future<Output = Result<(), EngineError>> + Send;
+}
+
+/// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
+/// and read-only statements, and for a statement that carried a password only its SQLSTATE and a fixed text.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} at {host}:{port}: {detail}")]
+pub struct EngineError {
+    pub kind: EngineErrorKind,
+    pub host: String,
+    pub port: u16,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineErrorKind {
+    /// No TCP connection (refused, no route, DNS). Transient.
+    Unreachable,
+    /// No answer within the connect timeout. Transient.
+    Timeout,
+    /// TLS could not be set up as required.
+    Tls,
+    /// The server is up but cannot take the session now (too many connections, starting up). Transient.
+    Busy,
+    /// The server refused the session for a reason other than the password (pg_hba, missing database).
+    LoginRefused,
+    /// A statement failed after login.
+    Statement,
+}
+
+/// The drivers of this build, one per engine family; dispatches on the target's engine.
+pub struct Drivers {
+    postgres: PostgresEngine,
+}
+
+/// A session of whichever driver served the login.
+pub enum AnySession {
+    Postgres(PgSession),
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 2] = [EngineKind::Postgres, EngineKind::AuroraPostgres];
+
+    /// Parses the secret's `engine` value (and the `DEFAULT_ENGINE` setting).
+    pub fn parse(name: &str) -> Result<EngineKind, String> {
+        match Self::ALL.into_iter().find(|kind| kind.as_str() == name) {
+            Some(kind) => Ok(kind),
+            None => {
+                let known: Vec<&str> = Self::ALL.iter().map(|kind| kind.as_str()).collect();
+                let shown: String = name.chars().take(40).collect();
+                Err(format!(
+                    "is {shown:?}, which this build does not rotate (expected one of: {})",
+                    known.join(", ")
+                ))
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Postgres => "postgres",
+            EngineKind::AuroraPostgres => "aurora-postgresql",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            EngineKind::Postgres | EngineKind::AuroraPostgres => 5432,
+        }
+    }
+
+    /// The `EXCLUDE_CHARACTERS` default of AWS's template for this engine.
+    pub fn default_exclude_characters(self) -> &'static str {
+        match self {
+            EngineKind::Postgres | EngineKind::AuroraPostgres => ":/@\"'\\",
+        }
+    }
+
+    /// The longest user name the engine stores, in bytes (PostgreSQL: NAMEDATALEN - 1).
+    pub fn max_username_bytes(self) -> usize {
+        match self {
+            EngineKind::Postgres | EngineKind::AuroraPostgres => 63,
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl EngineError {
+    pub fn new(kind: EngineErrorKind, at: &Target, detail: impl Into<String>) -> EngineError {
+        EngineError {
+            kind,
+            host: at.host.clone(),
+            port: at.port,
+            detail: detail.into(),
+        }
+    }
+
+    /// Whether a later retry of the rotation may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            EngineErrorKind::Unreachable | EngineErrorKind::Timeout | EngineErrorKind::Busy
+        )
+    }
+}
+
+impl fmt::Display for EngineErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineErrorKind::Unreachable => "database unreachable",
+            EngineErrorKind::Timeout => "database did not answer in time",
+            EngineErrorKind::Tls => "TLS to the database failed",
+            EngineErrorKind::Busy => "database cannot take a session now",
+            EngineErrorKind::LoginRefused => "database refused the session",
+            EngineErrorKind::Statement => "database statement failed",
+        })
+    }
+}
+
+impl Drivers {
+    pub fn new(connect_timeout: Duration) -> Drivers {
+        Drivers {
+            postgres: PostgresEngine::new(connect_timeout),
+        }
+    }
+}
+
+impl DbEngine for Drivers {
+    type Session = AnySession;
+
+    async fn login(
+        &self,
+        at: &Target,
+        login: Login<'_>,
+    ) -> Result<LoginOutcome<AnySession>, EngineError> {
+        let outcome = match at.engine {
+            EngineKind::Postgres | EngineKind::AuroraPostgres => {
+                self.postgres.login(at, login).await?
+            }
+        };
+        Ok(match outcome {
+            LoginOutcome::Accepted(session) => {
+                LoginOutcome::Accepted(AnySession::Postgres(session))
+            }
+            LoginOutcome::Rejected => LoginOutcome::Rejected,
+        })
+    }
+}
+
+impl DbSession for AnySession {
+    async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.set_password(user, new).await,
+        }
+    }
+
+    async fn check(&mut self) -> Result<(), EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.check().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_engine_names() {
+        assert_eq!(EngineKind::parse("postgres"), Ok(EngineKind::Postgres));
+        assert_eq!(
+            EngineKind::parse("aurora-postgresql"),
+            Ok(EngineKind::AuroraPostgres)
+        );
+        for bad in ["Postgres", "postgresql", "", "oracle-ee"] {
+            let err = EngineKind::parse(bad).unwrap_err();
+            assert!(
+                err.contains("expected one of: postgres, aurora-postgresql"),
+                "{err}"
+            );
+        }
+        for kind in [EngineKind::Postgres, EngineKind::AuroraPostgres] {
+            assert_eq!(EngineKind::parse(kind.as_str()), Ok(kind));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! PostgreSQL and Aurora PostgreSQL, on tokio-postgres.
+//!
+//! Connections are configured with `tokio_postgres::Config`, whose `Debug` redacts the password; no connection
+//! string carrying a password is ever built. New passwords are sent as the verifier the server stores —
+//! SCRAM-SHA-256, or md5 where the session's `password_encryption` says md5 — computed here, so the cleartext never
+//! reaches the server, its statement log or `pg_stat_statements`.
+
+use std::error::Error as _;
+use std::io;
+use std::time::Duration;
+
+use postgres_protocol::password;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
+
+use super::sql::{self, Role, Sql};
+use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
+use crate::credentials::{Login, Password, Target, UserName};
+
+/// The database a session opens when the secret names none, as AWS's template does.
+const DEFAULT_DBNAME: &str = "postgres";
+
+/// Shown in `pg_stat_activity`, so a DBA can tell the rotation's sessions apart.
+const APPLICATION_NAME: &str = "rds-rotator";
+
+pub struct PostgresEngine {
+    connect_timeout: Duration,
+}
+
+pub struct PgSession {
+    client: Client,
+    user: UserName,
+    target: Target,
+}
+
+impl PostgresEngine {
+    pub fn new(connect_timeout: Duration) -> PostgresEngine {
+        PostgresEngine { connect_timeout }
+    }
+}
+
+impl DbEngine for PostgresEngine {
+    type Session = PgSession;
+
+    async fn login(
+        &self,
+        at: &Target,
+        login: Login<'_>,
+    ) -> Result<LoginOutcome<PgSession>, EngineError> {
+        if at.ssl != Some(false) {
+            return Err(EngineError::new(
+                EngineErrorKind::Tls,
+                at,
+                "the secret requires verified TLS (\"ssl\" is true or absent), which this build cannot do yet; \
+                 set \"ssl\": false to allow plaintext",
+            ));
+        }
+        let mut config = Config::new();
+        config
+            .host(&at.host)
+            .port(at.port)
+            .user(login.user.as_str())
+            .password(login.password.expose_secret())
+            .dbname(at.dbname.as_deref().unwrap_or(DEFAULT_DBNAME))
+            .application_name(APPLICATION_NAME)
+            .connect_timeout(self.connect_timeout)
+            .ssl_mode(tokio_postgres::config::SslMode::Disable);
+        // connect_timeout bounds each TCP connect; this bounds the whole handshake, authentication included.
+        let connected = tokio::time::timeout(self.connect_timeout, config.connect(NoTls)).await;
+        let (client, connection) = match connected {
+            Err(_) => return Err(timeout(at, self.connect_timeout)),
+            Ok(Err(err)) => return login_failure(at, &err),
+            Ok(Ok(pair)) => pair,
+        };
+        // The connection task ends when the client is dropped; its errors surface on the client's next call.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(LoginOutcome::Accepted(PgSession {
+            client,
+            user: login.user.clone(),
+            target: at.clone(),
+        }))
+    }
+}
+
+impl DbSession for PgSession {
+    async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
+        let encryption = self.query_value(sql::pg_show_password_encryption()).await?;
+        let cleartext = new.expose_secret().as_bytes();
+        // PostgreSQL 10-13 also accept "on" as a synonym of md5.
+        let verifier = match encryption.as_str() {
+            "md5" | "on" => password::md5(cleartext, user.as_str()),
+            _ => password::scram_sha_256(cleartext),
+        };
+        let role = if *user == self.user {
+            Role::CurrentUser
+        } else {
+            Role::Named(user)
+        };
+        let statement = sql::pg_set_password(role, &verifier);
+        match self.client.batch_execute(statement.as_str()).await {
+            Ok(()) => Ok(()),
+            // The server's message could quote the statement, so only the SQLSTATE is kept.
+            Err(err) => Err(self.statement_error(&err, "ALTER ROLE … PASSWORD")),
+        }
+    }
+
+    async fn check(&mut self) -> Result<(), EngineError> {
+        self.query_value(sql::pg_check()).await.map(drop)
+    }
+}
+
+impl PgSession {
+    /// Runs a statement that returns one value, in one round trip (simple query protocol).
+    async fn query_value(&self, statement: Sql) -> Result<String, EngineError> {
+        let messages = match self.client.simple_query(statement.as_str()).await {
+            Ok(messages) => messages,
+            Err(err) => return Err(self.statement_error(&err, statement.as_str())),
+        };
+        let value = messages.iter().find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        });
+        value.ok_or_else(|| {
+            let detail = format!("{} returned no value", statement.as_str());
+            EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+        })
+    }
+
+    fn statement_error(&self, err: &tokio_postgres::Error, what: &str) -> EngineError {
+        let Some(db) = err.as_db_error() else {
+            let detail = format!(
+                "{what}: connection lost ({})",
+                io_cause(err).unwrap_or("closed")
+            );
+            return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
+        };
+        let hint = match *db.code() {
+            SqlState::INSUFFICIENT_PRIVILEGE => ": the user lacks the privilege for it",
+            SqlState::READ_ONLY_SQL_TRANSACTION => {
+                ": the server is a read-only replica, not the writer"
+            }
+            _ => "",
+        };
+        let detail = format!("{what} failed with SQLSTATE {}{hint}", db.code().code());
+        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+    }
+}
+
+fn timeout(at: &Target, limit: Duration) -> EngineError {
+    let detail = format!(
+        "no answer within {} ms (CONNECT_TIMEOUT_SECONDS)",
+        limit.as_millis()
+    );
+    EngineError::new(EngineErrorKind::Timeout, at, detail)
+}
+
+/// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
+fn login_failure(
+    at: &Target,
+    err: &tokio_postgres::Error,
+) -> Result<LoginOutcome<PgSession>, EngineError> {
+    if let Some(db) = err.as_db_error() {
+        let kind = match *db.code() {
+            // PostgreSQL answers 28P01 for a wrong password and, under password authentication, for an unknown
+            // user too, so that the two cannot be told apart from outside.
+            SqlState::INVALID_PASSWORD => return Ok(LoginOutcome::Rejected),
+            SqlState::TOO_MANY_CONNECTIONS | SqlState::CANNOT_CONNECT_NOW => EngineErrorKind::Busy,
+            _ => EngineErrorKind::LoginRefused,
+        };
+        // Login errors carry no statement, so the server's message is safe and the most useful thing to show.
+        let detail = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        return Err(EngineError::new(kind, at, detail));
+    }
+    let kind = match io_kind(err) {
+        Some(io::ErrorKind::TimedOut) => EngineErrorKind::Timeout,
+        _ => EngineErrorKind::Unreachable,
+    };
+    Err(EngineError::new(kind, at, describe(err)))
+}
+
+fn io_kind(err: &tokio_postgres::Error) -> Option<io::ErrorKind> {
+    err.source()
+        .and_then(|source| source.downcast_ref::<io::Error>())
+        .map(io::Error::kind)
+}
+
+fn io_cause(err: &tokio_postgres::Error) -> Option<&'static str> {
+    io_kind(err).map(|kind| match kind {
+        io::ErrorKind::ConnectionReset => "reset by peer",
+        io::ErrorKind::UnexpectedEof => "closed by the server",
+        io::ErrorKind::TimedOut => "timed out",
+        _ => "I/O error",
+    })
+}
+
+/// tokio-postgres's own text with its cause ("error connecting to server: Connection refused (os error 111)").
+fn describe(err: &tokio_postgres::Error) -> String {
+    match err.source() {
+        Some(source) if !err.to_string().contains(&source.to_string()) => {
+            format!("{err}: {source}")
+        }
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,142 @@
+//! The one error type. Variants are named by what the operator does next; messages name the secret, the version,
+//! the key, the host — never a password, a secret's JSON or a `RotationToken`.
+
+use crate::config::ConfigError;
+use crate::credentials::{ShapeError, Target, UserName};
+use crate::engines::EngineError;
+use crate::event::{EventError, VersionId};
+use crate::password::PasswordError;
+use crate::rotation::stages::StageError;
+use crate::secrets::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is unusable: fix the function's environment.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// The invocation's payload is not a rotation event.
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+
+    /// The version labels forbid this step (rotation disabled, unknown token, token not pending).
+    #[error("secret {secret_id}: {source}")]
+    Stage {
+        secret_id: String,
+        #[source]
+        source: StageError,
+    },
+
+    /// A version's value is not a usable RDS secret: fix the secret.
+    #[error("secret {secret_id}, {version} version: {source}")]
+    SecretShape {
+        secret_id: String,
+        version: &'static str,
+        #[source]
+        source: ShapeError,
+    },
+
+    /// A version the step needs has no value.
+    #[error("secret {secret_id}: {what}")]
+    MissingVersion { secret_id: String, what: String },
+
+    /// The pending version points somewhere else than the current one: refuse rather than change another user.
+    #[error(
+        "secret {secret_id}: the AWSPENDING version {token} has another \"{key}\" than AWSCURRENT; \
+         refusing to change a password on a different database or user"
+    )]
+    PendingMismatch {
+        secret_id: String,
+        token: VersionId,
+        key: &'static str,
+    },
+
+    /// The database refused every credential tried: the password drifted out of band.
+    #[error("database {target} refused user {user} with the {tried} password")]
+    CredentialsRejected {
+        user: UserName,
+        target: Target,
+        tried: &'static str,
+    },
+
+    /// The database could not be used (unreachable, TLS, privilege, statement failure).
+    #[error(transparent)]
+    Db(#[from] EngineError),
+
+    /// Secrets Manager could not be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// No password could be generated.
+    #[error("generating a password: {0}")]
+    Password(#[from] PasswordError),
+
+    /// The secret asks for something this build does not do yet.
+    #[error("secret {secret_id}: {what} is not supported by this build")]
+    Unsupported {
+        secret_id: String,
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// A stable name for alarms and metric filters; it does not change when a message's wording does.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "ConfigError",
+            Error::Event(_) => "InvalidEvent",
+            Error::Stage {
+                source: StageError::RotationDisabled,
+                ..
+            } => "RotationDisabled",
+            Error::Stage { .. } => "StageError",
+            Error::SecretShape { .. } => "InvalidSecret",
+            Error::MissingVersion { .. } => "MissingVersion",
+            Error::PendingMismatch { .. } => "PendingMismatch",
+            Error::CredentialsRejected { .. } => "CredentialsRejected",
+            Error::Db(err) if err.is_transient() => "DatabaseUnavailable",
+            Error::Db(_) => "DatabaseError",
+            Error::Store(err) if err.is_transient() => "SecretsManagerUnavailable",
+            Error::Store(_) => "SecretsManagerError",
+            Error::Password(_) => "PasswordGenerationError",
+            Error::Unsupported { .. } => "Unsupported",
+        }
+    }
+
+    /// Whether the service's own retry of the rotation may succeed with nothing changed by a human.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Db(err) => err.is_transient(),
+            Error::Store(err) => err.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engines::{EngineErrorKind, EngineKind};
+
+    #[test]
+    fn error_types_are_stable() {
+        let target = Target {
+            engine: EngineKind::Postgres,
+            host: "db".into(),
+            port: 5432,
+            dbname: None,
+            ssl: Some(false),
+        };
+        let unreachable = EngineError::new(EngineErrorKind::Unreachable, &target, "refused");
+        assert_eq!(Error::Db(unreachable).error_type(), "DatabaseUnavailable");
+        let statement = EngineError::new(EngineErrorKind::Statement, &target, "SQLSTATE 42501");
+        assert_eq!(Error::Db(statement).error_type(), "DatabaseError");
+        let disabled = Error::Stage {
+            secret_id: "s".into(),
+            source: StageError::RotationDisabled,
+        };
+        assert_eq!(disabled.error_type(), "RotationDisabled");
+        assert!(!disabled.is_transient());
+    }
+}

@@ -1,0 +1,88 @@
+//! Log output: JSON when `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's advanced logging controls), text otherwise; the level
+//! from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO — as lambda_runtime's default subscriber does.
+//!
+//! One difference: TRACE output of the SDK, HTTP and runtime crates is always dropped, whatever the level asks for.
+//! lambda_runtime logs the raw event there (with its `RotationToken`), and the SDK logs HTTP bodies there (with the
+//! secret, if `LOG_SENSITIVE_BODIES` is set). There is no switch that logs secrets.
+
+use tracing::{Level, Metadata, Subscriber};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{Layer, Registry};
+
+/// Crates whose TRACE events can carry secrets or the raw event.
+const NO_TRACE_FROM: [&str; 8] = [
+    "lambda_runtime",
+    "aws_smithy",
+    "aws_sdk",
+    "aws_config",
+    "hyper",
+    "h2",
+    "rustls",
+    "tokio_postgres",
+];
+
+/// How logs are written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub json: bool,
+    /// `EnvFilter` directives, e.g. `info` or `rds_rotator=debug`.
+    pub directives: String,
+    /// Lambda adds its own timestamps; local runs want them.
+    pub timestamps: bool,
+}
+
+impl LogSettings {
+    pub fn from_env(timestamps: bool) -> LogSettings {
+        let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+            .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+        let directives = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
+            // Lambda's level names, FATAL included, mapped onto tracing's.
+            Ok(level) if level.eq_ignore_ascii_case("fatal") => "error".to_owned(),
+            Ok(level) => level.to_ascii_lowercase(),
+            Err(_) => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        };
+        LogSettings {
+            json,
+            directives,
+            timestamps,
+        }
+    }
+}
+
+/// The subscriber for these settings, writing to `writer` (tests pass a buffer).
+pub fn subscriber<W>(settings: &LogSettings, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let levels = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse_lossy(&settings.directives);
+    let filter = levels.and(filter_fn(allowed));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_writer(writer);
+    let layer: Box<dyn Layer<Registry> + Send + Sync> = match (settings.json, settings.timestamps) {
+        (true, true) => layer.json().boxed(),
+        (true, false) => layer.json().without_time().boxed(),
+        (false, true) => layer.boxed(),
+        (false, false) => layer.without_time().boxed(),
+    };
+    Registry::default().with(layer.with_filter(filter))
+}
+
+/// Installs the subscriber for the process. A second call (tests) keeps the first.
+pub fn init<W>(settings: &LogSettings, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let _ = tracing::subscriber::set_global_default(subscriber(settings, writer));
+}
+
+fn allowed(metadata: &Metadata<'_>) -> bool {
+    *metadata.level() != Level::TRACE
+        || !NO_TRACE_FROM
+            .iter()
+            .any(|prefix| metadata.target().starts_with(prefix))
+}

@@ -1,0 +1,323 @@
+//! The protocol core: the four steps of a Secrets Manager rotation, for the single-user strategy.
+//!
+//! No I/O of its own: it calls a `SecretStore` and a `DbEngine` and never sees an SDK or driver type, so tests run
+//! every step against fakes. Every step is idempotent — run twice, or again after a crash part-way, it reaches the
+//! same end state — because Secrets Manager retries failed rotations with the same token.
+
+pub mod stages;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use secrecy::ExposeSecret;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::config::PasswordPolicy;
+use crate::credentials::DbSecret;
+use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
+use crate::error::Error;
+use crate::event::{RotationEvent, Step};
+use crate::password;
+use crate::secrets::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, Version,
+};
+use stages::StageCheck;
+
+/// Runs rotation steps against one secret store and one set of database drivers.
+pub struct Rotator<S, E> {
+    store: S,
+    engine: E,
+    policy: PasswordPolicy,
+    default_engine: Option<EngineKind>,
+}
+
+/// What a step did, for logs and the local command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The token already carries `AWSCURRENT`: the rotation is complete, nothing was done.
+    AlreadyCurrent,
+    /// finishSecret had moved `AWSCURRENT` but not removed `AWSPENDING`; it was removed now.
+    PendingCleared,
+    /// createSecret stored a new pending version.
+    Created,
+    /// createSecret found the pending version already holding a value.
+    AlreadyCreated,
+    /// setSecret changed the password, logged in with the version named.
+    PasswordSet { with: &'static str },
+    /// setSecret found the database already on the pending password.
+    AlreadySet,
+    /// testSecret logged in with the pending version.
+    Tested,
+    /// finishSecret made the token `AWSCURRENT`; `previous` is the version that was.
+    Finished { previous: Option<String> },
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::AlreadyCurrent => {
+                f.write_str("nothing to do: the version is already AWSCURRENT")
+            }
+            Outcome::PendingCleared => {
+                f.write_str("removed the AWSPENDING label left on the current version")
+            }
+            Outcome::Created => f.write_str("stored a new password as the AWSPENDING version"),
+            Outcome::AlreadyCreated => {
+                f.write_str("nothing to do: the AWSPENDING version already has a value")
+            }
+            Outcome::PasswordSet { with } => {
+                write!(f, "changed the password, logged in with {with}")
+            }
+            Outcome::AlreadySet => {
+                f.write_str("nothing to do: the database already has the AWSPENDING password")
+            }
+            Outcome::Tested => f.write_str("the AWSPENDING version logs in"),
+            Outcome::Finished {
+                previous: Some(previous),
+            } => write!(f, "AWSCURRENT moved here from {previous}"),
+            Outcome::Finished { previous: None } => {
+                f.write_str("AWSCURRENT attached to this version")
+            }
+        }
+    }
+}
+
+impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
+    pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E> {
+        Rotator {
+            store,
+            engine,
+            policy: config.password.clone(),
+            default_engine: config.default_engine,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Runs the event's step after the stage checks every step starts with.
+    pub async fn run(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        let meta = self.store.describe(&event.secret_id).await?;
+        let check = stages::check(&meta, &event.token).map_err(|source| Error::Stage {
+            secret_id: event.secret_id.clone(),
+            source,
+        })?;
+        match (check, event.step) {
+            (StageCheck::AlreadyCurrent { pending_left: true }, Step::Finish) => {
+                self.clear_pending(event).await
+            }
+            (StageCheck::AlreadyCurrent { .. }, step) => {
+                info!("{step}: version is already AWSCURRENT, nothing to do");
+                Ok(Outcome::AlreadyCurrent)
+            }
+            (StageCheck::Proceed, Step::Create) => self.create(event).await,
+            (StageCheck::Proceed, Step::Set) => self.set(event).await,
+            (StageCheck::Proceed, Step::Test) => self.test(event).await,
+            (StageCheck::Proceed, Step::Finish) => self.finish(event, &meta).await,
+        }
+    }
+
+    /// createSecret: a copy of AWSCURRENT with a new password, stored as AWSPENDING under the token.
+    async fn create(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        let current = self.require(event, Version::Current).await?;
+        self.single_user_only(event, &current)?;
+        // A value already stored under this token is the password setSecret may have set: never replace it.
+        if !matches!(
+            self.store
+                .get(&event.secret_id, Version::Pending(&event.token))
+                .await?,
+            Fetched::Missing
+        ) {
+            info!("createSecret: the AWSPENDING version already has a value, nothing to do");
+            return Ok(Outcome::AlreadyCreated);
+        }
+        let pending =
+            current.with_password(password::generate(&self.policy, current.target().engine)?);
+        let value = pending.to_secret_string();
+        let rotation_token = event.rotation_token.as_ref();
+        self.store
+            .put_pending(&event.secret_id, &event.token, &value, rotation_token)
+            .await?;
+        info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
+        Ok(Outcome::Created)
+    }
+
+    /// setSecret: make the database accept the pending password, logging in with whichever version it has.
+    async fn set(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        let current = self.require(event, Version::Current).await?;
+        let pending = self.require(event, Version::Pending(&event.token)).await?;
+        self.single_user_only(event, &pending)?;
+        if let Some(key) = pending.differs_from(&current) {
+            let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
+            return Err(Error::PendingMismatch {
+                secret_id,
+                token,
+                key,
+            });
+        }
+        let (at, user, new) = (pending.target(), pending.username(), pending.password());
+        // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
+        // gets no failed login (which brute-force alarms count) in every rotation. A database that accepts the
+        // current password does not have the pending one, so "pending already works" needs no login to rule out.
+        if let LoginOutcome::Accepted(mut session) = self.engine.login(at, current.login()).await? {
+            session.set_password(user, new).await?;
+            info!(%user, host = %at, with = AWSCURRENT, "setSecret: password changed to the AWSPENDING version's");
+            return Ok(Outcome::PasswordSet { with: AWSCURRENT });
+        }
+        if let LoginOutcome::Accepted(_) = self.engine.login(at, pending.login()).await? {
+            info!(%user, host = %at, "setSecret: the database already has the AWSPENDING password, nothing to do");
+            return Ok(Outcome::AlreadySet);
+        }
+        // The last resort: a rotation that failed after changing the password, then lost its pending version.
+        match self.load(event, Version::Previous).await {
+            Ok(Some(previous)) => match previous.differs_from(&pending) {
+                None => {
+                    if let LoginOutcome::Accepted(mut session) =
+                        self.engine.login(at, previous.login()).await?
+                    {
+                        session.set_password(user, new).await?;
+                        info!(%user, host = %at, with = AWSPREVIOUS, "setSecret: password changed to the AWSPENDING version's");
+                        return Ok(Outcome::PasswordSet { with: AWSPREVIOUS });
+                    }
+                }
+                Some(key) => warn!(key, "setSecret: AWSPREVIOUS has another {key}, not tried"),
+            },
+            Ok(None) => {}
+            Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
+        }
+        let tried = "AWSCURRENT, AWSPENDING or AWSPREVIOUS";
+        Err(Error::CredentialsRejected {
+            user: user.clone(),
+            target: at.clone(),
+            tried,
+        })
+    }
+
+    /// testSecret: the pending version logs in and the session works.
+    async fn test(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        let pending = self.require(event, Version::Pending(&event.token)).await?;
+        let (at, user) = (pending.target(), pending.username());
+        match self.engine.login(at, pending.login()).await? {
+            LoginOutcome::Accepted(mut session) => {
+                session.check().await?;
+                info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
+                Ok(Outcome::Tested)
+            }
+            LoginOutcome::Rejected => Err(Error::CredentialsRejected {
+                user: user.clone(),
+                target: at.clone(),
+                tried: AWSPENDING,
+            }),
+        }
+    }
+
+    /// finishSecret: AWSCURRENT moves to the token (the service puts AWSPREVIOUS on the old one), then AWSPENDING
+    /// comes off — explicitly, since a label left behind makes the next rotation fail.
+    async fn finish(&self, event: &RotationEvent, meta: &SecretMeta) -> Result<Outcome, Error> {
+        let previous = stages::current_version(meta).map(str::to_owned);
+        let id = &event.secret_id;
+        self.store
+            .move_stage(id, AWSCURRENT, Some(&event.token), previous.as_deref())
+            .await?;
+        info!(
+            previous = previous.as_deref().unwrap_or("none"),
+            "finishSecret: AWSCURRENT moved to this version"
+        );
+        self.store
+            .move_stage(id, AWSPENDING, None, Some(event.token.as_str()))
+            .await?;
+        info!("finishSecret: AWSPENDING removed");
+        Ok(Outcome::Finished { previous })
+    }
+
+    /// finishSecret, re-run after it moved AWSCURRENT but before it removed AWSPENDING.
+    async fn clear_pending(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        self.store
+            .move_stage(
+                &event.secret_id,
+                AWSPENDING,
+                None,
+                Some(event.token.as_str()),
+            )
+            .await?;
+        info!(
+            "finishSecret: version was already AWSCURRENT; removed the AWSPENDING label left on it"
+        );
+        Ok(Outcome::PendingCleared)
+    }
+
+    /// Reads and parses one version; `None` when it does not exist or has no value.
+    async fn load(
+        &self,
+        event: &RotationEvent,
+        version: Version<'_>,
+    ) -> Result<Option<DbSecret>, Error> {
+        let label = label(version);
+        let secret_id = &event.secret_id;
+        match self.store.get(secret_id, version).await? {
+            Fetched::Text(text) => DbSecret::parse(text.expose_secret(), self.default_engine)
+                .map(Some)
+                .map_err(|source| Error::SecretShape {
+                    secret_id: secret_id.clone(),
+                    version: label,
+                    source,
+                }),
+            Fetched::Binary => {
+                let what = format!(
+                    "the {label} version holds SecretBinary; an RDS secret is a JSON SecretString"
+                );
+                Err(Error::MissingVersion {
+                    secret_id: secret_id.clone(),
+                    what,
+                })
+            }
+            Fetched::Missing => Ok(None),
+        }
+    }
+
+    /// Like `load`, for a version the step cannot do without.
+    async fn require(
+        &self,
+        event: &RotationEvent,
+        version: Version<'_>,
+    ) -> Result<DbSecret, Error> {
+        match self.load(event, version).await? {
+            Some(secret) => Ok(secret),
+            None => {
+                let what = match version {
+                    Version::Pending(token) => {
+                        format!(
+                            "the AWSPENDING version {token} has no value yet; createSecret must run first"
+                        )
+                    }
+                    _ => format!("there is no {} version with a value", label(version)),
+                };
+                Err(Error::MissingVersion {
+                    secret_id: event.secret_id.clone(),
+                    what,
+                })
+            }
+        }
+    }
+
+    fn single_user_only(&self, event: &RotationEvent, secret: &DbSecret) -> Result<(), Error> {
+        match secret.masterarn() {
+            None => Ok(()),
+            Some(_) => Err(Error::Unsupported {
+                secret_id: event.secret_id.clone(),
+                what: "alternating users (the secret has a \"masterarn\" key)",
+            }),
+        }
+    }
+}
+
+fn label(version: Version<'_>) -> &'static str {
+    match version {
+        Version::Current => AWSCURRENT,
+        Version::Previous => AWSPREVIOUS,
+        Version::Pending(_) => AWSPENDING,
+    }
+}
