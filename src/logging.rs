@@ -86,3 +86,74 @@ fn allowed(metadata: &Metadata<'_>) -> bool {
             .iter()
             .any(|prefix| metadata.target().starts_with(prefix))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn trace_from_runtime_and_sdk_crates_is_dropped_even_at_trace_level() {
+        let buffer = Buffer::default();
+        let settings = LogSettings {
+            json: true,
+            directives: "trace".into(),
+            timestamps: false,
+        };
+        tracing::subscriber::with_default(subscriber(&settings, buffer.clone()), || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "raw event RotationToken=rt-1");
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "body secret-2");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "debug kept");
+            tracing::trace!(target: "rds_rotator::rotation", "trace kept");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            !text.contains("rt-1") && !text.contains("secret-2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("debug kept") && text.contains("trace kept"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_level_defaults_to_info() {
+        let buffer = Buffer::default();
+        let settings = LogSettings {
+            json: false,
+            directives: "not a level".into(),
+            timestamps: false,
+        };
+        tracing::subscriber::with_default(subscriber(&settings, buffer.clone()), || {
+            tracing::debug!("hidden");
+            tracing::info!("shown");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("shown") && !text.contains("hidden"), "{text}");
+    }
+}

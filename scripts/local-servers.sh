@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Throwaway servers for the tests, the demo and the benchmarks, all on 127.0.0.1 and free ports:
+#   - PostgreSQL: its own cluster (initdb), password authentication, every statement logged to a file;
+#   - moto_server: the Secrets Manager (and RDS) emulator.
+# Nothing here touches a server the machine already runs, or any AWS account.
+#
+#   scripts/local-servers.sh run -- CMD...   start a private set, run CMD with its environment, stop the set
+#   scripts/local-servers.sh start           start a set; its environment goes to target/local-servers.env
+#   scripts/local-servers.sh stop [ENVFILE]  stop the set that ENVFILE (default target/local-servers.env) describes
+#   scripts/local-servers.sh install         only install what is missing
+#
+# Missing pieces are installed: PostgreSQL with apt-get (as root, or through sudo), moto[server] with pip into a
+# virtualenv under ~/.cache/rds-rotator. Where that is impossible the script says what to install and stops.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEFAULT_ENV_FILE="$ROOT/target/local-servers.env"
+VENV="${XDG_CACHE_HOME:-$HOME/.cache}/rds-rotator/venv"
+MOTO_SPEC='moto[server]>=5,<6'
+
+say() { printf 'local-servers: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else return 1
+    fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "missing: $*; this is not a Debian/Ubuntu machine, install them with your package manager"
+    say "installing $* with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+        die "could not install $*; run: sudo apt-get install -y $*"
+}
+
+pg_bindir() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+    done
+    command -v initdb >/dev/null 2>&1 && { dirname "$(readlink -f "$(command -v initdb)")"; return 0; }
+    return 1
+}
+
+moto_bin() {
+    if command -v moto_server >/dev/null 2>&1; then command -v moto_server
+    elif [ -x "$VENV/bin/moto_server" ]; then echo "$VENV/bin/moto_server"
+    else return 1
+    fi
+}
+
+install_missing() {
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+    pg_bindir >/dev/null || apt_install postgresql
+    pg_bindir >/dev/null || die "PostgreSQL was installed but initdb is not found under /usr/lib/postgresql/*/bin"
+    if ! moto_bin >/dev/null; then
+        python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+        say "installing $MOTO_SPEC into $VENV"
+        python3 -m venv "$VENV" || die "could not create $VENV; run: sudo apt-get install -y python3-venv"
+        "$VENV/bin/pip" install -q "$MOTO_SPEC" || die "could not install moto; run: $VENV/bin/pip install '$MOTO_SPEC'"
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+random_password() {
+    python3 -c 'import secrets; print(secrets.token_urlsafe(24))'
+}
+
+# Runs a command as the account that owns the PostgreSQL cluster: initdb refuses to run as root.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+    local dir=$1 bin port password
+    bin=$(pg_bindir)
+    port=$(free_port)
+    password=$(random_password)
+    # Everything the server writes lives in directories its account owns.
+    mkdir -p "$dir/pg" "$dir/pg-socket" "$dir/pg-log"
+    printf '%s\n' "$password" >"$dir/pg-password"
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || die "the postgres account is missing; reinstall the postgresql package"
+        chown postgres "$dir/pg" "$dir/pg-socket" "$dir/pg-log" "$dir/pg-password"
+    fi
+    # Host connections use md5, as RDS's pg_hba.conf does: it runs SCRAM for SCRAM-stored passwords and md5 for
+    # md5-stored ones, and refuses a wrong password either way.
+    as_pg "$bin/initdb" -D "$dir/pg" -U postgres --pwfile="$dir/pg-password" \
+        --auth-local=scram-sha-256 --auth-host=md5 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    cat >>"$dir/pg/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/pg-socket'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_statement = 'all'
+log_connections = on
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg-log/postgres.log" -w -t 30 start >/dev/null ||
+        { cat "$dir/pg-log/postgres.log" >&2; die "PostgreSQL did not start"; }
+    cat >>"$dir/env" <<EOF
+export TEST_PG_HOST=127.0.0.1
+export TEST_PG_PORT=$port
+export TEST_PG_ADMIN_USER=postgres
+export TEST_PG_ADMIN_PASSWORD='$password'
+export TEST_PG_LOG='$dir/pg-log/postgres.log'
+export TEST_PG_BINDIR='$bin'
+EOF
+    say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (log: $dir/pg-log/postgres.log)"
+}
+
+start_moto() {
+    local dir=$1 bin port
+    bin=$(moto_bin)
+    port=$(free_port)
+    "$bin" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+    echo $! >"$dir/moto.pid"
+    python3 - "$port" <<'EOF' || { cat "$dir/moto.log" >&2; die "moto_server did not start"; }
+import sys, time, urllib.request
+deadline = time.time() + 30
+while True:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1)
+        break
+    except Exception:
+        if time.time() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+EOF
+    cat >>"$dir/env" <<EOF
+export TEST_MOTO_URL=http://127.0.0.1:$port
+export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+export AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_EC2_METADATA_DISABLED=true
+EOF
+    say "moto_server on 127.0.0.1:$port"
+}
+
+# Runs in a subshell ($(start_all)): whatever fails half-way, what was started is stopped again.
+start_all() {
+    install_missing
+    local dir
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/rds-rotator-servers.XXXXXX")
+    # mktemp makes the directory 0700: the postgres account could not enter it.
+    chmod 755 "$dir"
+    echo "export LOCAL_SERVERS_DIR='$dir'" >"$dir/env"
+    trap 'stop_set "$dir/env"' EXIT
+    start_postgres "$dir"
+    start_moto "$dir"
+    trap - EXIT
+    echo "$dir/env"
+}
+
+stop_set() {
+    local env_file=$1
+    [ -f "$env_file" ] || { say "nothing to stop: $env_file does not exist"; return 0; }
+    local LOCAL_SERVERS_DIR TEST_PG_BINDIR
+    # shellcheck disable=SC1090
+    LOCAL_SERVERS_DIR=$(. "$env_file" && echo "$LOCAL_SERVERS_DIR")
+    TEST_PG_BINDIR=$(. "$env_file" && echo "${TEST_PG_BINDIR:-}")
+    local dir=$LOCAL_SERVERS_DIR
+    case "$dir" in */rds-rotator-servers.*) ;; *) die "refusing to stop: $env_file names no server directory" ;; esac
+    if [ -f "$dir/moto.pid" ]; then kill "$(cat "$dir/moto.pid")" 2>/dev/null || true; fi
+    if [ -n "$TEST_PG_BINDIR" ] && [ -f "$dir/pg/postmaster.pid" ]; then
+        as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+}
+
+case "${1:-}" in
+    install)
+        install_missing
+        say "PostgreSQL: $(pg_bindir); moto_server: $(moto_bin)"
+        ;;
+    start)
+        mkdir -p "$ROOT/target"
+        [ -f "$DEFAULT_ENV_FILE" ] && stop_set "$DEFAULT_ENV_FILE"
+        env_file=$(start_all)
+        cp "$env_file" "$DEFAULT_ENV_FILE"
+        say "started; use them with: . $DEFAULT_ENV_FILE   stop them with: $0 stop"
+        ;;
+    stop)
+        stop_set "${2:-$DEFAULT_ENV_FILE}"
+        [ "${2:-$DEFAULT_ENV_FILE}" = "$DEFAULT_ENV_FILE" ] && rm -f "$DEFAULT_ENV_FILE"
+        ;;
+    run)
+        shift
+        [ "${1:-}" = "--" ] && shift
+        [ $# -gt 0 ] || die "usage: $0 run -- COMMAND..."
+        env_file=$(start_all)
+        trap 'stop_set "$env_file"' EXIT
+        # shellcheck disable=SC1090
+        . "$env_file"
+        status=0
+        "$@" || status=$?
+        exit "$status"
+        ;;
+    *)
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac

@@ -1,0 +1,339 @@
+//! What the integration tests share: the servers `scripts/local-servers.sh` started (found through its environment
+//! variables), a Secrets Manager client on the emulator, PostgreSQL helpers that work as the cluster's superuser,
+//! and a log buffer. A missing server is a loud failure, never a skip.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_secretsmanager::Client as SmClient;
+use aws_sdk_secretsmanager::types::RotationRulesType;
+use postgres_protocol::escape::{escape_identifier, escape_literal};
+use rand::RngExt;
+use rds_rotator::config::Config;
+use rds_rotator::event::{RotationEvent, Step, VersionId};
+use rds_rotator::handler::{self, AwsRotator};
+use rds_rotator::rotation::Outcome;
+use tokio_postgres::NoTls;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// An ARN of a function that does not exist: moto then stages the empty AWSPENDING version as the real service
+/// does before it invokes createSecret, fails to find the function, and invokes nothing.
+pub const NO_SUCH_LAMBDA: &str =
+    "arn:aws:lambda:us-east-1:123456789012:function:rds-rotator-not-deployed";
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the integration tests need the local servers. Run `make test`, or \
+             `scripts/local-servers.sh run -- cargo test`"
+        )
+    })
+}
+
+pub fn pg_host() -> String {
+    env("TEST_PG_HOST")
+}
+
+pub fn pg_port() -> u16 {
+    env("TEST_PG_PORT").parse().expect("TEST_PG_PORT is a port")
+}
+
+/// A name no other test (or earlier run against the same servers) uses.
+pub fn unique(prefix: &str) -> String {
+    let suffix: u64 = rand::rng().random();
+    format!("{prefix}_{suffix:016x}")
+}
+
+pub fn new_token() -> VersionId {
+    let bytes: [u8; 16] = rand::rng().random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    VersionId::new(&hex).unwrap()
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// A session as the cluster's superuser.
+pub async fn pg_admin() -> tokio_postgres::Client {
+    let password = env("TEST_PG_ADMIN_PASSWORD");
+    pg_connect(&env("TEST_PG_ADMIN_USER"), &password)
+        .await
+        .expect("the superuser logs in")
+}
+
+/// A plain tokio-postgres login, independent of the code under test.
+pub async fn pg_connect(
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(pg_host())
+        .port(pg_port())
+        .user(user)
+        .password(password)
+        .dbname("postgres");
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Whether `user` logs in with `password`; any failure other than a refused password fails the test.
+pub async fn pg_logs_in(user: &str, password: &str) -> bool {
+    match pg_connect(user, password).await {
+        Ok(client) => {
+            client
+                .simple_query("SELECT 1")
+                .await
+                .expect("a logged-in session works");
+            true
+        }
+        Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD) => false,
+        Err(err) => panic!("login as {user:?} failed for another reason than the password: {err}"),
+    }
+}
+
+pub async fn pg_create_role(name: &str, password: &str) {
+    let sql = format!(
+        "CREATE ROLE {} LOGIN PASSWORD {}",
+        escape_identifier(name),
+        escape_literal(password)
+    );
+    pg_admin()
+        .await
+        .batch_execute(&sql)
+        .await
+        .expect("create role");
+}
+
+pub async fn pg_set_password(name: &str, password: &str) {
+    let sql = format!(
+        "ALTER ROLE {} PASSWORD {}",
+        escape_identifier(name),
+        escape_literal(password)
+    );
+    pg_admin()
+        .await
+        .batch_execute(&sql)
+        .await
+        .expect("alter role");
+}
+
+/// What `pg_authid` stores for a role (the verifier), as the superuser sees it.
+pub async fn pg_stored_password(name: &str) -> Option<String> {
+    let row = pg_admin()
+        .await
+        .query_opt(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+            &[&name],
+        )
+        .await
+        .expect("read pg_authid");
+    row.and_then(|row| row.get(0))
+}
+
+/// The roles whose names start with `prefix`, with their stored verifiers.
+pub async fn pg_roles(prefix: &str) -> BTreeMap<String, Option<String>> {
+    let rows = pg_admin()
+        .await
+        .query(
+            "SELECT rolname, rolpassword FROM pg_authid WHERE starts_with(rolname, $1)",
+            &[&prefix],
+        )
+        .await
+        .expect("read pg_authid");
+    rows.iter().map(|row| (row.get(0), row.get(1))).collect()
+}
+
+pub fn pg_statement_log() -> String {
+    std::fs::read_to_string(env("TEST_PG_LOG")).expect("the PostgreSQL log is readable")
+}
+
+/// An RDS-format secret for the local cluster. TLS is off: these servers speak plaintext.
+pub fn pg_secret(user: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "engine": "postgres",
+        "host": pg_host(),
+        "port": pg_port(),
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+        "ssl": false,
+    })
+}
+
+// ---------------------------------------------------------------- Secrets Manager (moto)
+
+pub async fn sm() -> SmClient {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    SmClient::new(&config)
+}
+
+pub async fn create_secret(sm: &SmClient, name: &str, value: &serde_json::Value) {
+    sm.create_secret()
+        .name(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("create secret");
+}
+
+/// Stages a rotation as `RotateSecret` does: a new version with no value, labelled AWSPENDING.
+pub async fn stage_rotation(sm: &SmClient, name: &str) -> VersionId {
+    let token = new_token();
+    let rules = RotationRulesType::builder()
+        .automatically_after_days(30)
+        .build();
+    let staged = sm
+        .rotate_secret()
+        .secret_id(name)
+        .client_request_token(token.as_str())
+        .rotation_lambda_arn(NO_SUCH_LAMBDA)
+        .rotation_rules(rules)
+        .send()
+        .await;
+    assert!(
+        staged.is_err(),
+        "moto was expected to refuse the missing function after staging"
+    );
+    assert_eq!(
+        versions(sm, name).await.get(token.as_str()),
+        Some(&vec!["AWSPENDING".to_owned()])
+    );
+    token
+}
+
+pub async fn versions(sm: &SmClient, name: &str) -> BTreeMap<String, Vec<String>> {
+    let described = sm
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .expect("describe secret");
+    let versions = described
+        .version_ids_to_stages()
+        .cloned()
+        .unwrap_or_default();
+    // moto lists versions that lost every label; the service forgets them. Compare only labelled ones.
+    versions
+        .into_iter()
+        .filter(|(_, labels)| !labels.is_empty())
+        .collect()
+}
+
+pub async fn secret_text(sm: &SmClient, name: &str, stage: &str) -> Option<String> {
+    let value = sm
+        .get_secret_value()
+        .secret_id(name)
+        .version_stage(stage)
+        .send()
+        .await
+        .ok()?;
+    value.secret_string().map(str::to_owned)
+}
+
+pub async fn secret_value(sm: &SmClient, name: &str, stage: &str) -> Option<serde_json::Value> {
+    secret_text(sm, name, stage)
+        .await
+        .map(|text| serde_json::from_str(&text).expect("a JSON secret"))
+}
+
+pub async fn put_pending(sm: &SmClient, name: &str, token: &VersionId, value: &serde_json::Value) {
+    sm.put_secret_value()
+        .secret_id(name)
+        .client_request_token(token.as_str())
+        .secret_string(value.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .expect("put pending value");
+}
+
+pub fn password_of(secret: &serde_json::Value) -> String {
+    secret["password"].as_str().expect("a password").to_owned()
+}
+
+// ---------------------------------------------------------------- the code under test
+
+/// The deployed rotator, configured from `vars` instead of the process environment (the SDK still finds moto
+/// through the AWS_* variables the script exported).
+pub async fn rotator_with(vars: &[(&str, &str)]) -> AwsRotator {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config =
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("a valid configuration");
+    handler::build(&config).await.expect("the rotator builds")
+}
+
+pub async fn rotator() -> AwsRotator {
+    rotator_with(&[]).await
+}
+
+pub fn event(secret_id: &str, token: &VersionId, step: Step) -> RotationEvent {
+    RotationEvent {
+        step,
+        secret_id: secret_id.to_owned(),
+        token: token.clone(),
+        rotation_token: None,
+    }
+}
+
+pub async fn run_step(
+    rotator: &AwsRotator,
+    secret_id: &str,
+    token: &VersionId,
+    step: Step,
+) -> Result<Outcome, rds_rotator::Error> {
+    handler::handle(rotator, &event(secret_id, token, step)).await
+}
+
+/// The four steps in order, as the service invokes them.
+pub async fn run_rotation(
+    rotator: &AwsRotator,
+    secret_id: &str,
+    token: &VersionId,
+) -> Result<(), rds_rotator::Error> {
+    for step in Step::ALL {
+        run_step(rotator, secret_id, token, step).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- logs
+
+/// A `MakeWriter` that keeps everything written, for assertions on log output.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("logs are UTF-8")
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
