@@ -72,29 +72,20 @@ impl Config {
         // Fail now, not at the first rotation, when no password can satisfy the policy for some engine.
         for engine in EngineKind::ALL {
             if let Err(problem) = Alphabet::new(&password, engine) {
-                return Err(ConfigError {
-                    var: "PASSWORD_LENGTH / EXCLUDE_*",
-                    problem: problem.to_string(),
-                });
+                return Err(ConfigError { var: "PASSWORD_LENGTH / EXCLUDE_*", problem: problem.to_string() });
             }
         }
         let default_engine = match vars.get("DEFAULT_ENGINE") {
-            Some(name) => Some(EngineKind::parse(&name).map_err(|problem| ConfigError {
-                var: "DEFAULT_ENGINE",
-                problem,
-            })?),
+            Some(name) => {
+                Some(EngineKind::parse(&name).map_err(|problem| ConfigError { var: "DEFAULT_ENGINE", problem })?)
+            }
             None => None,
         };
         let secrets_manager_endpoint = vars.get("SECRETS_MANAGER_ENDPOINT");
         if let Some(url) = &secrets_manager_endpoint {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                let problem =
-                    "must be a URL starting with https:// (or http:// for a local emulator)"
-                        .to_owned();
-                return Err(ConfigError {
-                    var: "SECRETS_MANAGER_ENDPOINT",
-                    problem,
-                });
+                let problem = "must be a URL starting with https:// (or http:// for a local emulator)".to_owned();
+                return Err(ConfigError { var: "SECRETS_MANAGER_ENDPOINT", problem });
             }
         }
         Ok(Config {
@@ -111,9 +102,7 @@ struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// The variable's value; empty counts as unset.
     fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
+        (self.0)(var).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
     }
 
     /// AWS's templates accept true, 1, y and yes; anything else was silently false there, and is an error here
@@ -125,10 +114,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         match value.to_ascii_lowercase().as_str() {
             "true" | "1" | "y" | "yes" => Ok(true),
             "false" | "0" | "n" | "no" => Ok(false),
-            _ => Err(ConfigError {
-                var,
-                problem: format!("is {value:?}: expected true/1/y/yes or false/0/n/no"),
-            }),
+            _ => Err(ConfigError { var, problem: format!("is {value:?}: expected true/1/y/yes or false/0/n/no") }),
         }
     }
 
@@ -140,9 +126,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             Ok(length @ 1..=MAX_PASSWORD_LENGTH) => Ok(length),
             _ => Err(ConfigError {
                 var,
-                problem: format!(
-                    "is {value:?}: expected a whole number from 1 to {MAX_PASSWORD_LENGTH}"
-                ),
+                problem: format!("is {value:?}: expected a whole number from 1 to {MAX_PASSWORD_LENGTH}"),
             }),
         }
     }
@@ -151,19 +135,11 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         let Some(value) = self.get(var) else {
             return Ok(default);
         };
-        match value
-            .parse::<f64>()
-            .ok()
-            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-        {
-            Some(duration) if !duration.is_zero() && duration <= MAX_CONNECT_TIMEOUT => {
-                Ok(duration)
-            }
+        match value.parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok()) {
+            Some(duration) if !duration.is_zero() && duration <= MAX_CONNECT_TIMEOUT => Ok(duration),
             _ => Err(ConfigError {
                 var,
-                problem: format!(
-                    "is {value:?}: expected a number of seconds above 0 and at most 300"
-                ),
+                problem: format!("is {value:?}: expected a number of seconds above 0 and at most 300"),
             }),
         }
     }
@@ -176,10 +152,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -232,10 +205,7 @@ mod tests {
         assert!(!config.password.require_each_included_type);
         assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
         assert_eq!(config.connect_timeout, Duration::from_millis(1500));
-        assert_eq!(
-            config.secrets_manager_endpoint.as_deref(),
-            Some("http://127.0.0.1:5000")
-        );
+        assert_eq!(config.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
     }
 
     #[test]
@@ -244,31 +214,13 @@ mod tests {
         check_err(&[("PASSWORD_LENGTH", "4097")], "PASSWORD_LENGTH");
         check_err(&[("PASSWORD_LENGTH", "abc")], "PASSWORD_LENGTH");
         check_err(&[("EXCLUDE_NUMBERS", "maybe")], "EXCLUDE_NUMBERS");
-        check_err(
-            &[("REQUIRE_EACH_INCLUDED_TYPE", "on")],
-            "REQUIRE_EACH_INCLUDED_TYPE",
-        );
+        check_err(&[("REQUIRE_EACH_INCLUDED_TYPE", "on")], "REQUIRE_EACH_INCLUDED_TYPE");
         check_err(&[("DEFAULT_ENGINE", "oracle")], "DEFAULT_ENGINE");
-        check_err(
-            &[("CONNECT_TIMEOUT_SECONDS", "0")],
-            "CONNECT_TIMEOUT_SECONDS",
-        );
-        check_err(
-            &[("CONNECT_TIMEOUT_SECONDS", "-1")],
-            "CONNECT_TIMEOUT_SECONDS",
-        );
-        check_err(
-            &[("CONNECT_TIMEOUT_SECONDS", "NaN")],
-            "CONNECT_TIMEOUT_SECONDS",
-        );
-        check_err(
-            &[("CONNECT_TIMEOUT_SECONDS", "301")],
-            "CONNECT_TIMEOUT_SECONDS",
-        );
-        check_err(
-            &[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")],
-            "SECRETS_MANAGER_ENDPOINT",
-        );
+        check_err(&[("CONNECT_TIMEOUT_SECONDS", "0")], "CONNECT_TIMEOUT_SECONDS");
+        check_err(&[("CONNECT_TIMEOUT_SECONDS", "-1")], "CONNECT_TIMEOUT_SECONDS");
+        check_err(&[("CONNECT_TIMEOUT_SECONDS", "NaN")], "CONNECT_TIMEOUT_SECONDS");
+        check_err(&[("CONNECT_TIMEOUT_SECONDS", "301")], "CONNECT_TIMEOUT_SECONDS");
+        check_err(&[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")], "SECRETS_MANAGER_ENDPOINT");
         let all_out = [
             ("EXCLUDE_NUMBERS", "true"),
             ("EXCLUDE_PUNCTUATION", "true"),

@@ -133,10 +133,8 @@ impl DbSecret {
     /// Parses one version's `SecretString`. `default_engine` stands in for a missing `engine` key.
     pub fn parse(text: &str, default_engine: Option<EngineKind>) -> Result<DbSecret, ShapeError> {
         // Only the position of a syntax error is passed on: the text around it could be the password.
-        let value = serde_json::from_str::<Value>(text).map_err(|err| ShapeError::NotJson {
-            line: err.line(),
-            column: err.column(),
-        })?;
+        let value = serde_json::from_str::<Value>(text)
+            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
         let Value::Object(mut fields) = value else {
             return Err(ShapeError::NotAnObject);
         };
@@ -153,10 +151,7 @@ impl DbSecret {
         let username = UserName::new(username).map_err(|problem| invalid("username", problem))?;
         if username.as_str().len() > engine.max_username_bytes() {
             let limit = engine.max_username_bytes();
-            return Err(invalid(
-                "username",
-                format!("is longer than {engine}'s limit of {limit} bytes"),
-            ));
+            return Err(invalid("username", format!("is longer than {engine}'s limit of {limit} bytes")));
         }
         let target = Target {
             engine,
@@ -166,13 +161,7 @@ impl DbSecret {
             ssl: parse_ssl(fields.get("ssl"))?,
         };
         let masterarn = optional_str(&fields, "masterarn")?.map(str::to_owned);
-        Ok(DbSecret {
-            fields,
-            password,
-            target,
-            username,
-            masterarn,
-        })
+        Ok(DbSecret { fields, password, target, username, masterarn })
     }
 
     pub fn target(&self) -> &Target {
@@ -188,10 +177,7 @@ impl DbSecret {
     }
 
     pub fn login(&self) -> Login<'_> {
-        Login {
-            user: &self.username,
-            password: &self.password,
-        }
+        Login { user: &self.username, password: &self.password }
     }
 
     /// The master secret's id, present when the secret asks for alternating users.
@@ -201,19 +187,13 @@ impl DbSecret {
 
     /// The same secret with another password; every other key is kept as it was.
     pub fn with_password(&self, password: Password) -> DbSecret {
-        DbSecret {
-            password,
-            ..self.clone()
-        }
+        DbSecret { password, ..self.clone() }
     }
 
     /// The JSON text to store, with the password back in its original place.
     pub fn to_secret_string(&self) -> SecretString {
         let mut fields = self.fields.clone();
-        fields.insert(
-            "password".to_owned(),
-            Value::String(self.password.expose_secret().to_owned()),
-        );
+        fields.insert("password".to_owned(), Value::String(self.password.expose_secret().to_owned()));
         SecretString::from(Value::Object(fields).to_string())
     }
 
@@ -248,16 +228,10 @@ impl fmt::Debug for DbSecret {
 }
 
 fn invalid(key: &'static str, problem: impl Into<String>) -> ShapeError {
-    ShapeError::Invalid {
-        key,
-        problem: problem.into(),
-    }
+    ShapeError::Invalid { key, problem: problem.into() }
 }
 
-fn optional_str<'a>(
-    fields: &'a Map<String, Value>,
-    key: &'static str,
-) -> Result<Option<&'a str>, ShapeError> {
+fn optional_str<'a>(fields: &'a Map<String, Value>, key: &'static str) -> Result<Option<&'a str>, ShapeError> {
     match fields.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text)),
@@ -265,10 +239,7 @@ fn optional_str<'a>(
     }
 }
 
-fn required_str<'a>(
-    fields: &'a Map<String, Value>,
-    key: &'static str,
-) -> Result<&'a str, ShapeError> {
+fn required_str<'a>(fields: &'a Map<String, Value>, key: &'static str) -> Result<&'a str, ShapeError> {
     optional_str(fields, key)?.ok_or(ShapeError::Missing(key))
 }
 
@@ -279,10 +250,7 @@ fn parse_host(host: &str) -> Result<String, ShapeError> {
         && host.chars().all(|c| c.is_ascii_graphic() && c != ',')
         && !host.starts_with('/');
     if !valid {
-        return Err(invalid(
-            "host",
-            "must be one host name or IP address (printable ASCII, no '/' or ',')",
-        ));
+        return Err(invalid("host", "must be one host name or IP address (printable ASCII, no '/' or ',')"));
     }
     Ok(host.to_owned())
 }
@@ -296,10 +264,7 @@ fn parse_port(value: Option<&Value>, default: u16) -> Result<u16, ShapeError> {
     };
     match number {
         Some(port @ 1..=65535) => Ok(port as u16),
-        _ => Err(invalid(
-            "port",
-            "must be a number from 1 to 65535, or a string holding one",
-        )),
+        _ => Err(invalid("port", "must be a number from 1 to 65535, or a string holding one")),
     }
 }
 
@@ -318,10 +283,7 @@ fn parse_ssl(value: Option<&Value>) -> Result<Option<bool>, ShapeError> {
         Some(Value::Bool(ssl)) => Ok(Some(*ssl)),
         Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(_) => Err(invalid(
-            "ssl",
-            "must be true or false (a boolean or the string \"true\" / \"false\")",
-        )),
+        Some(_) => Err(invalid("ssl", "must be true or false (a boolean or the string \"true\" / \"false\")")),
     }
 }
 
@@ -329,8 +291,7 @@ fn parse_ssl(value: Option<&Value>) -> Result<Option<bool>, ShapeError> {
 mod tests {
     use super::*;
 
-    const PG: &str =
-        r#"{"engine":"postgres","host":"db.example.com","username":"app","password":"pw-1"}"#;
+    const PG: &str = r#"{"engine":"postgres","host":"db.example.com","username":"app","password":"pw-1"}"#;
 
     fn parse(json: &str) -> Result<DbSecret, ShapeError> {
         DbSecret::parse(json, None)
@@ -356,13 +317,8 @@ mod tests {
             r#"{"engine":"aurora-postgresql","host":"h","port":"6543","username":"u","password":"p","ssl":"FALSE"}"#,
         );
         let secret = secret.unwrap();
-        assert_eq!(
-            (secret.target().port, secret.target().ssl),
-            (6543, Some(false))
-        );
-        let secret = parse(
-            r#"{"engine":"postgres","host":"h","port":6543,"username":"u","password":"p","ssl":true}"#,
-        );
+        assert_eq!((secret.target().port, secret.target().ssl), (6543, Some(false)));
+        let secret = parse(r#"{"engine":"postgres","host":"h","port":6543,"username":"u","password":"p","ssl":true}"#);
         assert_eq!(secret.unwrap().target().ssl, Some(true));
     }
 
@@ -371,91 +327,28 @@ mod tests {
         check_err("[1,2]", ShapeError::NotAnObject);
         check_err("{not json", ShapeError::NotJson { line: 1, column: 2 });
         check_err("\"just a string\"", ShapeError::NotAnObject);
-        check_err(
-            r#"{"engine":"postgres","host":"h","username":"u"}"#,
-            ShapeError::Missing("password"),
-        );
-        check_err(
-            r#"{"engine":"postgres","host":"h","password":"p"}"#,
-            ShapeError::Missing("username"),
-        );
-        check_err(
-            r#"{"engine":"postgres","username":"u","password":"p"}"#,
-            ShapeError::Missing("host"),
-        );
-        check_err(
-            r#"{"host":"h","username":"u","password":"p"}"#,
-            ShapeError::NoEngine,
-        );
+        check_err(r#"{"engine":"postgres","host":"h","username":"u"}"#, ShapeError::Missing("password"));
+        check_err(r#"{"engine":"postgres","host":"h","password":"p"}"#, ShapeError::Missing("username"));
+        check_err(r#"{"engine":"postgres","username":"u","password":"p"}"#, ShapeError::Missing("host"));
+        check_err(r#"{"host":"h","username":"u","password":"p"}"#, ShapeError::NoEngine);
         for (json, key) in [
-            (
-                r#"{"engine":"postgres","host":"h","username":"u","password":5}"#,
-                "password",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":"","password":"p"}"#,
-                "username",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":"a\u0000b","password":"p"}"#,
-                "username",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":"a\nb","password":"p"}"#,
-                "username",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#,
-                "username",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h h","username":"u","password":"p"}"#,
-                "host",
-            ),
-            (
-                r#"{"engine":"postgres","host":"","username":"u","password":"p"}"#,
-                "host",
-            ),
-            (
-                r#"{"engine":"postgres","host":"/var/run/postgresql","username":"u","password":"p"}"#,
-                "host",
-            ),
-            (
-                r#"{"engine":"postgres","host":"a,b","username":"u","password":"p"}"#,
-                "host",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","port":0,"username":"u","password":"p"}"#,
-                "port",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","port":70000,"username":"u","password":"p"}"#,
-                "port",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","port":"54x","username":"u","password":"p"}"#,
-                "port",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","port":-1,"username":"u","password":"p"}"#,
-                "port",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"yes"}"#,
-                "ssl",
-            ),
-            (
-                r#"{"engine":"postgres","host":"h","username":"u","password":"p","dbname":""}"#,
-                "dbname",
-            ),
-            (
-                r#"{"engine":"oracle-ee","host":"h","username":"u","password":"p"}"#,
-                "engine",
-            ),
-            (
-                r#"{"engine":true,"host":"h","username":"u","password":"p"}"#,
-                "engine",
-            ),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":5}"#, "password"),
+            (r#"{"engine":"postgres","host":"h","username":"","password":"p"}"#, "username"),
+            (r#"{"engine":"postgres","host":"h","username":"a\u0000b","password":"p"}"#, "username"),
+            (r#"{"engine":"postgres","host":"h","username":"a\nb","password":"p"}"#, "username"),
+            (r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#, "username"),
+            (r#"{"engine":"postgres","host":"h h","username":"u","password":"p"}"#, "host"),
+            (r#"{"engine":"postgres","host":"","username":"u","password":"p"}"#, "host"),
+            (r#"{"engine":"postgres","host":"/var/run/postgresql","username":"u","password":"p"}"#, "host"),
+            (r#"{"engine":"postgres","host":"a,b","username":"u","password":"p"}"#, "host"),
+            (r#"{"engine":"postgres","host":"h","port":0,"username":"u","password":"p"}"#, "port"),
+            (r#"{"engine":"postgres","host":"h","port":70000,"username":"u","password":"p"}"#, "port"),
+            (r#"{"engine":"postgres","host":"h","port":"54x","username":"u","password":"p"}"#, "port"),
+            (r#"{"engine":"postgres","host":"h","port":-1,"username":"u","password":"p"}"#, "port"),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"yes"}"#, "ssl"),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","dbname":""}"#, "dbname"),
+            (r#"{"engine":"oracle-ee","host":"h","username":"u","password":"p"}"#, "engine"),
+            (r#"{"engine":true,"host":"h","username":"u","password":"p"}"#, "engine"),
         ] {
             match parse(json) {
                 Err(ShapeError::Invalid { key: got, .. }) => assert_eq!(got, key, "secret {json}"),
@@ -466,22 +359,10 @@ mod tests {
 
     #[test]
     fn enforces_the_engine_username_limit() {
-        let ok = format!(
-            r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#,
-            "u".repeat(63)
-        );
+        let ok = format!(r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#, "u".repeat(63));
         assert!(parse(&ok).is_ok());
-        let long = format!(
-            r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#,
-            "u".repeat(64)
-        );
-        assert!(matches!(
-            parse(&long),
-            Err(ShapeError::Invalid {
-                key: "username",
-                ..
-            })
-        ));
+        let long = format!(r#"{{"engine":"postgres","host":"h","username":"{}","password":"p"}}"#, "u".repeat(64));
+        assert!(matches!(parse(&long), Err(ShapeError::Invalid { key: "username", .. })));
     }
 
     #[test]
@@ -496,9 +377,7 @@ mod tests {
     #[test]
     fn new_password_keeps_every_other_key_in_place() {
         let json = r#"{"username":"app","engine":"postgres","password":"old","host":"h","port":"5432","custom":{"a":[1,2]},"zeta":null}"#;
-        let secret = parse(json)
-            .unwrap()
-            .with_password(Password::new("new".to_owned()));
+        let secret = parse(json).unwrap().with_password(Password::new("new".to_owned()));
         let text = secret.to_secret_string();
         assert_eq!(
             text.expose_secret(),
@@ -510,10 +389,7 @@ mod tests {
     fn debug_shows_no_secret() {
         let json = r#"{"engine":"postgres","host":"h","username":"app","password":"hunter2","apiKey":"k-777"}"#;
         let shown = format!("{:?}", parse(json).unwrap());
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("k-777"),
-            "{shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("k-777"), "{shown}");
         assert!(shown.contains("apiKey"), "{shown}");
     }
 
@@ -523,22 +399,13 @@ mod tests {
         let check = |json: &str, expected: Option<&str>| {
             assert_eq!(base.differs_from(&parse(json).unwrap()), expected, "{json}");
         };
-        check(
-            r#"{"engine":"postgres","host":"DB.example.com","username":"app","password":"x"}"#,
-            None,
-        );
-        check(
-            r#"{"engine":"postgres","host":"other","username":"app","password":"x"}"#,
-            Some("host"),
-        );
+        check(r#"{"engine":"postgres","host":"DB.example.com","username":"app","password":"x"}"#, None);
+        check(r#"{"engine":"postgres","host":"other","username":"app","password":"x"}"#, Some("host"));
         check(
             r#"{"engine":"postgres","host":"db.example.com","port":5433,"username":"app","password":"x"}"#,
             Some("port"),
         );
-        check(
-            r#"{"engine":"postgres","host":"db.example.com","username":"App","password":"x"}"#,
-            Some("username"),
-        );
+        check(r#"{"engine":"postgres","host":"db.example.com","username":"App","password":"x"}"#, Some("username"));
         check(
             r#"{"engine":"aurora-postgresql","host":"db.example.com","username":"app","password":"x"}"#,
             Some("engine"),

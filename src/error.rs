@@ -46,19 +46,11 @@ pub enum Error {
         "secret {secret_id}: the AWSPENDING version {token} has another \"{key}\" than AWSCURRENT; \
          refusing to change a password on a different database or user"
     )]
-    PendingMismatch {
-        secret_id: String,
-        token: VersionId,
-        key: &'static str,
-    },
+    PendingMismatch { secret_id: String, token: VersionId, key: &'static str },
 
     /// The database refused every credential tried: the password drifted out of band.
     #[error("database {target} refused user {user} with the {tried} password")]
-    CredentialsRejected {
-        user: UserName,
-        target: Target,
-        tried: &'static str,
-    },
+    CredentialsRejected { user: UserName, target: Target, tried: &'static str },
 
     /// The database could not be used (unreachable, TLS, privilege, statement failure).
     #[error(transparent)]
@@ -74,10 +66,7 @@ pub enum Error {
 
     /// The secret asks for something this build does not do yet.
     #[error("secret {secret_id}: {what} is not supported by this build")]
-    Unsupported {
-        secret_id: String,
-        what: &'static str,
-    },
+    Unsupported { secret_id: String, what: &'static str },
 }
 
 impl Error {
@@ -86,10 +75,7 @@ impl Error {
         match self {
             Error::Config(_) => "ConfigError",
             Error::Event(_) => "InvalidEvent",
-            Error::Stage {
-                source: StageError::RotationDisabled,
-                ..
-            } => "RotationDisabled",
+            Error::Stage { source: StageError::RotationDisabled, .. } => "RotationDisabled",
             Error::Stage { .. } => "StageError",
             Error::SecretShape { .. } => "InvalidSecret",
             Error::MissingVersion { .. } => "MissingVersion",
@@ -121,21 +107,13 @@ mod tests {
 
     #[test]
     fn error_types_are_stable() {
-        let target = Target {
-            engine: EngineKind::Postgres,
-            host: "db".into(),
-            port: 5432,
-            dbname: None,
-            ssl: Some(false),
-        };
+        let target =
+            Target { engine: EngineKind::Postgres, host: "db".into(), port: 5432, dbname: None, ssl: Some(false) };
         let unreachable = EngineError::new(EngineErrorKind::Unreachable, &target, "refused");
         assert_eq!(Error::Db(unreachable).error_type(), "DatabaseUnavailable");
         let statement = EngineError::new(EngineErrorKind::Statement, &target, "SQLSTATE 42501");
         assert_eq!(Error::Db(statement).error_type(), "DatabaseError");
-        let disabled = Error::Stage {
-            secret_id: "s".into(),
-            source: StageError::RotationDisabled,
-        };
+        let disabled = Error::Stage { secret_id: "s".into(), source: StageError::RotationDisabled };
         assert_eq!(disabled.error_type(), "RotationDisabled");
         assert!(!disabled.is_transient());
     }

@@ -51,9 +51,7 @@ pub enum EventError {
     NotAString(&'static str),
     #[error("unknown Step {0:?}: expected createSecret, setSecret, testSecret or finishSecret")]
     UnknownStep(String),
-    #[error(
-        "the event's ClientRequestToken {0:?} is not a version id (1 to 64 printable ASCII characters)"
-    )]
+    #[error("the event's ClientRequestToken {0:?} is not a version id (1 to 64 printable ASCII characters)")]
     BadToken(String),
 }
 
@@ -178,9 +176,8 @@ mod tests {
                 event.rotation_token.as_ref().map(|t| t.expose().to_owned()),
             )
         });
-        let expected = expected.map(|(step, id, token, rt)| {
-            (step, id.to_owned(), token.to_owned(), rt.map(str::to_owned))
-        });
+        let expected =
+            expected.map(|(step, id, token, rt)| (step, id.to_owned(), token.to_owned(), rt.map(str::to_owned)));
         assert_eq!(got, expected, "event {json}");
     }
 
@@ -188,12 +185,7 @@ mod tests {
     fn parses_events() {
         check(
             r#"{"Step":"createSecret","SecretId":"arn:aws:secretsmanager:us-east-1:1:secret:app","ClientRequestToken":"t-1"}"#,
-            Ok((
-                Step::Create,
-                "arn:aws:secretsmanager:us-east-1:1:secret:app",
-                "t-1",
-                None,
-            )),
+            Ok((Step::Create, "arn:aws:secretsmanager:us-east-1:1:secret:app", "t-1", None)),
         );
         check(
             r#"{"Step":"finishSecret","SecretId":"app","ClientRequestToken":"t","RotationToken":"rt","Extra":1}"#,
@@ -215,26 +207,14 @@ mod tests {
             r#"{"Step":"CreateSecret","SecretId":"a","ClientRequestToken":"t"}"#,
             Err(EventError::UnknownStep("CreateSecret".into())),
         );
-        check(
-            r#"{"SecretId":"a","ClientRequestToken":"t"}"#,
-            Err(EventError::Missing("Step")),
-        );
-        check(
-            r#"{"Step":"setSecret","ClientRequestToken":"t"}"#,
-            Err(EventError::Missing("SecretId")),
-        );
-        check(
-            r#"{"Step":"setSecret","SecretId":"a"}"#,
-            Err(EventError::Missing("ClientRequestToken")),
-        );
+        check(r#"{"SecretId":"a","ClientRequestToken":"t"}"#, Err(EventError::Missing("Step")));
+        check(r#"{"Step":"setSecret","ClientRequestToken":"t"}"#, Err(EventError::Missing("SecretId")));
+        check(r#"{"Step":"setSecret","SecretId":"a"}"#, Err(EventError::Missing("ClientRequestToken")));
         check(
             r#"{"Step":"setSecret","SecretId":"","ClientRequestToken":"t"}"#,
             Err(EventError::NotAString("SecretId")),
         );
-        check(
-            r#"{"Step":7,"SecretId":"a","ClientRequestToken":"t"}"#,
-            Err(EventError::NotAString("Step")),
-        );
+        check(r#"{"Step":7,"SecretId":"a","ClientRequestToken":"t"}"#, Err(EventError::NotAString("Step")));
         check(
             r#"{"Step":"setSecret","SecretId":"a","ClientRequestToken":"t","RotationToken":5}"#,
             Err(EventError::NotAString("RotationToken")),
@@ -244,10 +224,7 @@ mod tests {
             Err(EventError::BadToken("a b".into())),
         );
         check(r#"["createSecret"]"#, Err(EventError::NotAnObject));
-        assert!(matches!(
-            RotationEvent::from_json(b"{\"Step\":"),
-            Err(EventError::NotJson(_))
-        ));
+        assert!(matches!(RotationEvent::from_json(b"{\"Step\":"), Err(EventError::NotJson(_))));
     }
 
     #[test]

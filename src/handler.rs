@@ -20,11 +20,7 @@ pub type AwsRotator = Rotator<AwsSecretStore, Drivers>;
 /// Builds the deployed rotator from a validated configuration.
 pub async fn build(config: &Config) -> Result<AwsRotator, Error> {
     let store = AwsSecretStore::from_config(config).await?;
-    Ok(Rotator::new(
-        store,
-        Drivers::new(config.connect_timeout),
-        config,
-    ))
+    Ok(Rotator::new(store, Drivers::new(config.connect_timeout), config))
 }
 
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),
@@ -68,17 +64,11 @@ pub async fn lambda_handler<S: SecretStore, E: DbEngine>(
             return Err(err.into());
         }
     };
-    handle(rotator, &event)
-        .await
-        .map(drop)
-        .map_err(Diagnostic::from)
+    handle(rotator, &event).await.map(drop).map_err(Diagnostic::from)
 }
 
 impl From<Error> for Diagnostic {
     fn from(err: Error) -> Diagnostic {
-        Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
+        Diagnostic { error_type: err.error_type().to_owned(), error_message: err.to_string() }
     }
 }

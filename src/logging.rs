@@ -12,16 +12,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// Crates whose TRACE events can carry secrets or the raw event.
-const NO_TRACE_FROM: [&str; 8] = [
-    "lambda_runtime",
-    "aws_smithy",
-    "aws_sdk",
-    "aws_config",
-    "hyper",
-    "h2",
-    "rustls",
-    "tokio_postgres",
-];
+const NO_TRACE_FROM: [&str; 8] =
+    ["lambda_runtime", "aws_smithy", "aws_sdk", "aws_config", "hyper", "h2", "rustls", "tokio_postgres"];
 
 /// How logs are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,19 +27,14 @@ pub struct LogSettings {
 
 impl LogSettings {
     pub fn from_env(timestamps: bool) -> LogSettings {
-        let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
-            .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+        let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
         let directives = match std::env::var("AWS_LAMBDA_LOG_LEVEL") {
             // Lambda's level names, FATAL included, mapped onto tracing's.
             Ok(level) if level.eq_ignore_ascii_case("fatal") => "error".to_owned(),
             Ok(level) => level.to_ascii_lowercase(),
             Err(_) => std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
         };
-        LogSettings {
-            json,
-            directives,
-            timestamps,
-        }
+        LogSettings { json, directives, timestamps }
     }
 }
 
@@ -56,13 +43,13 @@ pub fn subscriber<W>(settings: &LogSettings, writer: W) -> impl Subscriber + Sen
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let levels = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse_lossy(&settings.directives);
+    // A word that is no level ("verbose", a typo) parses as a target name, and EnvFilter then enables only that
+    // target: everything else would go silent. Unless a global level is given, INFO comes first.
+    let has_level = settings.directives.split(',').any(|d| d.trim().parse::<LevelFilter>().is_ok());
+    let directives = if has_level { settings.directives.clone() } else { format!("info,{}", settings.directives) };
+    let levels = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives);
     let filter = levels.and(filter_fn(allowed));
-    let layer = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_writer(writer);
+    let layer = tracing_subscriber::fmt::layer().with_target(false).with_writer(writer);
     let layer: Box<dyn Layer<Registry> + Send + Sync> = match (settings.json, settings.timestamps) {
         (true, true) => layer.json().boxed(),
         (true, false) => layer.json().without_time().boxed(),
@@ -81,10 +68,7 @@ where
 }
 
 fn allowed(metadata: &Metadata<'_>) -> bool {
-    *metadata.level() != Level::TRACE
-        || !NO_TRACE_FROM
-            .iter()
-            .any(|prefix| metadata.target().starts_with(prefix))
+    *metadata.level() != Level::TRACE || !NO_TRACE_FROM.iter().any(|prefix| metadata.target().starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -119,11 +103,7 @@ mod tests {
     #[test]
     fn trace_from_runtime_and_sdk_crates_is_dropped_even_at_trace_level() {
         let buffer = Buffer::default();
-        let settings = LogSettings {
-            json: true,
-            directives: "trace".into(),
-            timestamps: false,
-        };
+        let settings = LogSettings { json: true, directives: "trace".into(), timestamps: false };
         tracing::subscriber::with_default(subscriber(&settings, buffer.clone()), || {
             tracing::trace!(target: "lambda_runtime::layers::api_response", "raw event RotationToken=rt-1");
             tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "body secret-2");
@@ -131,29 +111,29 @@ mod tests {
             tracing::trace!(target: "rds_rotator::rotation", "trace kept");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(
-            !text.contains("rt-1") && !text.contains("secret-2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("debug kept") && text.contains("trace kept"),
-            "{text}"
-        );
+        assert!(!text.contains("rt-1") && !text.contains("secret-2"), "{text}");
+        assert!(text.contains("debug kept") && text.contains("trace kept"), "{text}");
+    }
+
+    fn logged(directives: &str) -> String {
+        let buffer = Buffer::default();
+        let settings = LogSettings { json: false, directives: directives.into(), timestamps: false };
+        tracing::subscriber::with_default(subscriber(&settings, buffer.clone()), || {
+            tracing::debug!("debug-line");
+            tracing::info!("info-line");
+        });
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
     }
 
     #[test]
-    fn the_level_defaults_to_info() {
-        let buffer = Buffer::default();
-        let settings = LogSettings {
-            json: false,
-            directives: "not a level".into(),
-            timestamps: false,
-        };
-        tracing::subscriber::with_default(subscriber(&settings, buffer.clone()), || {
-            tracing::debug!("hidden");
-            tracing::info!("shown");
-        });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("shown") && !text.contains("hidden"), "{text}");
+    fn levels_fall_back_to_info() {
+        for (directives, debug_shown) in
+            [("", false), ("verbose", false), ("info", false), ("debug", true), ("DEBUG", true), ("hyper=warn", false)]
+        {
+            let text = logged(directives);
+            assert!(text.contains("info-line"), "{directives:?}: {text}");
+            assert_eq!(text.contains("debug-line"), debug_shown, "{directives:?}: {text}");
+        }
+        assert!(!logged("error").contains("info-line"));
     }
 }

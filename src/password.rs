@@ -33,9 +33,7 @@ pub struct Alphabet {
 pub enum PasswordError {
     #[error("the EXCLUDE_* settings leave no character to build a password from")]
     NoCharacters,
-    #[error(
-        "PASSWORD_LENGTH {length} is shorter than the {types} character types REQUIRE_EACH_INCLUDED_TYPE asks for"
-    )]
+    #[error("PASSWORD_LENGTH {length} is shorter than the {types} character types REQUIRE_EACH_INCLUDED_TYPE asks for")]
     TooShort { length: usize, types: usize },
     #[error("the operating system's random number source failed: {0}")]
     Entropy(String),
@@ -46,10 +44,7 @@ const MAX_DRAWS: usize = 10_000;
 
 impl Alphabet {
     pub fn new(policy: &PasswordPolicy, engine: EngineKind) -> Result<Alphabet, PasswordError> {
-        let excluded = policy
-            .exclude_characters
-            .as_deref()
-            .unwrap_or(engine.default_exclude_characters());
+        let excluded = policy.exclude_characters.as_deref().unwrap_or(engine.default_exclude_characters());
         let classes = [
             (policy.exclude_lowercase, ('a'..='z').collect::<Vec<_>>()),
             (policy.exclude_uppercase, ('A'..='Z').collect()),
@@ -60,10 +55,7 @@ impl Alphabet {
             .into_iter()
             .filter(|(exclude_type, _)| !exclude_type)
             .map(|(_, chars)| {
-                chars
-                    .into_iter()
-                    .filter(|c| !excluded.contains(*c) && !ALWAYS_EXCLUDED.contains(*c))
-                    .collect()
+                chars.into_iter().filter(|c| !excluded.contains(*c) && !ALWAYS_EXCLUDED.contains(*c)).collect()
             })
             .filter(|chars: &Vec<char>| !chars.is_empty())
             .collect();
@@ -73,17 +65,9 @@ impl Alphabet {
         }
         let require_each = policy.require_each_included_type;
         if require_each && policy.length < classes.len() {
-            return Err(PasswordError::TooShort {
-                length: policy.length,
-                types: classes.len(),
-            });
+            return Err(PasswordError::TooShort { length: policy.length, types: classes.len() });
         }
-        Ok(Alphabet {
-            classes,
-            all,
-            length: policy.length,
-            require_each,
-        })
+        Ok(Alphabet { classes, all, length: policy.length, require_each })
     }
 
     /// How many characters a password may be drawn from.
@@ -97,25 +81,14 @@ impl Alphabet {
     }
 
     pub fn generate(&self) -> Result<Password, PasswordError> {
-        let mut rng = StdRng::try_from_rng(&mut SysRng)
-            .map_err(|err| PasswordError::Entropy(err.to_string()))?;
+        let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(|err| PasswordError::Entropy(err.to_string()))?;
         for _ in 0..MAX_DRAWS {
-            let candidate: String = (0..self.length)
-                .map(|_| self.all[rng.random_range(0..self.all.len())])
-                .collect();
-            if !self.require_each
-                || self
-                    .classes
-                    .iter()
-                    .all(|class| candidate.chars().any(|c| class.contains(&c)))
-            {
+            let candidate: String = (0..self.length).map(|_| self.all[rng.random_range(0..self.all.len())]).collect();
+            if !self.require_each || self.classes.iter().all(|class| candidate.chars().any(|c| class.contains(&c))) {
                 return Ok(Password::new(candidate));
             }
         }
-        Err(PasswordError::TooShort {
-            length: self.length,
-            types: self.classes.len(),
-        })
+        Err(PasswordError::TooShort { length: self.length, types: self.classes.len() })
     }
 }
 
@@ -147,12 +120,7 @@ mod tests {
             let text = password.expose_secret();
             assert_eq!(text.chars().count(), policy.length);
             assert!(text.chars().all(&allowed), "{text}");
-            assert!(
-                !text
-                    .chars()
-                    .any(|c| ALWAYS_EXCLUDED.contains(c) || c == '\0'),
-                "{text}"
-            );
+            assert!(!text.chars().any(|c| ALWAYS_EXCLUDED.contains(c) || c == '\0'), "{text}");
         }
     }
 
@@ -161,22 +129,13 @@ mod tests {
         let alphabet = Alphabet::new(&policy(), EngineKind::Postgres).unwrap();
         // 26 + 26 + 10 letters and digits, and 32 punctuation marks minus : / @ " ' \.
         assert_eq!(alphabet.size(), 88);
-        assert!(
-            (alphabet.entropy_bits() - 206.7).abs() < 0.1,
-            "{}",
-            alphabet.entropy_bits()
-        );
-        check(policy(), |c| {
-            c.is_ascii_graphic() && !":/@\"'\\".contains(c)
-        });
+        assert!((alphabet.entropy_bits() - 206.7).abs() < 0.1, "{}", alphabet.entropy_bits());
+        check(policy(), |c| c.is_ascii_graphic() && !":/@\"'\\".contains(c));
     }
 
     #[test]
     fn every_type_appears_when_required() {
-        let short = PasswordPolicy {
-            length: 4,
-            ..policy()
-        };
+        let short = PasswordPolicy { length: 4, ..policy() };
         let alphabet = Alphabet::new(&short, EngineKind::Postgres).unwrap();
         for _ in 0..500 {
             let password = alphabet.generate().unwrap();
@@ -190,44 +149,17 @@ mod tests {
 
     #[test]
     fn honours_exclusions() {
-        check(
-            PasswordPolicy {
-                exclude_punctuation: true,
-                ..policy()
-            },
-            |c| c.is_ascii_alphanumeric(),
-        );
-        check(
-            PasswordPolicy {
-                exclude_numbers: true,
-                exclude_uppercase: true,
-                ..policy()
-            },
-            |c| !c.is_ascii_digit() && !c.is_ascii_uppercase(),
-        );
-        check(
-            PasswordPolicy {
-                exclude_lowercase: true,
-                ..policy()
-            },
-            |c| !c.is_ascii_lowercase(),
-        );
-        check(
-            PasswordPolicy {
-                exclude_characters: Some("abc$%".into()),
-                ..policy()
-            },
-            |c| !"abc$%".contains(c),
-        );
+        check(PasswordPolicy { exclude_punctuation: true, ..policy() }, |c| c.is_ascii_alphanumeric());
+        check(PasswordPolicy { exclude_numbers: true, exclude_uppercase: true, ..policy() }, |c| {
+            !c.is_ascii_digit() && !c.is_ascii_uppercase()
+        });
+        check(PasswordPolicy { exclude_lowercase: true, ..policy() }, |c| !c.is_ascii_lowercase());
+        check(PasswordPolicy { exclude_characters: Some("abc$%".into()), ..policy() }, |c| !"abc$%".contains(c));
     }
 
     #[test]
     fn unsafe_characters_stay_out_even_when_not_excluded() {
-        let policy = PasswordPolicy {
-            exclude_characters: Some(String::new()),
-            length: 256,
-            ..policy()
-        };
+        let policy = PasswordPolicy { exclude_characters: Some(String::new()), length: 256, ..policy() };
         let alphabet = Alphabet::new(&policy, EngineKind::Postgres).unwrap();
         // Of the six always excluded, space is not punctuation: five marks go.
         assert_eq!(alphabet.size(), 62 + 32 - 5);
@@ -243,36 +175,19 @@ mod tests {
             exclude_lowercase: true,
             ..policy()
         };
-        assert_eq!(
-            Alphabet::new(&none, EngineKind::Postgres).unwrap_err(),
-            PasswordError::NoCharacters
-        );
-        let short = PasswordPolicy {
-            length: 3,
-            ..policy()
-        };
+        assert_eq!(Alphabet::new(&none, EngineKind::Postgres).unwrap_err(), PasswordError::NoCharacters);
+        let short = PasswordPolicy { length: 3, ..policy() };
         assert_eq!(
             Alphabet::new(&short, EngineKind::Postgres).unwrap_err(),
-            PasswordError::TooShort {
-                length: 3,
-                types: 4
-            }
+            PasswordError::TooShort { length: 3, types: 4 }
         );
-        let lax = PasswordPolicy {
-            length: 3,
-            require_each_included_type: false,
-            ..policy()
-        };
+        let lax = PasswordPolicy { length: 3, require_each_included_type: false, ..policy() };
         assert!(Alphabet::new(&lax, EngineKind::Postgres).is_ok());
     }
 
     #[test]
     fn a_type_emptied_by_exclude_characters_is_not_required() {
-        let policy = PasswordPolicy {
-            exclude_characters: Some("0123456789".into()),
-            length: 3,
-            ..policy()
-        };
+        let policy = PasswordPolicy { exclude_characters: Some("0123456789".into()), length: 3, ..policy() };
         check(policy, |c| !c.is_ascii_digit());
     }
 }

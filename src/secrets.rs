@@ -49,17 +49,10 @@ pub enum Fetched {
 /// decisions are in `rotation/`.
 pub trait SecretStore: Send + Sync {
     /// `DescribeSecret`. Reads only.
-    fn describe(
-        &self,
-        secret_id: &str,
-    ) -> impl Future<Output = Result<SecretMeta, StoreError>> + Send;
+    fn describe(&self, secret_id: &str) -> impl Future<Output = Result<SecretMeta, StoreError>> + Send;
 
     /// `GetSecretValue` of one version. Reads only.
-    fn get(
-        &self,
-        secret_id: &str,
-        version: Version<'_>,
-    ) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
+    fn get(&self, secret_id: &str, version: Version<'_>) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
 
     /// `PutSecretValue` of `value` as version `token`, staged `AWSPENDING`, with the event's `RotationToken` when
     /// there is one. The service treats the same token with the same value as a no-op.
@@ -121,23 +114,15 @@ impl AwsSecretStore {
     /// Builds the client from the SDK's usual environment (region, credentials, `AWS_ENDPOINT_URL*`), with
     /// `SECRETS_MANAGER_ENDPOINT` taking precedence as in AWS's templates, and short timeouts: an unreachable
     /// endpoint must fail fast and say so, not eat the Lambda's whole time budget.
-    pub async fn from_config(
-        config: &Config,
-    ) -> Result<AwsSecretStore, crate::config::ConfigError> {
+    pub async fn from_config(config: &Config) -> Result<AwsSecretStore, crate::config::ConfigError> {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(config.connect_timeout)
             .operation_attempt_timeout(config.connect_timeout * 2)
             .build();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .load()
-            .await;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         let Some(region) = sdk.region().map(ToString::to_string) else {
             let problem = "is not set, and no AWS profile names a region".to_owned();
-            return Err(crate::config::ConfigError {
-                var: "AWS_REGION",
-                problem,
-            });
+            return Err(crate::config::ConfigError { var: "AWS_REGION", problem });
         };
         let mut builder = aws_sdk_secretsmanager::config::Builder::from(&sdk);
         if let Some(url) = &config.secrets_manager_endpoint {
@@ -150,10 +135,7 @@ impl AwsSecretStore {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok())
             .or_else(|| sdk.endpoint_url().map(str::to_owned))
             .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
-        Ok(AwsSecretStore {
-            client: Client::from_conf(builder.build()),
-            endpoint,
-        })
+        Ok(AwsSecretStore { client: Client::from_conf(builder.build()), endpoint })
     }
 
     /// The endpoint requests go to, as far as it is known.
@@ -161,39 +143,24 @@ impl AwsSecretStore {
         &self.endpoint
     }
 
-    fn error<E>(
-        &self,
-        operation: &'static str,
-        secret_id: &str,
-        err: SdkError<E, HttpResponse>,
-    ) -> StoreError
+    fn error<E>(&self, operation: &'static str, secret_id: &str, err: SdkError<E, HttpResponse>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let endpoint = &self.endpoint;
         let (kind, message) = match &err {
-            SdkError::DispatchFailure(failure) if failure.is_timeout() => (
-                StoreErrorKind::Unavailable,
-                format!("no answer from {endpoint} (connect timeout)"),
-            ),
-            SdkError::DispatchFailure(failure) => {
-                let cause = failure
-                    .as_connector_error()
-                    .map(|err| chain(err))
-                    .unwrap_or_else(|| "dispatch failure".into());
-                (
-                    StoreErrorKind::Unavailable,
-                    format!("cannot reach {endpoint}: {cause}"),
-                )
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                (StoreErrorKind::Unavailable, format!("no answer from {endpoint} (connect timeout)"))
             }
-            SdkError::TimeoutError(_) => (
-                StoreErrorKind::Unavailable,
-                format!("no answer from {endpoint} in time (operation timeout)"),
-            ),
-            SdkError::ResponseError(_) => (
-                StoreErrorKind::Unavailable,
-                format!("unreadable response from {endpoint}"),
-            ),
+            SdkError::DispatchFailure(failure) => {
+                let cause =
+                    failure.as_connector_error().map(|err| chain(err)).unwrap_or_else(|| "dispatch failure".into());
+                (StoreErrorKind::Unavailable, format!("cannot reach {endpoint}: {cause}"))
+            }
+            SdkError::TimeoutError(_) => {
+                (StoreErrorKind::Unavailable, format!("no answer from {endpoint} in time (operation timeout)"))
+            }
+            SdkError::ResponseError(_) => (StoreErrorKind::Unavailable, format!("unreadable response from {endpoint}")),
             SdkError::ServiceError(service) => {
                 let code = service.err().code().unwrap_or("unknown error");
                 let text = service.err().message().unwrap_or("");
@@ -203,51 +170,28 @@ impl AwsSecretStore {
                     "AccessDeniedException" | "AccessDenied" | "KMSAccessDeniedException" => {
                         StoreErrorKind::AccessDenied
                     }
-                    "ThrottlingException"
-                    | "InternalServiceError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable" => StoreErrorKind::Unavailable,
+                    "ThrottlingException" | "InternalServiceError" | "InternalFailure" | "ServiceUnavailable" => {
+                        StoreErrorKind::Unavailable
+                    }
                     _ if status >= 500 => StoreErrorKind::Unavailable,
                     _ => StoreErrorKind::Refused,
                 };
                 (kind, format!("{code}: {text}"))
             }
-            _ => (
-                StoreErrorKind::Refused,
-                format!("request could not be built: {}", chain(&err)),
-            ),
+            _ => (StoreErrorKind::Refused, format!("request could not be built: {}", chain(&err))),
         };
-        StoreError {
-            operation,
-            secret_id: secret_id.to_owned(),
-            kind,
-            message,
-        }
+        StoreError { operation, secret_id: secret_id.to_owned(), kind, message }
     }
 }
 
 impl SecretStore for AwsSecretStore {
     async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
-        let output = match self
-            .client
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-        {
+        let output = match self.client.describe_secret().secret_id(secret_id).send().await {
             Ok(output) => output,
             Err(err) => return Err(self.error("DescribeSecret", secret_id, err)),
         };
-        let versions = output
-            .version_ids_to_stages()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        Ok(SecretMeta {
-            rotation_enabled: output.rotation_enabled(),
-            versions,
-        })
+        let versions = output.version_ids_to_stages().cloned().unwrap_or_default().into_iter().collect();
+        Ok(SecretMeta { rotation_enabled: output.rotation_enabled(), versions })
     }
 
     async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
@@ -264,10 +208,7 @@ impl SecretStore for AwsSecretStore {
                 (None, None) => Fetched::Missing,
             }),
             // The service answers ResourceNotFoundException for a version without a value.
-            Err(err)
-                if err.as_service_error().and_then(|e| e.code())
-                    == Some("ResourceNotFoundException") =>
-            {
+            Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException") => {
                 Ok(Fetched::Missing)
             }
             Err(err) => Err(self.error("GetSecretValue", secret_id, err)),

@@ -11,9 +11,7 @@ fn closed_port() -> u16 {
 }
 
 /// A role, a secret for it and a staged rotation; returns (user, secret id, token).
-async fn staged(
-    secret_edit: impl FnOnce(&mut serde_json::Value),
-) -> (String, String, rds_rotator::event::VersionId) {
+async fn staged(secret_edit: impl FnOnce(&mut serde_json::Value)) -> (String, String, rds_rotator::event::VersionId) {
     let sm = sm().await;
     let user = unique("fault");
     pg_create_role(&user, "initial-pw").await;
@@ -29,10 +27,7 @@ async fn assert_unchanged(secret_id: &str, user: &str, original: &str) {
     let sm = sm().await;
     let current = secret_value(&sm, secret_id, "AWSCURRENT").await.unwrap();
     assert_eq!(password_of(&current), original);
-    assert!(
-        pg_logs_in(user, original).await,
-        "the database still has the original password"
-    );
+    assert!(pg_logs_in(user, original).await, "the database still has the original password");
 }
 
 #[tokio::test]
@@ -40,26 +35,13 @@ async fn an_unreachable_database_is_named_and_nothing_changes() {
     let port = closed_port();
     let (user, secret_id, token) = staged(|s| s["port"] = port.into()).await;
     let rotator = rotator().await;
-    run_step(&rotator, &secret_id, &token, Step::Create)
-        .await
-        .unwrap();
-    let err = run_step(&rotator, &secret_id, &token, Step::Set)
-        .await
-        .unwrap_err();
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
     assert_eq!(err.error_type(), "DatabaseUnavailable", "{err}");
     assert!(err.is_transient());
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains("Connection refused")
-            || err.to_string().contains("connection refused"),
-        "{err}"
-    );
-    let err = run_step(&rotator, &secret_id, &token, Step::Test)
-        .await
-        .unwrap_err();
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.to_string().contains("Connection refused") || err.to_string().contains("connection refused"), "{err}");
+    let err = run_step(&rotator, &secret_id, &token, Step::Test).await.unwrap_err();
     assert_eq!(err.error_type(), "DatabaseUnavailable", "{err}");
     // The real server, with the real password, is untouched.
     assert!(pg_logs_in(&user, "initial-pw").await);
@@ -69,12 +51,8 @@ async fn an_unreachable_database_is_named_and_nothing_changes() {
 async fn an_unknown_host_is_named() {
     let (_, secret_id, token) = staged(|s| s["host"] = "no-such-host.invalid".into()).await;
     let rotator = rotator_with(&[("CONNECT_TIMEOUT_SECONDS", "2")]).await;
-    run_step(&rotator, &secret_id, &token, Step::Create)
-        .await
-        .unwrap();
-    let err = run_step(&rotator, &secret_id, &token, Step::Set)
-        .await
-        .unwrap_err();
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
     assert!(matches!(err.error_type(), "DatabaseUnavailable"), "{err}");
     assert!(err.to_string().contains("no-such-host.invalid:"), "{err}");
 }
@@ -83,13 +61,9 @@ async fn an_unknown_host_is_named() {
 async fn a_wrong_pending_password_is_refused_not_unreachable() {
     let (user, secret_id, token) = staged(|_| {}).await;
     let rotator = rotator().await;
-    run_step(&rotator, &secret_id, &token, Step::Create)
-        .await
-        .unwrap();
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
     // testSecret before setSecret: the database does not know the pending password yet.
-    let err = run_step(&rotator, &secret_id, &token, Step::Test)
-        .await
-        .unwrap_err();
+    let err = run_step(&rotator, &secret_id, &token, Step::Test).await.unwrap_err();
     assert_eq!(err.error_type(), "CredentialsRejected", "{err}");
     assert!(err.to_string().contains("AWSPENDING"), "{err}");
     assert_unchanged(&secret_id, &user, "initial-pw").await;
@@ -103,37 +77,19 @@ async fn malformed_current_secrets_are_refused_by_key() {
         (Box::new(|s| s["engine"] = "oracle-ee".into()), "\"engine\""),
         (Box::new(|s| s["ssl"] = "maybe".into()), "\"ssl\""),
         (Box::new(|s| s["username"] = "".into()), "\"username\""),
-        (
-            Box::new(|s| s["host"] = "/var/run/postgresql".into()),
-            "\"host\"",
-        ),
-        (
-            Box::new(|s| drop(s.as_object_mut().unwrap().remove("host"))),
-            "no \"host\" key",
-        ),
-        (
-            Box::new(|s| drop(s.as_object_mut().unwrap().remove("username"))),
-            "no \"username\" key",
-        ),
+        (Box::new(|s| s["host"] = "/var/run/postgresql".into()), "\"host\""),
+        (Box::new(|s| drop(s.as_object_mut().unwrap().remove("host"))), "no \"host\" key"),
+        (Box::new(|s| drop(s.as_object_mut().unwrap().remove("username"))), "no \"username\" key"),
     ];
     let rotator = rotator().await;
     let sm = sm().await;
     for (edit, expected) in cases {
         let (_, secret_id, token) = staged(edit).await;
-        let err = run_step(&rotator, &secret_id, &token, Step::Create)
-            .await
-            .unwrap_err();
+        let err = run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidSecret", "{err}");
-        assert!(
-            err.to_string().contains(expected),
-            "expected {expected}: {err}"
-        );
+        assert!(err.to_string().contains(expected), "expected {expected}: {err}");
         assert!(!err.to_string().contains("initial-pw"), "{err}");
-        assert_eq!(
-            secret_text(&sm, &secret_id, "AWSPENDING").await,
-            None,
-            "nothing was stored"
-        );
+        assert_eq!(secret_text(&sm, &secret_id, "AWSPENDING").await, None, "nothing was stored");
     }
 }
 
@@ -141,14 +97,8 @@ async fn malformed_current_secrets_are_refused_by_key() {
 async fn an_unreachable_secrets_manager_is_named() {
     let (_, secret_id, token) = staged(|_| {}).await;
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    let rotator = rotator_with(&[
-        ("SECRETS_MANAGER_ENDPOINT", &endpoint),
-        ("CONNECT_TIMEOUT_SECONDS", "1"),
-    ])
-    .await;
-    let err = run_step(&rotator, &secret_id, &token, Step::Create)
-        .await
-        .unwrap_err();
+    let rotator = rotator_with(&[("SECRETS_MANAGER_ENDPOINT", &endpoint), ("CONNECT_TIMEOUT_SECONDS", "1")]).await;
+    let err = run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap_err();
     assert_eq!(err.error_type(), "SecretsManagerUnavailable", "{err}");
     assert!(err.to_string().contains(&endpoint), "{err}");
     assert!(err.to_string().contains("DescribeSecret"), "{err}");
@@ -156,18 +106,7 @@ async fn an_unreachable_secrets_manager_is_named() {
 
 #[tokio::test]
 async fn a_missing_secret_is_named() {
-    let err = run_step(
-        &rotator().await,
-        "no-such-secret-xyz",
-        &new_token(),
-        Step::Create,
-    )
-    .await
-    .unwrap_err();
+    let err = run_step(&rotator().await, "no-such-secret-xyz", &new_token(), Step::Create).await.unwrap_err();
     assert_eq!(err.error_type(), "SecretsManagerError", "{err}");
-    assert!(
-        err.to_string().contains("no-such-secret-xyz")
-            && err.to_string().contains("ResourceNotFound"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("no-such-secret-xyz") && err.to_string().contains("ResourceNotFound"), "{err}");
 }

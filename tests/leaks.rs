@@ -9,12 +9,7 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use rds_rotator::handler::lambda_handler;
 use rds_rotator::logging::{self, LogSettings};
 
-fn payload(
-    step: &str,
-    secret_id: &str,
-    token: &str,
-    rotation_token: &str,
-) -> LambdaEvent<serde_json::Value> {
+fn payload(step: &str, secret_id: &str, token: &str, rotation_token: &str) -> LambdaEvent<serde_json::Value> {
     let payload = serde_json::json!({
         "Step": step, "SecretId": secret_id, "ClientRequestToken": token, "RotationToken": rotation_token,
     });
@@ -24,11 +19,7 @@ fn payload(
 #[tokio::test]
 async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     let logs = LogBuffer::default();
-    let settings = LogSettings {
-        json: true,
-        directives: "trace".into(),
-        timestamps: false,
-    };
+    let settings = LogSettings { json: true, directives: "trace".into(), timestamps: false };
     let _guard = tracing::subscriber::set_default(logging::subscriber(&settings, logs.clone()));
 
     let sm = sm().await;
@@ -45,12 +36,7 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     // A whole rotation through the Lambda handler.
     let token = stage_rotation(&sm, &secret_id).await;
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        lambda_handler(
-            &rotator,
-            payload(step, &secret_id, token.as_str(), rotation_token),
-        )
-        .await
-        .unwrap();
+        lambda_handler(&rotator, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
     }
     let new = password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap());
     assert!(pg_logs_in(&user, &new).await);
@@ -59,30 +45,15 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     pg_set_password(&user, "Drifted-Passw0rd-leak-check").await;
     let token = stage_rotation(&sm, &secret_id).await;
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    lambda_handler(
-        &rotator,
-        payload("createSecret", &secret_id, token.as_str(), rotation_token),
-    )
-    .await
-    .unwrap();
+    lambda_handler(&rotator, payload("createSecret", &secret_id, token.as_str(), rotation_token)).await.unwrap();
     let pending = password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap());
-    let failed = lambda_handler(
-        &rotator,
-        payload("setSecret", &secret_id, token.as_str(), rotation_token),
-    )
-    .await;
+    let failed = lambda_handler(&rotator, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
     diagnostics.push(failed.unwrap_err());
     assert_eq!(diagnostics[0].error_type, "CredentialsRejected");
     // ...a pending version that is not JSON, and one that is JSON with a bad key, both holding a password...
     for (bad, expected) in [
-        (
-            r#"{"password": "In-Broken-Json-leak-1", "host": }"#,
-            "not valid JSON",
-        ),
-        (
-            r#"{"engine":"postgres","host":"h","username":7,"password":"In-Bad-Key-leak-2"}"#,
-            "\"username\"",
-        ),
+        (r#"{"password": "In-Broken-Json-leak-1", "host": }"#, "not valid JSON"),
+        (r#"{"engine":"postgres","host":"h","username":7,"password":"In-Bad-Key-leak-2"}"#, "\"username\""),
     ] {
         let token = stage_rotation(&sm, &secret_id).await;
         sm.put_secret_value()
@@ -93,17 +64,9 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
             .send()
             .await
             .unwrap();
-        let failed = lambda_handler(
-            &rotator,
-            payload("testSecret", &secret_id, token.as_str(), rotation_token),
-        )
-        .await;
+        let failed = lambda_handler(&rotator, payload("testSecret", &secret_id, token.as_str(), rotation_token)).await;
         let diagnostic = failed.unwrap_err();
-        assert!(
-            diagnostic.error_message.contains(expected),
-            "{}",
-            diagnostic.error_message
-        );
+        assert!(diagnostic.error_message.contains(expected), "{}", diagnostic.error_message);
         diagnostics.push(diagnostic);
     }
     // ...and an event that is not one.
@@ -131,44 +94,28 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     for secret in secrets {
         assert!(!text.contains(secret), "a log line holds {secret:?}");
         for diagnostic in &shown {
-            assert!(
-                !diagnostic.contains(secret),
-                "a Diagnostic holds {secret:?}: {diagnostic}"
-            );
+            assert!(!diagnostic.contains(secret), "a Diagnostic holds {secret:?}: {diagnostic}");
         }
     }
 
     // Every line the rotation logs is JSON and carries the secret id, the step and the token.
     let mut ours = 0;
     for line in text.lines() {
-        let value: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         let message = value["fields"]["message"].as_str().unwrap_or_default();
-        if ["createSecret", "setSecret", "testSecret", "finishSecret"]
-            .iter()
-            .any(|s| message.starts_with(s))
-        {
+        if ["createSecret", "setSecret", "testSecret", "finishSecret"].iter().any(|s| message.starts_with(s)) {
             ours += 1;
             let span = &value["span"];
             assert_eq!(span["secret_id"], secret_id.as_str(), "{line}");
-            assert!(
-                span["step"].is_string() && span["token"].is_string(),
-                "{line}"
-            );
+            assert!(span["step"].is_string() && span["token"].is_string(), "{line}");
         }
     }
     assert!(ours >= 8, "{ours} step lines");
 
     // The server saw a verifier, never the new password.
     let statements = pg_statement_log();
-    assert!(
-        statements.contains("ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$"),
-        "statement logging is on"
-    );
+    assert!(statements.contains("ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$"), "statement logging is on");
     for generated in [new.as_str(), pending.as_str()] {
-        assert!(
-            !statements.contains(generated),
-            "the statement log holds a generated password"
-        );
+        assert!(!statements.contains(generated), "the statement log holds a generated password");
     }
 }

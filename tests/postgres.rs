@@ -23,53 +23,28 @@ async fn fixture(user: &str, extra: serde_json::Value) -> Fixture {
     }
     let secret_id = unique("pg-secret");
     create_secret(&sm().await, &secret_id, &secret).await;
-    Fixture {
-        user: user.to_owned(),
-        secret_id,
-        password,
-    }
+    Fixture { user: user.to_owned(), secret_id, password }
 }
 
 #[tokio::test]
 async fn a_rotation_changes_the_password_and_keeps_everything_else() {
     let sm = sm().await;
-    let extra = serde_json::json!({"team": "payments", "nested": {"keep": [1, "two", null]}, "dbInstanceIdentifier": "db-1"});
+    let extra =
+        serde_json::json!({"team": "payments", "nested": {"keep": [1, "two", null]}, "dbInstanceIdentifier": "db-1"});
     let f = fixture(&unique("app"), extra).await;
     let before = secret_text(&sm, &f.secret_id, "AWSCURRENT").await.unwrap();
     let token = stage_rotation(&sm, &f.secret_id).await;
 
-    run_rotation(&rotator().await, &f.secret_id, &token)
-        .await
-        .unwrap();
+    run_rotation(&rotator().await, &f.secret_id, &token).await.unwrap();
 
     let current = secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap();
     let new_password = password_of(&current);
-    assert!(
-        pg_logs_in(&f.user, &new_password).await,
-        "the new password logs in"
-    );
-    assert!(
-        !pg_logs_in(&f.user, &f.password).await,
-        "the old password is refused"
-    );
-    assert_eq!(
-        secret_text(&sm, &f.secret_id, "AWSPREVIOUS")
-            .await
-            .as_deref(),
-        Some(before.as_str())
-    );
+    assert!(pg_logs_in(&f.user, &new_password).await, "the new password logs in");
+    assert!(!pg_logs_in(&f.user, &f.password).await, "the old password is refused");
+    assert_eq!(secret_text(&sm, &f.secret_id, "AWSPREVIOUS").await.as_deref(), Some(before.as_str()));
     let versions = versions(&sm, &f.secret_id).await;
-    assert_eq!(
-        versions.get(token.as_str()),
-        Some(&vec!["AWSCURRENT".to_owned()]),
-        "{versions:?}"
-    );
-    assert!(
-        versions
-            .values()
-            .all(|labels| !labels.contains(&"AWSPENDING".to_owned())),
-        "{versions:?}"
-    );
+    assert_eq!(versions.get(token.as_str()), Some(&vec!["AWSCURRENT".to_owned()]), "{versions:?}");
+    assert!(versions.values().all(|labels| !labels.contains(&"AWSPENDING".to_owned())), "{versions:?}");
     assert_eq!(versions.len(), 2, "{versions:?}");
     // Every key but the password is as it was, values and types included.
     let mut expected: serde_json::Value = serde_json::from_str(&before).unwrap();
@@ -91,22 +66,11 @@ async fn five_rotations_in_a_row() {
     for round in 0..5 {
         let before = secret_text(&sm, &f.secret_id, "AWSCURRENT").await.unwrap();
         let token = stage_rotation(&sm, &f.secret_id).await;
-        run_rotation(&rotator, &f.secret_id, &token)
-            .await
-            .unwrap_or_else(|err| panic!("rotation {round}: {err}"));
+        run_rotation(&rotator, &f.secret_id, &token).await.unwrap_or_else(|err| panic!("rotation {round}: {err}"));
         let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());
-        assert!(
-            pg_logs_in(&f.user, &new).await,
-            "rotation {round}: new password"
-        );
-        assert!(
-            !pg_logs_in(&f.user, &old).await,
-            "rotation {round}: old password"
-        );
-        assert_eq!(
-            secret_text(&sm, &f.secret_id, "AWSPREVIOUS").await,
-            Some(before)
-        );
+        assert!(pg_logs_in(&f.user, &new).await, "rotation {round}: new password");
+        assert!(!pg_logs_in(&f.user, &old).await, "rotation {round}: old password");
+        assert_eq!(secret_text(&sm, &f.secret_id, "AWSPREVIOUS").await, Some(before));
         assert!(!seen.contains(&new), "passwords repeat");
         seen.push(new.clone());
         old = new;
@@ -121,16 +85,8 @@ async fn every_step_can_run_twice() {
     let token = stage_rotation(&sm, &f.secret_id).await;
     let mut outcomes = Vec::new();
     for step in Step::ALL {
-        outcomes.push(
-            run_step(&rotator, &f.secret_id, &token, step)
-                .await
-                .unwrap(),
-        );
-        outcomes.push(
-            run_step(&rotator, &f.secret_id, &token, step)
-                .await
-                .unwrap(),
-        );
+        outcomes.push(run_step(&rotator, &f.secret_id, &token, step).await.unwrap());
+        outcomes.push(run_step(&rotator, &f.secret_id, &token, step).await.unwrap());
     }
     assert_eq!(
         outcomes,
@@ -145,10 +101,7 @@ async fn every_step_can_run_twice() {
             Outcome::AlreadyCurrent,
         ]
     );
-    assert!(matches!(
-        outcomes[6],
-        Outcome::Finished { previous: Some(_) }
-    ));
+    assert!(matches!(outcomes[6], Outcome::Finished { previous: Some(_) }));
     let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());
     assert!(pg_logs_in(&f.user, &new).await);
     assert!(!pg_logs_in(&f.user, &f.password).await);
@@ -160,31 +113,16 @@ async fn set_secret_when_the_database_already_has_the_pending_password() {
     let f = fixture(&unique("app"), serde_json::json!({})).await;
     let rotator = rotator().await;
     let token = stage_rotation(&sm, &f.secret_id).await;
-    run_step(&rotator, &f.secret_id, &token, Step::Create)
-        .await
-        .unwrap();
+    run_step(&rotator, &f.secret_id, &token, Step::Create).await.unwrap();
     // A setSecret that changed the password, then died before it could answer.
     let pending = password_of(&secret_value(&sm, &f.secret_id, "AWSPENDING").await.unwrap());
     pg_set_password(&f.user, &pending).await;
     let stored = pg_stored_password(&f.user).await;
 
-    assert_eq!(
-        run_step(&rotator, &f.secret_id, &token, Step::Set)
-            .await
-            .unwrap(),
-        Outcome::AlreadySet
-    );
-    assert_eq!(
-        pg_stored_password(&f.user).await,
-        stored,
-        "nothing was changed again"
-    );
-    run_step(&rotator, &f.secret_id, &token, Step::Test)
-        .await
-        .unwrap();
-    run_step(&rotator, &f.secret_id, &token, Step::Finish)
-        .await
-        .unwrap();
+    assert_eq!(run_step(&rotator, &f.secret_id, &token, Step::Set).await.unwrap(), Outcome::AlreadySet);
+    assert_eq!(pg_stored_password(&f.user).await, stored, "nothing was changed again");
+    run_step(&rotator, &f.secret_id, &token, Step::Test).await.unwrap();
+    run_step(&rotator, &f.secret_id, &token, Step::Finish).await.unwrap();
     assert!(pg_logs_in(&f.user, &pending).await);
 }
 
@@ -199,24 +137,11 @@ async fn set_secret_when_the_database_is_on_the_previous_password() {
     pg_set_password(&f.user, &f.password).await;
 
     let second = stage_rotation(&sm, &f.secret_id).await;
-    run_step(&rotator, &f.secret_id, &second, Step::Create)
-        .await
-        .unwrap();
-    let set = run_step(&rotator, &f.secret_id, &second, Step::Set)
-        .await
-        .unwrap();
-    assert_eq!(
-        set,
-        Outcome::PasswordSet {
-            with: "AWSPREVIOUS"
-        }
-    );
-    run_step(&rotator, &f.secret_id, &second, Step::Test)
-        .await
-        .unwrap();
-    run_step(&rotator, &f.secret_id, &second, Step::Finish)
-        .await
-        .unwrap();
+    run_step(&rotator, &f.secret_id, &second, Step::Create).await.unwrap();
+    let set = run_step(&rotator, &f.secret_id, &second, Step::Set).await.unwrap();
+    assert_eq!(set, Outcome::PasswordSet { with: "AWSPREVIOUS" });
+    run_step(&rotator, &f.secret_id, &second, Step::Test).await.unwrap();
+    run_step(&rotator, &f.secret_id, &second, Step::Finish).await.unwrap();
     let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());
     assert!(pg_logs_in(&f.user, &new).await);
     assert!(!pg_logs_in(&f.user, &f.password).await);
@@ -230,40 +155,24 @@ async fn stage_guards_hold_on_the_real_service_calls() {
 
     // A token that is no version of the secret.
     let stranger = new_token();
-    let err = run_step(&rotator, &f.secret_id, &stranger, Step::Create)
-        .await
-        .unwrap_err();
+    let err = run_step(&rotator, &f.secret_id, &stranger, Step::Create).await.unwrap_err();
     assert_eq!(err.error_type(), "StageError");
-    assert!(
-        err.to_string().contains("is not a version of this secret"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("is not a version of this secret"), "{err}");
 
     // A token that is already AWSCURRENT: every step succeeds and does nothing.
     let token = stage_rotation(&sm, &f.secret_id).await;
     run_rotation(&rotator, &f.secret_id, &token).await.unwrap();
     let current = secret_text(&sm, &f.secret_id, "AWSCURRENT").await;
     for step in Step::ALL {
-        assert_eq!(
-            run_step(&rotator, &f.secret_id, &token, step)
-                .await
-                .unwrap(),
-            Outcome::AlreadyCurrent
-        );
+        assert_eq!(run_step(&rotator, &f.secret_id, &token, step).await.unwrap(), Outcome::AlreadyCurrent);
     }
     assert_eq!(secret_text(&sm, &f.secret_id, "AWSCURRENT").await, current);
 
     // Rotation switched off.
     let token = stage_rotation(&sm, &f.secret_id).await;
-    sm.cancel_rotate_secret()
-        .secret_id(&f.secret_id)
-        .send()
-        .await
-        .unwrap();
+    sm.cancel_rotate_secret().secret_id(&f.secret_id).send().await.unwrap();
     for step in Step::ALL {
-        let err = run_step(&rotator, &f.secret_id, &token, step)
-            .await
-            .unwrap_err();
+        let err = run_step(&rotator, &f.secret_id, &token, step).await.unwrap_err();
         assert_eq!(err.error_type(), "RotationDisabled", "{step}: {err}");
     }
     assert_eq!(secret_text(&sm, &f.secret_id, "AWSCURRENT").await, current);
@@ -287,9 +196,7 @@ async fn a_pending_version_for_another_user_or_host_is_refused_and_changes_nothi
     for (pending, key) in [(other_user, "username"), (other_host, "host")] {
         let token = stage_rotation(&sm, &f.secret_id).await;
         put_pending(&sm, &f.secret_id, &token, &pending).await;
-        let err = run_step(&rotator, &f.secret_id, &token, Step::Set)
-            .await
-            .unwrap_err();
+        let err = run_step(&rotator, &f.secret_id, &token, Step::Set).await.unwrap_err();
         assert_eq!(err.error_type(), "PendingMismatch", "{err}");
         assert!(err.to_string().contains(&format!("\"{key}\"")), "{err}");
     }
@@ -323,26 +230,14 @@ async fn hostile_usernames_rotate_and_touch_nothing_else() {
         let f = fixture(name, serde_json::json!({})).await;
         let roles_before = pg_roles(&prefix).await;
         let token = stage_rotation(&sm, &f.secret_id).await;
-        run_rotation(&rotator, &f.secret_id, &token)
-            .await
-            .unwrap_or_else(|err| panic!("{name:?}: {err}"));
+        run_rotation(&rotator, &f.secret_id, &token).await.unwrap_or_else(|err| panic!("{name:?}: {err}"));
         let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());
         assert!(pg_logs_in(name, &new).await, "{name:?}: new password");
-        assert!(
-            !pg_logs_in(name, &f.password).await,
-            "{name:?}: old password"
-        );
+        assert!(!pg_logs_in(name, &f.password).await, "{name:?}: old password");
         let mut roles_after = pg_roles(&prefix).await;
-        assert_ne!(
-            roles_after.get(name.as_str()),
-            roles_before.get(name.as_str()),
-            "{name:?} changed"
-        );
+        assert_ne!(roles_after.get(name.as_str()), roles_before.get(name.as_str()), "{name:?} changed");
         roles_after.insert(name.clone(), roles_before[name.as_str()].clone());
-        assert_eq!(
-            roles_after, roles_before,
-            "{name:?}: no other role changed, none created or dropped"
-        );
+        assert_eq!(roles_after, roles_before, "{name:?}: no other role changed, none created or dropped");
     }
     assert!(pg_logs_in(&decoy, "decoy-pw").await);
 }
@@ -354,15 +249,11 @@ async fn md5_password_encryption_is_honoured() {
     let sm = sm().await;
     let user = unique("md5app");
     let f = fixture(&user, serde_json::json!({})).await;
-    let sql = format!(
-        "ALTER ROLE {} SET password_encryption = 'md5'",
-        postgres_protocol::escape::escape_identifier(&user)
-    );
+    let sql =
+        format!("ALTER ROLE {} SET password_encryption = 'md5'", postgres_protocol::escape::escape_identifier(&user));
     pg_admin().await.batch_execute(&sql).await.unwrap();
     let token = stage_rotation(&sm, &f.secret_id).await;
-    run_rotation(&rotator().await, &f.secret_id, &token)
-        .await
-        .unwrap();
+    run_rotation(&rotator().await, &f.secret_id, &token).await.unwrap();
     let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());
     let stored = pg_stored_password(&user).await.unwrap();
     assert!(stored.starts_with("md5") && stored.len() == 35, "{stored}");
@@ -394,19 +285,14 @@ async fn a_secret_without_engine_needs_default_engine() {
     create_secret(&sm, &secret_id, &secret).await;
 
     let token = stage_rotation(&sm, &secret_id).await;
-    let err = run_step(&rotator().await, &secret_id, &token, Step::Create)
-        .await
-        .unwrap_err();
+    let err = run_step(&rotator().await, &secret_id, &token, Step::Create).await.unwrap_err();
     assert!(err.to_string().contains("DEFAULT_ENGINE"), "{err}");
     assert_eq!(secret_text(&sm, &secret_id, "AWSPENDING").await, None);
 
     let rotator = rotator_with(&[("DEFAULT_ENGINE", "postgres")]).await;
     run_rotation(&rotator, &secret_id, &token).await.unwrap();
     let current = secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap();
-    assert!(
-        current.get("engine").is_none(),
-        "the secret is not rewritten beyond its password"
-    );
+    assert!(current.get("engine").is_none(), "the secret is not rewritten beyond its password");
     assert!(pg_logs_in(&user, &password_of(&current)).await);
 }
 
@@ -414,15 +300,7 @@ async fn a_secret_without_engine_needs_default_engine() {
 async fn the_secret_arn_works_as_well_as_its_name() {
     let sm = sm().await;
     let f = fixture(&unique("app"), serde_json::json!({})).await;
-    let arn = sm
-        .describe_secret()
-        .secret_id(&f.secret_id)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let arn = sm.describe_secret().secret_id(&f.secret_id).send().await.unwrap().arn().unwrap().to_owned();
     let token = stage_rotation(&sm, &f.secret_id).await;
     run_rotation(&rotator().await, &arn, &token).await.unwrap();
     let new = password_of(&secret_value(&sm, &f.secret_id, "AWSCURRENT").await.unwrap());

@@ -77,11 +77,7 @@ pub async fn main() -> ExitCode {
     }
 }
 
-fn parse_args(
-    args: &[String],
-    in_lambda: bool,
-    stdin_is_terminal: bool,
-) -> Result<Command, String> {
+fn parse_args(args: &[String], in_lambda: bool, stdin_is_terminal: bool) -> Result<Command, String> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         [] if in_lambda => Ok(Command::Lambda),
@@ -91,14 +87,10 @@ fn parse_args(
         ["-V" | "--version"] => Ok(Command::Version),
         ["-"] => Ok(Command::Step(EventSource::Stdin)),
         ["rotate", secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
-            Ok(Command::Rotate {
-                secret_id: (*secret_id).to_owned(),
-            })
+            Ok(Command::Rotate { secret_id: (*secret_id).to_owned() })
         }
         ["rotate", ..] => Err("rotate takes exactly one SECRET_ID (a name or an ARN)".to_owned()),
-        [path] if !path.starts_with('-') => {
-            Ok(Command::Step(EventSource::File(PathBuf::from(path))))
-        }
+        [path] if !path.starts_with('-') => Ok(Command::Step(EventSource::File(PathBuf::from(path)))),
         _ => Err(format!("unexpected arguments: {}", args.join(" "))),
     }
 }
@@ -114,11 +106,7 @@ async fn lambda() -> ExitCode {
         }
     };
     let rotator = &rotator;
-    match lambda_runtime::run(service_fn(move |event| {
-        handler::lambda_handler(rotator, event)
-    }))
-    .await
-    {
+    match lambda_runtime::run(service_fn(move |event| handler::lambda_handler(rotator, event))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!("the Lambda runtime stopped: {err}");
@@ -140,15 +128,10 @@ async fn step(source: EventSource) -> Result<(), Error> {
 
 fn read_event(source: &EventSource) -> Result<Vec<u8>, Error> {
     let read = match source {
-        EventSource::File(path) => {
-            std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
-        }
+        EventSource::File(path) => std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display())),
         EventSource::Stdin => {
             let mut text = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut text)
-                .map(|_| text)
-                .map_err(|err| format!("cannot read stdin: {err}"))
+            std::io::stdin().read_to_end(&mut text).map(|_| text).map_err(|err| format!("cannot read stdin: {err}"))
         }
     };
     read.map_err(|problem| Error::Event(crate::event::EventError::Unreadable(problem)))
@@ -182,28 +165,13 @@ mod tests {
     #[test]
     fn picks_the_mode() {
         assert!(matches!(parse(&[], true, true), Ok(Command::Lambda)));
-        assert!(matches!(
-            parse(&[], false, false),
-            Ok(Command::Step(EventSource::Stdin))
-        ));
+        assert!(matches!(parse(&[], false, false), Ok(Command::Step(EventSource::Stdin))));
         assert!(parse(&[], false, true).is_err());
-        assert!(matches!(
-            parse(&["-"], false, true),
-            Ok(Command::Step(EventSource::Stdin))
-        ));
-        assert!(matches!(
-            parse(&["events/createSecret.json"], true, true),
-            Ok(Command::Step(EventSource::File(_)))
-        ));
-        assert!(matches!(
-            parse(&["rotate", "app"], false, true),
-            Ok(Command::Rotate { .. })
-        ));
+        assert!(matches!(parse(&["-"], false, true), Ok(Command::Step(EventSource::Stdin))));
+        assert!(matches!(parse(&["events/createSecret.json"], true, true), Ok(Command::Step(EventSource::File(_)))));
+        assert!(matches!(parse(&["rotate", "app"], false, true), Ok(Command::Rotate { .. })));
         assert!(matches!(parse(&["--help"], false, true), Ok(Command::Help)));
-        assert!(matches!(
-            parse(&["--version"], false, true),
-            Ok(Command::Version)
-        ));
+        assert!(matches!(parse(&["--version"], false, true), Ok(Command::Version)));
         assert!(parse(&["rotate"], false, true).is_err());
         assert!(parse(&["rotate", "a", "b"], false, true).is_err());
         assert!(parse(&["--bogus"], false, true).is_err());

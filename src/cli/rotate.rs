@@ -19,9 +19,7 @@ use crate::event::{RotationEvent, RotationToken, Step, VersionId};
 use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::rotation::Rotator;
-use crate::secrets::{
-    AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version,
-};
+use crate::secrets::{AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version};
 
 /// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
 struct Staged<S> {
@@ -33,8 +31,7 @@ impl<S: SecretStore> SecretStore for Staged<S> {
     async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
         let mut meta = self.inner.describe(secret_id).await?;
         if !meta.versions.contains_key(self.token.as_str()) {
-            meta.versions
-                .insert(self.token.to_string(), vec![AWSPENDING.to_owned()]);
+            meta.versions.insert(self.token.to_string(), vec![AWSPENDING.to_owned()]);
         }
         // RotateSecret switches rotation on; so does this stand-in for it.
         meta.rotation_enabled = Some(true);
@@ -52,9 +49,7 @@ impl<S: SecretStore> SecretStore for Staged<S> {
         value: &SecretString,
         rotation_token: Option<&RotationToken>,
     ) -> Result<(), StoreError> {
-        self.inner
-            .put_pending(secret_id, token, value, rotation_token)
-            .await
+        self.inner.put_pending(secret_id, token, value, rotation_token).await
     }
 
     async fn move_stage(
@@ -85,29 +80,14 @@ pub async fn run(secret_id: &str) -> Result<(), Error> {
         // Best effort, for the header only: a malformed secret is reported by createSecret with its reason.
         if let Ok(current) = DbSecret::parse(text.expose_secret(), config.default_engine) {
             let (target, user) = (current.target(), current.username());
-            let _ = writeln!(
-                out,
-                "secret {secret_id}: {} user {user} at {target}",
-                target.engine
-            );
+            let _ = writeln!(out, "secret {secret_id}: {} user {user} at {target}", target.engine);
         }
     }
     write_versions(&mut out, "before", &before);
-    let rotator = Rotator::new(
-        Staged {
-            inner: store,
-            token: token.clone(),
-        },
-        Drivers::new(config.connect_timeout),
-        &config,
-    );
+    let rotator =
+        Rotator::new(Staged { inner: store, token: token.clone() }, Drivers::new(config.connect_timeout), &config);
     for step in Step::ALL {
-        let event = RotationEvent {
-            step,
-            secret_id: secret_id.to_owned(),
-            token: token.clone(),
-            rotation_token: None,
-        };
+        let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = handler::handle(&rotator, &event).await?;
         let _ = writeln!(out, "  {:<13} {outcome}", step.as_str());
     }
@@ -131,31 +111,13 @@ fn new_version_id() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
     let _ = writeln!(out, "versions {when}:");
-    let mut labelled: Vec<_> = meta
-        .versions
-        .iter()
-        .filter(|(_, labels)| !labels.is_empty())
-        .collect();
-    labelled.sort_by_key(|(_, labels)| {
-        labels
-            .iter()
-            .map(|l| l.as_str())
-            .min()
-            .unwrap_or_default()
-            .to_owned()
-    });
+    let mut labelled: Vec<_> = meta.versions.iter().filter(|(_, labels)| !labels.is_empty()).collect();
+    labelled.sort_by_key(|(_, labels)| labels.iter().map(|l| l.as_str()).min().unwrap_or_default().to_owned());
     for (id, labels) in labelled {
         let _ = writeln!(out, "  {id}  {}", labels.join(", "));
     }
@@ -177,8 +139,7 @@ mod tests {
     #[test]
     fn finds_a_rotation_in_progress() {
         let mut meta = SecretMeta::default();
-        meta.versions
-            .insert("a".into(), vec![AWSCURRENT.into(), AWSPENDING.into()]);
+        meta.versions.insert("a".into(), vec![AWSCURRENT.into(), AWSPENDING.into()]);
         assert_eq!(pending_version(&meta), None);
         meta.versions.insert("b".into(), vec![AWSPENDING.into()]);
         assert_eq!(pending_version(&meta), Some("b"));

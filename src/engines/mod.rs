@@ -48,11 +48,8 @@ pub trait DbEngine: Send + Sync {
 pub trait DbSession: Send {
     /// Makes `new` the password of `user`. Idempotent: succeeds, and leaves `new` in place, when it already is the
     /// password. The password reaches the server only as the verifier or hash the server stores, never in clear.
-    fn set_password(
-        &mut self,
-        user: &UserName,
-        new: &Password,
-    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn set_password(&mut self, user: &UserName, new: &Password)
+    -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// A query that proves the session can do work (testSecret). Changes nothing.
     fn check(&mut self) -> impl Future<Output = Result<(), EngineError>> + Send;
@@ -105,10 +102,7 @@ impl EngineKind {
             None => {
                 let known: Vec<&str> = Self::ALL.iter().map(|kind| kind.as_str()).collect();
                 let shown: String = name.chars().take(40).collect();
-                Err(format!(
-                    "is {shown:?}, which this build does not rotate (expected one of: {})",
-                    known.join(", ")
-                ))
+                Err(format!("is {shown:?}, which this build does not rotate (expected one of: {})", known.join(", ")))
             }
         }
     }
@@ -149,20 +143,12 @@ impl fmt::Display for EngineKind {
 
 impl EngineError {
     pub fn new(kind: EngineErrorKind, at: &Target, detail: impl Into<String>) -> EngineError {
-        EngineError {
-            kind,
-            host: at.host.clone(),
-            port: at.port,
-            detail: detail.into(),
-        }
+        EngineError { kind, host: at.host.clone(), port: at.port, detail: detail.into() }
     }
 
     /// Whether a later retry of the rotation may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind,
-            EngineErrorKind::Unreachable | EngineErrorKind::Timeout | EngineErrorKind::Busy
-        )
+        matches!(self.kind, EngineErrorKind::Unreachable | EngineErrorKind::Timeout | EngineErrorKind::Busy)
     }
 }
 
@@ -181,29 +167,19 @@ impl fmt::Display for EngineErrorKind {
 
 impl Drivers {
     pub fn new(connect_timeout: Duration) -> Drivers {
-        Drivers {
-            postgres: PostgresEngine::new(connect_timeout),
-        }
+        Drivers { postgres: PostgresEngine::new(connect_timeout) }
     }
 }
 
 impl DbEngine for Drivers {
     type Session = AnySession;
 
-    async fn login(
-        &self,
-        at: &Target,
-        login: Login<'_>,
-    ) -> Result<LoginOutcome<AnySession>, EngineError> {
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<AnySession>, EngineError> {
         let outcome = match at.engine {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => {
-                self.postgres.login(at, login).await?
-            }
+            EngineKind::Postgres | EngineKind::AuroraPostgres => self.postgres.login(at, login).await?,
         };
         Ok(match outcome {
-            LoginOutcome::Accepted(session) => {
-                LoginOutcome::Accepted(AnySession::Postgres(session))
-            }
+            LoginOutcome::Accepted(session) => LoginOutcome::Accepted(AnySession::Postgres(session)),
             LoginOutcome::Rejected => LoginOutcome::Rejected,
         })
     }
@@ -230,16 +206,10 @@ mod tests {
     #[test]
     fn parses_engine_names() {
         assert_eq!(EngineKind::parse("postgres"), Ok(EngineKind::Postgres));
-        assert_eq!(
-            EngineKind::parse("aurora-postgresql"),
-            Ok(EngineKind::AuroraPostgres)
-        );
+        assert_eq!(EngineKind::parse("aurora-postgresql"), Ok(EngineKind::AuroraPostgres));
         for bad in ["Postgres", "postgresql", "", "oracle-ee"] {
             let err = EngineKind::parse(bad).unwrap_err();
-            assert!(
-                err.contains("expected one of: postgres, aurora-postgresql"),
-                "{err}"
-            );
+            assert!(err.contains("expected one of: postgres, aurora-postgresql"), "{err}");
         }
         for kind in [EngineKind::Postgres, EngineKind::AuroraPostgres] {
             assert_eq!(EngineKind::parse(kind.as_str()), Ok(kind));

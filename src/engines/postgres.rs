@@ -42,11 +42,7 @@ impl PostgresEngine {
 impl DbEngine for PostgresEngine {
     type Session = PgSession;
 
-    async fn login(
-        &self,
-        at: &Target,
-        login: Login<'_>,
-    ) -> Result<LoginOutcome<PgSession>, EngineError> {
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<PgSession>, EngineError> {
         if at.ssl != Some(false) {
             return Err(EngineError::new(
                 EngineErrorKind::Tls,
@@ -76,11 +72,7 @@ impl DbEngine for PostgresEngine {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(LoginOutcome::Accepted(PgSession {
-            client,
-            user: login.user.clone(),
-            target: at.clone(),
-        }))
+        Ok(LoginOutcome::Accepted(PgSession { client, user: login.user.clone(), target: at.clone() }))
     }
 }
 
@@ -93,11 +85,7 @@ impl DbSession for PgSession {
             "md5" | "on" => password::md5(cleartext, user.as_str()),
             _ => password::scram_sha_256(cleartext),
         };
-        let role = if *user == self.user {
-            Role::CurrentUser
-        } else {
-            Role::Named(user)
-        };
+        let role = if *user == self.user { Role::CurrentUser } else { Role::Named(user) };
         let statement = sql::pg_set_password(role, &verifier);
         match self.client.batch_execute(statement.as_str()).await {
             Ok(()) => Ok(()),
@@ -130,17 +118,12 @@ impl PgSession {
 
     fn statement_error(&self, err: &tokio_postgres::Error, what: &str) -> EngineError {
         let Some(db) = err.as_db_error() else {
-            let detail = format!(
-                "{what}: connection lost ({})",
-                io_cause(err).unwrap_or("closed")
-            );
+            let detail = format!("{what}: connection lost ({})", io_cause(err).unwrap_or("closed"));
             return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
         };
         let hint = match *db.code() {
             SqlState::INSUFFICIENT_PRIVILEGE => ": the user lacks the privilege for it",
-            SqlState::READ_ONLY_SQL_TRANSACTION => {
-                ": the server is a read-only replica, not the writer"
-            }
+            SqlState::READ_ONLY_SQL_TRANSACTION => ": the server is a read-only replica, not the writer",
             _ => "",
         };
         let detail = format!("{what} failed with SQLSTATE {}{hint}", db.code().code());
@@ -149,18 +132,12 @@ impl PgSession {
 }
 
 fn timeout(at: &Target, limit: Duration) -> EngineError {
-    let detail = format!(
-        "no answer within {} ms (CONNECT_TIMEOUT_SECONDS)",
-        limit.as_millis()
-    );
+    let detail = format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", limit.as_millis());
     EngineError::new(EngineErrorKind::Timeout, at, detail)
 }
 
 /// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
-fn login_failure(
-    at: &Target,
-    err: &tokio_postgres::Error,
-) -> Result<LoginOutcome<PgSession>, EngineError> {
+fn login_failure(at: &Target, err: &tokio_postgres::Error) -> Result<LoginOutcome<PgSession>, EngineError> {
     if let Some(db) = err.as_db_error() {
         let kind = match *db.code() {
             // PostgreSQL answers 28P01 for a wrong password and, under password authentication, for an unknown
@@ -181,9 +158,7 @@ fn login_failure(
 }
 
 fn io_kind(err: &tokio_postgres::Error) -> Option<io::ErrorKind> {
-    err.source()
-        .and_then(|source| source.downcast_ref::<io::Error>())
-        .map(io::Error::kind)
+    err.source().and_then(|source| source.downcast_ref::<io::Error>()).map(io::Error::kind)
 }
 
 fn io_cause(err: &tokio_postgres::Error) -> Option<&'static str> {

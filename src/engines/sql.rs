@@ -54,10 +54,7 @@ pub fn pg_set_password(role: Role<'_>, verifier: &str) -> Sql {
         Role::CurrentUser => Cow::Borrowed("CURRENT_USER"),
         Role::Named(user) => Cow::Owned(escape_identifier(user.as_str())),
     };
-    Sql(Cow::Owned(format!(
-        "ALTER ROLE {role} PASSWORD {}",
-        escape_literal(verifier)
-    )))
+    Sql(Cow::Owned(format!("ALTER ROLE {role} PASSWORD {}", escape_literal(verifier))))
 }
 
 #[cfg(test)]
@@ -76,49 +73,18 @@ mod tests {
             "SCRAM-SHA-256$4096:abc$def:ghi",
             "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$4096:abc$def:ghi'",
         );
-        check(
-            Role::Named(&user("app")),
-            "md5abc",
-            r#"ALTER ROLE "app" PASSWORD 'md5abc'"#,
-        );
-        check(
-            Role::Named(&user("Mixed Case")),
-            "v",
-            r#"ALTER ROLE "Mixed Case" PASSWORD 'v'"#,
-        );
-        check(
-            Role::Named(&user(r#"a"; DROP ROLE x; --"#)),
-            "v",
-            r#"ALTER ROLE "a""; DROP ROLE x; --" PASSWORD 'v'"#,
-        );
-        check(
-            Role::Named(&user("it's")),
-            "v",
-            r#"ALTER ROLE "it's" PASSWORD 'v'"#,
-        );
-        check(
-            Role::Named(&user(r"back\slash")),
-            "v",
-            r#"ALTER ROLE "back\slash" PASSWORD 'v'"#,
-        );
-        check(
-            Role::CurrentUser,
-            "it's",
-            "ALTER ROLE CURRENT_USER PASSWORD 'it''s'",
-        );
+        check(Role::Named(&user("app")), "md5abc", r#"ALTER ROLE "app" PASSWORD 'md5abc'"#);
+        check(Role::Named(&user("Mixed Case")), "v", r#"ALTER ROLE "Mixed Case" PASSWORD 'v'"#);
+        check(Role::Named(&user(r#"a"; DROP ROLE x; --"#)), "v", r#"ALTER ROLE "a""; DROP ROLE x; --" PASSWORD 'v'"#);
+        check(Role::Named(&user("it's")), "v", r#"ALTER ROLE "it's" PASSWORD 'v'"#);
+        check(Role::Named(&user(r"back\slash")), "v", r#"ALTER ROLE "back\slash" PASSWORD 'v'"#);
+        check(Role::CurrentUser, "it's", "ALTER ROLE CURRENT_USER PASSWORD 'it''s'");
         // libpq's escaping switches to E'' (with a leading space) when the value holds a backslash.
-        check(
-            Role::CurrentUser,
-            r"a\b",
-            r"ALTER ROLE CURRENT_USER PASSWORD  E'a\\b'",
-        );
+        check(Role::CurrentUser, r"a\b", r"ALTER ROLE CURRENT_USER PASSWORD  E'a\\b'");
     }
 
     #[test]
     fn debug_hides_the_statement() {
-        assert_eq!(
-            format!("{:?}", pg_set_password(Role::CurrentUser, "md5secret")),
-            "Sql(..)"
-        );
+        assert_eq!(format!("{:?}", pg_set_password(Role::CurrentUser, "md5secret")), "Sql(..)");
     }
 }

@@ -20,9 +20,7 @@ use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
 use crate::password;
-use crate::secrets::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, Version,
-};
+use crate::secrets::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, Version};
 use stages::StageCheck;
 
 /// Runs rotation steps against one secret store and one set of database drivers.
@@ -57,41 +55,24 @@ pub enum Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::AlreadyCurrent => {
-                f.write_str("nothing to do: the version is already AWSCURRENT")
-            }
-            Outcome::PendingCleared => {
-                f.write_str("removed the AWSPENDING label left on the current version")
-            }
+            Outcome::AlreadyCurrent => f.write_str("nothing to do: the version is already AWSCURRENT"),
+            Outcome::PendingCleared => f.write_str("removed the AWSPENDING label left on the current version"),
             Outcome::Created => f.write_str("stored a new password as the AWSPENDING version"),
-            Outcome::AlreadyCreated => {
-                f.write_str("nothing to do: the AWSPENDING version already has a value")
-            }
+            Outcome::AlreadyCreated => f.write_str("nothing to do: the AWSPENDING version already has a value"),
             Outcome::PasswordSet { with } => {
                 write!(f, "changed the password, logged in with {with}")
             }
-            Outcome::AlreadySet => {
-                f.write_str("nothing to do: the database already has the AWSPENDING password")
-            }
+            Outcome::AlreadySet => f.write_str("nothing to do: the database already has the AWSPENDING password"),
             Outcome::Tested => f.write_str("the AWSPENDING version logs in"),
-            Outcome::Finished {
-                previous: Some(previous),
-            } => write!(f, "AWSCURRENT moved here from {previous}"),
-            Outcome::Finished { previous: None } => {
-                f.write_str("AWSCURRENT attached to this version")
-            }
+            Outcome::Finished { previous: Some(previous) } => write!(f, "AWSCURRENT moved here from {previous}"),
+            Outcome::Finished { previous: None } => f.write_str("AWSCURRENT attached to this version"),
         }
     }
 }
 
 impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E> {
-        Rotator {
-            store,
-            engine,
-            policy: config.password.clone(),
-            default_engine: config.default_engine,
-        }
+        Rotator { store, engine, policy: config.password.clone(), default_engine: config.default_engine }
     }
 
     pub fn store(&self) -> &S {
@@ -101,14 +82,10 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     /// Runs the event's step after the stage checks every step starts with.
     pub async fn run(&self, event: &RotationEvent) -> Result<Outcome, Error> {
         let meta = self.store.describe(&event.secret_id).await?;
-        let check = stages::check(&meta, &event.token).map_err(|source| Error::Stage {
-            secret_id: event.secret_id.clone(),
-            source,
-        })?;
+        let check = stages::check(&meta, &event.token)
+            .map_err(|source| Error::Stage { secret_id: event.secret_id.clone(), source })?;
         match (check, event.step) {
-            (StageCheck::AlreadyCurrent { pending_left: true }, Step::Finish) => {
-                self.clear_pending(event).await
-            }
+            (StageCheck::AlreadyCurrent { pending_left: true }, Step::Finish) => self.clear_pending(event).await,
             (StageCheck::AlreadyCurrent { .. }, step) => {
                 info!("{step}: version is already AWSCURRENT, nothing to do");
                 Ok(Outcome::AlreadyCurrent)
@@ -125,22 +102,14 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         let current = self.require(event, Version::Current).await?;
         self.single_user_only(event, &current)?;
         // A value already stored under this token is the password setSecret may have set: never replace it.
-        if !matches!(
-            self.store
-                .get(&event.secret_id, Version::Pending(&event.token))
-                .await?,
-            Fetched::Missing
-        ) {
+        if !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing) {
             info!("createSecret: the AWSPENDING version already has a value, nothing to do");
             return Ok(Outcome::AlreadyCreated);
         }
-        let pending =
-            current.with_password(password::generate(&self.policy, current.target().engine)?);
+        let pending = current.with_password(password::generate(&self.policy, current.target().engine)?);
         let value = pending.to_secret_string();
         let rotation_token = event.rotation_token.as_ref();
-        self.store
-            .put_pending(&event.secret_id, &event.token, &value, rotation_token)
-            .await?;
+        self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
         info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
         Ok(Outcome::Created)
     }
@@ -152,11 +121,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         self.single_user_only(event, &pending)?;
         if let Some(key) = pending.differs_from(&current) {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
-            return Err(Error::PendingMismatch {
-                secret_id,
-                token,
-                key,
-            });
+            return Err(Error::PendingMismatch { secret_id, token, key });
         }
         let (at, user, new) = (pending.target(), pending.username(), pending.password());
         // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
@@ -175,9 +140,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         match self.load(event, Version::Previous).await {
             Ok(Some(previous)) => match previous.differs_from(&pending) {
                 None => {
-                    if let LoginOutcome::Accepted(mut session) =
-                        self.engine.login(at, previous.login()).await?
-                    {
+                    if let LoginOutcome::Accepted(mut session) = self.engine.login(at, previous.login()).await? {
                         session.set_password(user, new).await?;
                         info!(%user, host = %at, with = AWSPREVIOUS, "setSecret: password changed to the AWSPENDING version's");
                         return Ok(Outcome::PasswordSet { with: AWSPREVIOUS });
@@ -189,11 +152,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
         }
         let tried = "AWSCURRENT, AWSPENDING or AWSPREVIOUS";
-        Err(Error::CredentialsRejected {
-            user: user.clone(),
-            target: at.clone(),
-            tried,
-        })
+        Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried })
     }
 
     /// testSecret: the pending version logs in and the session works.
@@ -206,11 +165,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
             }
-            LoginOutcome::Rejected => Err(Error::CredentialsRejected {
-                user: user.clone(),
-                target: at.clone(),
-                tried: AWSPENDING,
-            }),
+            LoginOutcome::Rejected => {
+                Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING })
+            }
         }
     }
 
@@ -219,86 +176,48 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     async fn finish(&self, event: &RotationEvent, meta: &SecretMeta) -> Result<Outcome, Error> {
         let previous = stages::current_version(meta).map(str::to_owned);
         let id = &event.secret_id;
-        self.store
-            .move_stage(id, AWSCURRENT, Some(&event.token), previous.as_deref())
-            .await?;
-        info!(
-            previous = previous.as_deref().unwrap_or("none"),
-            "finishSecret: AWSCURRENT moved to this version"
-        );
-        self.store
-            .move_stage(id, AWSPENDING, None, Some(event.token.as_str()))
-            .await?;
+        self.store.move_stage(id, AWSCURRENT, Some(&event.token), previous.as_deref()).await?;
+        info!(previous = previous.as_deref().unwrap_or("none"), "finishSecret: AWSCURRENT moved to this version");
+        self.store.move_stage(id, AWSPENDING, None, Some(event.token.as_str())).await?;
         info!("finishSecret: AWSPENDING removed");
         Ok(Outcome::Finished { previous })
     }
 
     /// finishSecret, re-run after it moved AWSCURRENT but before it removed AWSPENDING.
     async fn clear_pending(&self, event: &RotationEvent) -> Result<Outcome, Error> {
-        self.store
-            .move_stage(
-                &event.secret_id,
-                AWSPENDING,
-                None,
-                Some(event.token.as_str()),
-            )
-            .await?;
-        info!(
-            "finishSecret: version was already AWSCURRENT; removed the AWSPENDING label left on it"
-        );
+        self.store.move_stage(&event.secret_id, AWSPENDING, None, Some(event.token.as_str())).await?;
+        info!("finishSecret: version was already AWSCURRENT; removed the AWSPENDING label left on it");
         Ok(Outcome::PendingCleared)
     }
 
     /// Reads and parses one version; `None` when it does not exist or has no value.
-    async fn load(
-        &self,
-        event: &RotationEvent,
-        version: Version<'_>,
-    ) -> Result<Option<DbSecret>, Error> {
+    async fn load(&self, event: &RotationEvent, version: Version<'_>) -> Result<Option<DbSecret>, Error> {
         let label = label(version);
         let secret_id = &event.secret_id;
         match self.store.get(secret_id, version).await? {
             Fetched::Text(text) => DbSecret::parse(text.expose_secret(), self.default_engine)
                 .map(Some)
-                .map_err(|source| Error::SecretShape {
-                    secret_id: secret_id.clone(),
-                    version: label,
-                    source,
-                }),
+                .map_err(|source| Error::SecretShape { secret_id: secret_id.clone(), version: label, source }),
             Fetched::Binary => {
-                let what = format!(
-                    "the {label} version holds SecretBinary; an RDS secret is a JSON SecretString"
-                );
-                Err(Error::MissingVersion {
-                    secret_id: secret_id.clone(),
-                    what,
-                })
+                let what = format!("the {label} version holds SecretBinary; an RDS secret is a JSON SecretString");
+                Err(Error::MissingVersion { secret_id: secret_id.clone(), what })
             }
             Fetched::Missing => Ok(None),
         }
     }
 
     /// Like `load`, for a version the step cannot do without.
-    async fn require(
-        &self,
-        event: &RotationEvent,
-        version: Version<'_>,
-    ) -> Result<DbSecret, Error> {
+    async fn require(&self, event: &RotationEvent, version: Version<'_>) -> Result<DbSecret, Error> {
         match self.load(event, version).await? {
             Some(secret) => Ok(secret),
             None => {
                 let what = match version {
                     Version::Pending(token) => {
-                        format!(
-                            "the AWSPENDING version {token} has no value yet; createSecret must run first"
-                        )
+                        format!("the AWSPENDING version {token} has no value yet; createSecret must run first")
                     }
                     _ => format!("there is no {} version with a value", label(version)),
                 };
-                Err(Error::MissingVersion {
-                    secret_id: event.secret_id.clone(),
-                    what,
-                })
+                Err(Error::MissingVersion { secret_id: event.secret_id.clone(), what })
             }
         }
     }

@@ -21,9 +21,7 @@ pub enum StageError {
     RotationDisabled,
     #[error("ClientRequestToken {0} is not a version of this secret")]
     UnknownVersion(VersionId),
-    #[error(
-        "version {token} is not staged AWSPENDING (its labels: {labels}); another rotation may have replaced it"
-    )]
+    #[error("version {token} is not staged AWSPENDING (its labels: {labels}); another rotation may have replaced it")]
     NotPending { token: VersionId, labels: String },
 }
 
@@ -38,30 +36,18 @@ pub fn check(meta: &SecretMeta, token: &VersionId) -> Result<StageCheck, StageEr
     };
     let has = |label: &str| labels.iter().any(|l| l == label);
     if has(AWSCURRENT) {
-        return Ok(StageCheck::AlreadyCurrent {
-            pending_left: has(AWSPENDING),
-        });
+        return Ok(StageCheck::AlreadyCurrent { pending_left: has(AWSPENDING) });
     }
     if !has(AWSPENDING) {
-        let labels = if labels.is_empty() {
-            "none".to_owned()
-        } else {
-            labels.join(", ")
-        };
-        return Err(StageError::NotPending {
-            token: token.clone(),
-            labels,
-        });
+        let labels = if labels.is_empty() { "none".to_owned() } else { labels.join(", ") };
+        return Err(StageError::NotPending { token: token.clone(), labels });
     }
     Ok(StageCheck::Proceed)
 }
 
 /// The version that carries `AWSCURRENT`, if any.
 pub fn current_version(meta: &SecretMeta) -> Option<&str> {
-    meta.versions
-        .iter()
-        .find(|(_, labels)| labels.iter().any(|l| l == AWSCURRENT))
-        .map(|(id, _)| id.as_str())
+    meta.versions.iter().find(|(_, labels)| labels.iter().any(|l| l == AWSCURRENT)).map(|(id, _)| id.as_str())
 }
 
 #[cfg(test)]
@@ -73,27 +59,14 @@ mod tests {
             rotation_enabled: enabled,
             versions: versions
                 .iter()
-                .map(|(id, labels)| {
-                    (
-                        id.to_string(),
-                        labels.iter().map(|l| l.to_string()).collect(),
-                    )
-                })
+                .map(|(id, labels)| (id.to_string(), labels.iter().map(|l| l.to_string()).collect()))
                 .collect(),
         }
     }
 
-    fn check_case(
-        enabled: Option<bool>,
-        versions: &[(&str, &[&str])],
-        expected: Result<StageCheck, StageError>,
-    ) {
+    fn check_case(enabled: Option<bool>, versions: &[(&str, &[&str])], expected: Result<StageCheck, StageError>) {
         let token = VersionId::new("tok").unwrap();
-        assert_eq!(
-            check(&meta(enabled, versions), &token),
-            expected,
-            "{enabled:?} {versions:?}"
-        );
+        assert_eq!(check(&meta(enabled, versions), &token), expected, "{enabled:?} {versions:?}");
     }
 
     #[test]
@@ -103,58 +76,33 @@ mod tests {
         check_case(Some(true), staged, Ok(StageCheck::Proceed));
         check_case(None, staged, Ok(StageCheck::Proceed));
         check_case(Some(false), staged, Err(StageError::RotationDisabled));
-        check_case(
-            Some(true),
-            &[("old", &["AWSCURRENT"])],
-            Err(StageError::UnknownVersion(token())),
-        );
+        check_case(Some(true), &[("old", &["AWSCURRENT"])], Err(StageError::UnknownVersion(token())));
         check_case(
             Some(true),
             &[("old", &["AWSPREVIOUS"]), ("tok", &["AWSCURRENT"])],
-            Ok(StageCheck::AlreadyCurrent {
-                pending_left: false,
-            }),
+            Ok(StageCheck::AlreadyCurrent { pending_left: false }),
         );
         check_case(
             Some(true),
-            &[
-                ("old", &["AWSPREVIOUS"]),
-                ("tok", &["AWSCURRENT", "AWSPENDING"]),
-            ],
+            &[("old", &["AWSPREVIOUS"]), ("tok", &["AWSCURRENT", "AWSPENDING"])],
             Ok(StageCheck::AlreadyCurrent { pending_left: true }),
         );
         check_case(
             Some(true),
             &[("old", &["AWSCURRENT"]), ("tok", &[])],
-            Err(StageError::NotPending {
-                token: token(),
-                labels: "none".into(),
-            }),
+            Err(StageError::NotPending { token: token(), labels: "none".into() }),
         );
         check_case(
             Some(true),
             &[("old", &["AWSCURRENT"]), ("tok", &["AWSPREVIOUS"])],
-            Err(StageError::NotPending {
-                token: token(),
-                labels: "AWSPREVIOUS".into(),
-            }),
+            Err(StageError::NotPending { token: token(), labels: "AWSPREVIOUS".into() }),
         );
     }
 
     #[test]
     fn finds_the_current_version() {
-        let m = meta(
-            None,
-            &[
-                ("a", &["AWSPREVIOUS"]),
-                ("b", &["AWSCURRENT"]),
-                ("c", &["AWSPENDING"]),
-            ],
-        );
+        let m = meta(None, &[("a", &["AWSPREVIOUS"]), ("b", &["AWSCURRENT"]), ("c", &["AWSPENDING"])]);
         assert_eq!(current_version(&m), Some("b"));
-        assert_eq!(
-            current_version(&meta(None, &[("c", &["AWSPENDING"])])),
-            None
-        );
+        assert_eq!(current_version(&meta(None, &[("c", &["AWSPENDING"])])), None);
     }
 }

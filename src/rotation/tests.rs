@@ -14,8 +14,7 @@ use crate::engines::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOut
 use crate::error::Error;
 use crate::event::{RotationEvent, RotationToken, Step, VersionId};
 use crate::secrets::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, StoreError,
-    StoreErrorKind, Version,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version,
 };
 
 const SECRET: &str = "app-secret";
@@ -85,29 +84,16 @@ struct FakeSession {
 
 fn unavailable(operation: &'static str) -> StoreError {
     let message = "injected fault".to_owned();
-    StoreError {
-        operation,
-        secret_id: SECRET.into(),
-        kind: StoreErrorKind::Unavailable,
-        message,
-    }
+    StoreError { operation, secret_id: SECRET.into(), kind: StoreErrorKind::Unavailable, message }
 }
 
 fn refused(operation: &'static str, message: &str) -> StoreError {
-    StoreError {
-        operation,
-        secret_id: SECRET.into(),
-        kind: StoreErrorKind::Refused,
-        message: message.into(),
-    }
+    StoreError { operation, secret_id: SECRET.into(), kind: StoreErrorKind::Refused, message: message.into() }
 }
 
 impl StoreState {
     fn labelled(&self, label: &str) -> Option<&String> {
-        self.versions
-            .iter()
-            .find(|(_, (_, labels))| labels.iter().any(|l| l == label))
-            .map(|(id, _)| id)
+        self.versions.iter().find(|(_, (_, labels))| labels.iter().any(|l| l == label)).map(|(id, _)| id)
     }
 
     fn value(&self, label: &str) -> Option<String> {
@@ -116,9 +102,7 @@ impl StoreState {
     }
 
     fn has(&self, id: &str, label: &str) -> bool {
-        self.versions
-            .get(id)
-            .is_some_and(|(_, labels)| labels.iter().any(|l| l == label))
+        self.versions.get(id).is_some_and(|(_, labels)| labels.iter().any(|l| l == label))
     }
 
     fn detach(&mut self, label: &str) {
@@ -134,15 +118,8 @@ impl SecretStore for FakeStore {
             return Err(unavailable("DescribeSecret"));
         }
         let state = self.state.lock().unwrap();
-        let versions = state
-            .versions
-            .iter()
-            .map(|(id, (_, labels))| (id.clone(), labels.clone()))
-            .collect();
-        Ok(SecretMeta {
-            rotation_enabled: state.rotation_enabled,
-            versions,
-        })
+        let versions = state.versions.iter().map(|(id, (_, labels))| (id.clone(), labels.clone())).collect();
+        Ok(SecretMeta { rotation_enabled: state.rotation_enabled, versions })
     }
 
     async fn get(&self, _: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
@@ -186,14 +163,8 @@ impl SecretStore for FakeStore {
         let entry = state.versions.entry(token.to_string()).or_default();
         entry.0 = Some(value);
         entry.1.push(AWSPENDING.into());
-        state
-            .rotation_tokens
-            .extend(rotation_token.map(|t| t.expose().to_owned()));
-        if fault == Fault::After {
-            Err(unavailable("PutSecretValue"))
-        } else {
-            Ok(())
-        }
+        state.rotation_tokens.extend(rotation_token.map(|t| t.expose().to_owned()));
+        if fault == Fault::After { Err(unavailable("PutSecretValue")) } else { Ok(()) }
     }
 
     async fn move_stage(
@@ -210,22 +181,11 @@ impl SecretStore for FakeStore {
         let mut state = self.state.lock().unwrap();
         if let Some(from) = from {
             if !state.has(from, stage) {
-                return Err(refused(
-                    "UpdateSecretVersionStage",
-                    "stage not on RemoveFromVersionId",
-                ));
+                return Err(refused("UpdateSecretVersionStage", "stage not on RemoveFromVersionId"));
             }
-            state
-                .versions
-                .get_mut(from)
-                .unwrap()
-                .1
-                .retain(|l| l != stage);
+            state.versions.get_mut(from).unwrap().1.retain(|l| l != stage);
         } else if state.labelled(stage).is_some() && to.is_some() {
-            return Err(refused(
-                "UpdateSecretVersionStage",
-                "RemoveFromVersionId missing",
-            ));
+            return Err(refused("UpdateSecretVersionStage", "RemoveFromVersionId missing"));
         }
         if let Some(to) = to {
             let Some((_, labels)) = state.versions.get_mut(to.as_str()) else {
@@ -235,20 +195,11 @@ impl SecretStore for FakeStore {
             if stage == AWSCURRENT {
                 if let Some(from) = from {
                     state.detach(AWSPREVIOUS);
-                    state
-                        .versions
-                        .get_mut(from)
-                        .unwrap()
-                        .1
-                        .push(AWSPREVIOUS.into());
+                    state.versions.get_mut(from).unwrap().1.push(AWSPREVIOUS.into());
                 }
             }
         }
-        if fault == Fault::After {
-            Err(unavailable("UpdateSecretVersionStage"))
-        } else {
-            Ok(())
-        }
+        if fault == Fault::After { Err(unavailable("UpdateSecretVersionStage")) } else { Ok(()) }
     }
 }
 
@@ -261,33 +212,19 @@ impl FakeDb {
 impl DbEngine for FakeDb {
     type Session = FakeSession;
 
-    async fn login(
-        &self,
-        at: &Target,
-        login: Login<'_>,
-    ) -> Result<LoginOutcome<FakeSession>, EngineError> {
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<FakeSession>, EngineError> {
         if self.faults.lock().unwrap().next() != Fault::None {
             return Err(self.error(at));
         }
         let mut state = self.state.lock().unwrap();
         if !state.reachable || state.host != at.host {
-            return Err(EngineError::new(
-                EngineErrorKind::Unreachable,
-                at,
-                "connection refused",
-            ));
+            return Err(EngineError::new(EngineErrorKind::Unreachable, at, "connection refused"));
         }
         let user = login.user.as_str();
-        let accepted = state
-            .passwords
-            .get(user)
-            .is_some_and(|pw| pw == login.password.expose_secret());
+        let accepted = state.passwords.get(user).is_some_and(|pw| pw == login.password.expose_secret());
         state.logins.push((user.to_owned(), accepted));
         Ok(if accepted {
-            LoginOutcome::Accepted(FakeSession {
-                db: self.clone(),
-                target: at.clone(),
-            })
+            LoginOutcome::Accepted(FakeSession { db: self.clone(), target: at.clone() })
         } else {
             LoginOutcome::Rejected
         })
@@ -301,14 +238,8 @@ impl DbSession for FakeSession {
             return Err(self.db.error(&self.target));
         }
         let mut state = self.db.state.lock().unwrap();
-        state
-            .passwords
-            .insert(user.as_str().to_owned(), new.expose_secret().to_owned());
-        if fault == Fault::After {
-            Err(self.db.error(&self.target))
-        } else {
-            Ok(())
-        }
+        state.passwords.insert(user.as_str().to_owned(), new.expose_secret().to_owned());
+        if fault == Fault::After { Err(self.db.error(&self.target)) } else { Ok(()) }
     }
 
     async fn check(&mut self) -> Result<(), EngineError> {
@@ -338,56 +269,25 @@ fn secret_json(user: &str, password: &str, host: &str) -> String {
 
 fn world() -> World {
     let faults = Arc::new(Mutex::new(Faults::default()));
-    let mut store_state = StoreState {
-        rotation_enabled: Some(true),
-        ..StoreState::default()
-    };
-    store_state.versions.insert(
-        "v0".into(),
-        (
-            Some(secret_json("app", "pw-0", "db")),
-            vec![AWSCURRENT.into()],
-        ),
-    );
-    store_state
-        .versions
-        .insert("tok".into(), (None, vec![AWSPENDING.into()]));
-    let store = FakeStore {
-        state: Arc::new(Mutex::new(store_state)),
-        faults: faults.clone(),
-    };
+    let mut store_state = StoreState { rotation_enabled: Some(true), ..StoreState::default() };
+    store_state.versions.insert("v0".into(), (Some(secret_json("app", "pw-0", "db")), vec![AWSCURRENT.into()]));
+    store_state.versions.insert("tok".into(), (None, vec![AWSPENDING.into()]));
+    let store = FakeStore { state: Arc::new(Mutex::new(store_state)), faults: faults.clone() };
     let db_state = DbState {
         host: "db".into(),
         reachable: true,
-        passwords: HashMap::from([
-            ("app".into(), "pw-0".into()),
-            ("other".into(), "other-pw".into()),
-        ]),
+        passwords: HashMap::from([("app".into(), "pw-0".into()), ("other".into(), "other-pw".into())]),
         logins: Vec::new(),
     };
-    let db = FakeDb {
-        state: Arc::new(Mutex::new(db_state)),
-        faults: faults.clone(),
-    };
+    let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
     let config = Config::from_lookup(|_| None).unwrap();
     let rotator = Rotator::new(store.clone(), db.clone(), &config);
-    World {
-        store,
-        db,
-        faults,
-        token: VersionId::new("tok").unwrap(),
-        rotator,
-    }
+    World { store, db, faults, token: VersionId::new("tok").unwrap(), rotator }
 }
 
 impl World {
     fn event(&self, step: Step) -> RotationEvent {
-        RotationEvent {
-            step,
-            secret_id: SECRET.into(),
-            token: self.token.clone(),
-            rotation_token: None,
-        }
+        RotationEvent { step, secret_id: SECRET.into(), token: self.token.clone(), rotation_token: None }
     }
 
     async fn step(&self, step: Step) -> Result<Outcome, Error> {
@@ -407,33 +307,16 @@ impl World {
 
     fn password_of(&self, label: &str) -> Option<String> {
         let value = self.store.state.lock().unwrap().value(label)?;
-        Some(
-            DbSecret::parse(&value, None)
-                .unwrap()
-                .password()
-                .expose_secret()
-                .to_owned(),
-        )
+        Some(DbSecret::parse(&value, None).unwrap().password().expose_secret().to_owned())
     }
 
     fn labels(&self) -> Vec<(String, Vec<String>)> {
         let state = self.store.state.lock().unwrap();
-        state
-            .versions
-            .iter()
-            .map(|(id, (_, labels))| (id.clone(), labels.clone()))
-            .collect()
+        state.versions.iter().map(|(id, (_, labels))| (id.clone(), labels.clone())).collect()
     }
 
     fn set_value(&self, id: &str, value: String) {
-        self.store
-            .state
-            .lock()
-            .unwrap()
-            .versions
-            .get_mut(id)
-            .unwrap()
-            .0 = Some(value);
+        self.store.state.lock().unwrap().versions.get_mut(id).unwrap().0 = Some(value);
     }
 
     /// The end state of a completed rotation: the token is AWSCURRENT and the database has its password, the old
@@ -445,10 +328,7 @@ impl World {
         assert_eq!(self.password_of(AWSPREVIOUS).as_deref(), Some("pw-0"));
         assert_eq!(
             self.labels(),
-            vec![
-                ("tok".to_owned(), vec![AWSCURRENT.to_owned()]),
-                ("v0".to_owned(), vec![AWSPREVIOUS.to_owned()])
-            ]
+            vec![("tok".to_owned(), vec![AWSCURRENT.to_owned()]), ("v0".to_owned(), vec![AWSPREVIOUS.to_owned()])]
         );
         assert_eq!(self.db_password("other"), "other-pw");
     }
@@ -459,10 +339,7 @@ impl World {
         assert_eq!(self.db_password("other"), "other-pw");
         assert_eq!(self.password_of(AWSCURRENT).as_deref(), Some("pw-0"));
         let labels = self.labels();
-        assert!(
-            labels.contains(&("v0".to_owned(), vec![AWSCURRENT.to_owned()])),
-            "{labels:?}"
-        );
+        assert!(labels.contains(&("v0".to_owned(), vec![AWSCURRENT.to_owned()])), "{labels:?}");
     }
 }
 
@@ -470,23 +347,12 @@ impl World {
 async fn a_rotation_changes_the_password_and_moves_the_labels() {
     let w = world();
     assert_eq!(w.step(Step::Create).await.unwrap(), Outcome::Created);
-    assert_eq!(
-        w.step(Step::Set).await.unwrap(),
-        Outcome::PasswordSet { with: AWSCURRENT }
-    );
+    assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::PasswordSet { with: AWSCURRENT });
     assert_eq!(w.step(Step::Test).await.unwrap(), Outcome::Tested);
-    assert_eq!(
-        w.step(Step::Finish).await.unwrap(),
-        Outcome::Finished {
-            previous: Some("v0".into())
-        }
-    );
+    assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::Finished { previous: Some("v0".into()) });
     w.assert_rotated();
     // One login per step that needs one: no failed login in a normal rotation.
-    assert_eq!(
-        w.db.state.lock().unwrap().logins,
-        vec![("app".into(), true), ("app".into(), true)]
-    );
+    assert_eq!(w.db.state.lock().unwrap().logins, vec![("app".into(), true), ("app".into(), true)]);
 }
 
 #[tokio::test]
@@ -495,21 +361,14 @@ async fn create_keeps_every_other_key_and_passes_the_rotation_token() {
     let mut event = w.event(Step::Create);
     event.rotation_token = Some(RotationToken::new("rt-123".into()));
     w.rotator.run(&event).await.unwrap();
-    let pending = w.store.state.lock().unwrap().versions["tok"]
-        .0
-        .clone()
-        .unwrap();
+    let pending = w.store.state.lock().unwrap().versions["tok"].0.clone().unwrap();
     let mut pending: serde_json::Value = serde_json::from_str(&pending).unwrap();
-    let mut current: serde_json::Value =
-        serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+    let mut current: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
     assert_ne!(pending["password"], current["password"]);
     pending["password"] = "x".into();
     current["password"] = "x".into();
     assert_eq!(pending, current);
-    assert_eq!(
-        w.store.state.lock().unwrap().rotation_tokens,
-        vec!["rt-123".to_owned()]
-    );
+    assert_eq!(w.store.state.lock().unwrap().rotation_tokens, vec!["rt-123".to_owned()]);
 }
 
 #[tokio::test]
@@ -517,17 +376,11 @@ async fn every_step_can_run_twice() {
     let w = world();
     assert_eq!(w.step(Step::Create).await.unwrap(), Outcome::Created);
     assert_eq!(w.step(Step::Create).await.unwrap(), Outcome::AlreadyCreated);
-    assert_eq!(
-        w.step(Step::Set).await.unwrap(),
-        Outcome::PasswordSet { with: AWSCURRENT }
-    );
+    assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::PasswordSet { with: AWSCURRENT });
     assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::AlreadySet);
     assert_eq!(w.step(Step::Test).await.unwrap(), Outcome::Tested);
     assert_eq!(w.step(Step::Test).await.unwrap(), Outcome::Tested);
-    assert!(matches!(
-        w.step(Step::Finish).await.unwrap(),
-        Outcome::Finished { .. }
-    ));
+    assert!(matches!(w.step(Step::Finish).await.unwrap(), Outcome::Finished { .. }));
     assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::AlreadyCurrent);
     w.assert_rotated();
     // Once finished, every step is a no-op for this token.
@@ -545,26 +398,12 @@ async fn set_logs_in_with_the_previous_version_when_current_and_pending_fail() {
     {
         let mut state = w.store.state.lock().unwrap();
         state.versions.get_mut("v0").unwrap().1 = vec![AWSPREVIOUS.into()];
-        state.versions.insert(
-            "v1".into(),
-            (
-                Some(secret_json("app", "pw-1", "db")),
-                vec![AWSCURRENT.into()],
-            ),
-        );
+        state.versions.insert("v1".into(), (Some(secret_json("app", "pw-1", "db")), vec![AWSCURRENT.into()]));
     }
     w.step(Step::Create).await.unwrap();
-    assert_eq!(
-        w.step(Step::Set).await.unwrap(),
-        Outcome::PasswordSet { with: AWSPREVIOUS }
-    );
+    assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::PasswordSet { with: AWSPREVIOUS });
     w.step(Step::Test).await.unwrap();
-    assert_eq!(
-        w.step(Step::Finish).await.unwrap(),
-        Outcome::Finished {
-            previous: Some("v1".into())
-        }
-    );
+    assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::Finished { previous: Some("v1".into()) });
     assert_eq!(w.db_password("app"), w.password_of(AWSCURRENT).unwrap());
 }
 
@@ -572,39 +411,22 @@ async fn set_logs_in_with_the_previous_version_when_current_and_pending_fail() {
 async fn set_fails_clearly_when_no_version_logs_in() {
     let w = world();
     w.step(Step::Create).await.unwrap();
-    w.db.state
-        .lock()
-        .unwrap()
-        .passwords
-        .insert("app".into(), "changed-by-hand".into());
+    w.db.state.lock().unwrap().passwords.insert("app".into(), "changed-by-hand".into());
     let err = w.step(Step::Set).await.unwrap_err();
     assert_eq!(err.error_type(), "CredentialsRejected");
-    assert!(
-        err.to_string()
-            .contains("AWSCURRENT, AWSPENDING or AWSPREVIOUS"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("AWSCURRENT, AWSPENDING or AWSPREVIOUS"), "{err}");
     assert_eq!(w.db_password("app"), "changed-by-hand");
 }
 
 #[tokio::test]
 async fn a_pending_version_for_another_host_or_user_is_refused() {
-    for (pending, key) in [
-        (secret_json("other", "x", "db"), "username"),
-        (secret_json("app", "x", "db2"), "host"),
-    ] {
+    for (pending, key) in [(secret_json("other", "x", "db"), "username"), (secret_json("app", "x", "db2"), "host")] {
         let w = world();
         w.set_value("tok", pending);
         let err = w.step(Step::Set).await.unwrap_err();
-        assert!(
-            matches!(err, Error::PendingMismatch { key: k, .. } if k == key),
-            "{err}"
-        );
+        assert!(matches!(err, Error::PendingMismatch { key: k, .. } if k == key), "{err}");
         w.assert_untouched();
-        assert!(
-            w.db.state.lock().unwrap().logins.is_empty(),
-            "no login may be attempted"
-        );
+        assert!(w.db.state.lock().unwrap().logins.is_empty(), "no login may be attempted");
     }
 }
 
@@ -613,27 +435,13 @@ async fn stage_checks_refuse_before_anything_changes() {
     let w = world();
     w.store.state.lock().unwrap().rotation_enabled = Some(false);
     for step in Step::ALL {
-        assert_eq!(
-            w.step(step).await.unwrap_err().error_type(),
-            "RotationDisabled"
-        );
+        assert_eq!(w.step(step).await.unwrap_err().error_type(), "RotationDisabled");
     }
     w.store.state.lock().unwrap().rotation_enabled = None;
     let mut event = w.event(Step::Create);
     event.token = VersionId::new("not-a-version").unwrap();
-    assert_eq!(
-        w.rotator.run(&event).await.unwrap_err().error_type(),
-        "StageError"
-    );
-    w.store
-        .state
-        .lock()
-        .unwrap()
-        .versions
-        .get_mut("tok")
-        .unwrap()
-        .1
-        .clear();
+    assert_eq!(w.rotator.run(&event).await.unwrap_err().error_type(), "StageError");
+    w.store.state.lock().unwrap().versions.get_mut("tok").unwrap().1.clear();
     let err = w.step(Step::Create).await.unwrap_err();
     assert!(err.to_string().contains("not staged AWSPENDING"), "{err}");
     w.assert_untouched();
@@ -645,10 +453,7 @@ async fn steps_that_need_the_pending_value_say_so() {
     for step in [Step::Set, Step::Test] {
         let err = w.step(step).await.unwrap_err();
         assert_eq!(err.error_type(), "MissingVersion");
-        assert!(
-            err.to_string().contains("createSecret must run first"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("createSecret must run first"), "{err}");
     }
     w.assert_untouched();
 }
@@ -656,16 +461,10 @@ async fn steps_that_need_the_pending_value_say_so() {
 #[tokio::test]
 async fn malformed_secrets_are_refused_by_name() {
     let w = world();
-    w.set_value(
-        "v0",
-        r#"{"engine":"postgres","host":"db","password":"pw-0"}"#.into(),
-    );
+    w.set_value("v0", r#"{"engine":"postgres","host":"db","password":"pw-0"}"#.into());
     let err = w.step(Step::Create).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidSecret");
-    assert!(
-        err.to_string().contains("AWSCURRENT version") && err.to_string().contains("\"username\""),
-        "{err}"
-    );
+    assert!(err.to_string().contains("AWSCURRENT version") && err.to_string().contains("\"username\""), "{err}");
     assert!(!err.to_string().contains("pw-0"), "{err}");
     assert!(w.store.state.lock().unwrap().versions["tok"].0.is_none());
 }
@@ -673,14 +472,10 @@ async fn malformed_secrets_are_refused_by_name() {
 #[tokio::test]
 async fn alternating_users_are_refused_until_supported() {
     let w = world();
-    let mut secret: serde_json::Value =
-        serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
     secret["masterarn"] = "arn:aws:secretsmanager:us-east-1:1:secret:master".into();
     w.set_value("v0", secret.to_string());
-    assert_eq!(
-        w.step(Step::Create).await.unwrap_err().error_type(),
-        "Unsupported"
-    );
+    assert_eq!(w.step(Step::Create).await.unwrap_err().error_type(), "Unsupported");
     assert!(w.store.state.lock().unwrap().versions["tok"].0.is_none());
 }
 
@@ -704,15 +499,7 @@ async fn an_unreachable_database_is_not_a_wrong_password() {
 async fn finish_removes_a_pending_label_left_on_the_current_version() {
     let w = world();
     w.rotate().await.unwrap();
-    w.store
-        .state
-        .lock()
-        .unwrap()
-        .versions
-        .get_mut("tok")
-        .unwrap()
-        .1
-        .push(AWSPENDING.into());
+    w.store.state.lock().unwrap().versions.get_mut("tok").unwrap().1.push(AWSPENDING.into());
     assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::PendingCleared);
     w.assert_rotated();
 }
@@ -735,21 +522,13 @@ async fn a_crash_at_any_call_then_a_retry_converges() {
             assert!(w.rotate().await.is_err(), "call {n} was not failed");
             // Until the rotation completes, some labelled version of the secret logs in.
             let db = w.db_password("app");
-            let logs_in = [AWSCURRENT, AWSPENDING, AWSPREVIOUS]
-                .iter()
-                .any(|l| w.password_of(l) == Some(db.clone()));
-            assert!(
-                logs_in,
-                "fault at call {n} (after: {after}) left no working version"
-            );
+            let logs_in = [AWSCURRENT, AWSPENDING, AWSPREVIOUS].iter().any(|l| w.password_of(l) == Some(db.clone()));
+            assert!(logs_in, "fault at call {n} (after: {after}) left no working version");
             w.faults.lock().unwrap().fail = None;
             let mut attempts = 0;
             while let Err(err) = w.rotate().await {
                 attempts += 1;
-                assert!(
-                    attempts < 3,
-                    "fault at call {n} (after: {after}): retries do not converge: {err}"
-                );
+                assert!(attempts < 3, "fault at call {n} (after: {after}): retries do not converge: {err}");
             }
             w.assert_rotated();
         }

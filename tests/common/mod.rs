@@ -20,8 +20,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// An ARN of a function that does not exist: moto then stages the empty AWSPENDING version as the real service
 /// does before it invokes createSecret, fails to find the function, and invokes nothing.
-pub const NO_SUCH_LAMBDA: &str =
-    "arn:aws:lambda:us-east-1:123456789012:function:rds-rotator-not-deployed";
+pub const NO_SUCH_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:rds-rotator-not-deployed";
 
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -57,23 +56,13 @@ pub fn new_token() -> VersionId {
 /// A session as the cluster's superuser.
 pub async fn pg_admin() -> tokio_postgres::Client {
     let password = env("TEST_PG_ADMIN_PASSWORD");
-    pg_connect(&env("TEST_PG_ADMIN_USER"), &password)
-        .await
-        .expect("the superuser logs in")
+    pg_connect(&env("TEST_PG_ADMIN_USER"), &password).await.expect("the superuser logs in")
 }
 
 /// A plain tokio-postgres login, independent of the code under test.
-pub async fn pg_connect(
-    user: &str,
-    password: &str,
-) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+pub async fn pg_connect(user: &str, password: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let mut config = tokio_postgres::Config::new();
-    config
-        .host(pg_host())
-        .port(pg_port())
-        .user(user)
-        .password(password)
-        .dbname("postgres");
+    config.host(pg_host()).port(pg_port()).user(user).password(password).dbname("postgres");
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         let _ = connection.await;
@@ -85,10 +74,7 @@ pub async fn pg_connect(
 pub async fn pg_logs_in(user: &str, password: &str) -> bool {
     match pg_connect(user, password).await {
         Ok(client) => {
-            client
-                .simple_query("SELECT 1")
-                .await
-                .expect("a logged-in session works");
+            client.simple_query("SELECT 1").await.expect("a logged-in session works");
             true
         }
         Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD) => false,
@@ -97,39 +83,20 @@ pub async fn pg_logs_in(user: &str, password: &str) -> bool {
 }
 
 pub async fn pg_create_role(name: &str, password: &str) {
-    let sql = format!(
-        "CREATE ROLE {} LOGIN PASSWORD {}",
-        escape_identifier(name),
-        escape_literal(password)
-    );
-    pg_admin()
-        .await
-        .batch_execute(&sql)
-        .await
-        .expect("create role");
+    let sql = format!("CREATE ROLE {} LOGIN PASSWORD {}", escape_identifier(name), escape_literal(password));
+    pg_admin().await.batch_execute(&sql).await.expect("create role");
 }
 
 pub async fn pg_set_password(name: &str, password: &str) {
-    let sql = format!(
-        "ALTER ROLE {} PASSWORD {}",
-        escape_identifier(name),
-        escape_literal(password)
-    );
-    pg_admin()
-        .await
-        .batch_execute(&sql)
-        .await
-        .expect("alter role");
+    let sql = format!("ALTER ROLE {} PASSWORD {}", escape_identifier(name), escape_literal(password));
+    pg_admin().await.batch_execute(&sql).await.expect("alter role");
 }
 
 /// What `pg_authid` stores for a role (the verifier), as the superuser sees it.
 pub async fn pg_stored_password(name: &str) -> Option<String> {
     let row = pg_admin()
         .await
-        .query_opt(
-            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
-            &[&name],
-        )
+        .query_opt("SELECT rolpassword FROM pg_authid WHERE rolname = $1", &[&name])
         .await
         .expect("read pg_authid");
     row.and_then(|row| row.get(0))
@@ -139,10 +106,7 @@ pub async fn pg_stored_password(name: &str) -> Option<String> {
 pub async fn pg_roles(prefix: &str) -> BTreeMap<String, Option<String>> {
     let rows = pg_admin()
         .await
-        .query(
-            "SELECT rolname, rolpassword FROM pg_authid WHERE starts_with(rolname, $1)",
-            &[&prefix],
-        )
+        .query("SELECT rolname, rolpassword FROM pg_authid WHERE starts_with(rolname, $1)", &[&prefix])
         .await
         .expect("read pg_authid");
     rows.iter().map(|row| (row.get(0), row.get(1))).collect()
@@ -168,27 +132,18 @@ pub fn pg_secret(user: &str, password: &str) -> serde_json::Value {
 // ---------------------------------------------------------------- Secrets Manager (moto)
 
 pub async fn sm() -> SmClient {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     SmClient::new(&config)
 }
 
 pub async fn create_secret(sm: &SmClient, name: &str, value: &serde_json::Value) {
-    sm.create_secret()
-        .name(name)
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .expect("create secret");
+    sm.create_secret().name(name).secret_string(value.to_string()).send().await.expect("create secret");
 }
 
 /// Stages a rotation as `RotateSecret` does: a new version with no value, labelled AWSPENDING.
 pub async fn stage_rotation(sm: &SmClient, name: &str) -> VersionId {
     let token = new_token();
-    let rules = RotationRulesType::builder()
-        .automatically_after_days(30)
-        .build();
+    let rules = RotationRulesType::builder().automatically_after_days(30).build();
     let staged = sm
         .rotate_secret()
         .secret_id(name)
@@ -197,50 +152,25 @@ pub async fn stage_rotation(sm: &SmClient, name: &str) -> VersionId {
         .rotation_rules(rules)
         .send()
         .await;
-    assert!(
-        staged.is_err(),
-        "moto was expected to refuse the missing function after staging"
-    );
-    assert_eq!(
-        versions(sm, name).await.get(token.as_str()),
-        Some(&vec!["AWSPENDING".to_owned()])
-    );
+    assert!(staged.is_err(), "moto was expected to refuse the missing function after staging");
+    assert_eq!(versions(sm, name).await.get(token.as_str()), Some(&vec!["AWSPENDING".to_owned()]));
     token
 }
 
 pub async fn versions(sm: &SmClient, name: &str) -> BTreeMap<String, Vec<String>> {
-    let described = sm
-        .describe_secret()
-        .secret_id(name)
-        .send()
-        .await
-        .expect("describe secret");
-    let versions = described
-        .version_ids_to_stages()
-        .cloned()
-        .unwrap_or_default();
+    let described = sm.describe_secret().secret_id(name).send().await.expect("describe secret");
+    let versions = described.version_ids_to_stages().cloned().unwrap_or_default();
     // moto lists versions that lost every label; the service forgets them. Compare only labelled ones.
-    versions
-        .into_iter()
-        .filter(|(_, labels)| !labels.is_empty())
-        .collect()
+    versions.into_iter().filter(|(_, labels)| !labels.is_empty()).collect()
 }
 
 pub async fn secret_text(sm: &SmClient, name: &str, stage: &str) -> Option<String> {
-    let value = sm
-        .get_secret_value()
-        .secret_id(name)
-        .version_stage(stage)
-        .send()
-        .await
-        .ok()?;
+    let value = sm.get_secret_value().secret_id(name).version_stage(stage).send().await.ok()?;
     value.secret_string().map(str::to_owned)
 }
 
 pub async fn secret_value(sm: &SmClient, name: &str, stage: &str) -> Option<serde_json::Value> {
-    secret_text(sm, name, stage)
-        .await
-        .map(|text| serde_json::from_str(&text).expect("a JSON secret"))
+    secret_text(sm, name, stage).await.map(|text| serde_json::from_str(&text).expect("a JSON secret"))
 }
 
 pub async fn put_pending(sm: &SmClient, name: &str, token: &VersionId, value: &serde_json::Value) {
@@ -263,13 +193,9 @@ pub fn password_of(secret: &serde_json::Value) -> String {
 /// The deployed rotator, configured from `vars` instead of the process environment (the SDK still finds moto
 /// through the AWS_* variables the script exported).
 pub async fn rotator_with(vars: &[(&str, &str)]) -> AwsRotator {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let config =
-        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("a valid configuration");
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .expect("a valid configuration");
     handler::build(&config).await.expect("the rotator builds")
 }
 
@@ -278,12 +204,7 @@ pub async fn rotator() -> AwsRotator {
 }
 
 pub fn event(secret_id: &str, token: &VersionId, step: Step) -> RotationEvent {
-    RotationEvent {
-        step,
-        secret_id: secret_id.to_owned(),
-        token: token.clone(),
-        rotation_token: None,
-    }
+    RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None }
 }
 
 pub async fn run_step(
@@ -296,11 +217,7 @@ pub async fn run_step(
 }
 
 /// The four steps in order, as the service invokes them.
-pub async fn run_rotation(
-    rotator: &AwsRotator,
-    secret_id: &str,
-    token: &VersionId,
-) -> Result<(), rds_rotator::Error> {
+pub async fn run_rotation(rotator: &AwsRotator, secret_id: &str, token: &VersionId) -> Result<(), rds_rotator::Error> {
     for step in Step::ALL {
         run_step(rotator, secret_id, token, step).await?;
     }
