@@ -64,6 +64,15 @@ install_missing() {
     fi
 }
 
+# A Python that has boto3 (moto depends on it), for scripts that seed the emulator.
+moto_python() {
+    local python
+    for python in python3 "$VENV/bin/python"; do
+        "$python" -c 'import boto3' 2>/dev/null && { command -v "$python"; return 0; }
+    done
+    return 1
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -138,8 +147,10 @@ while True:
 EOF
     cat >>"$dir/env" <<EOF
 export TEST_MOTO_URL=http://127.0.0.1:$port
+export TEST_MOTO_PYTHON='$(moto_python || true)'
 export AWS_ENDPOINT_URL=http://127.0.0.1:$port
 export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_EC2_METADATA_DISABLED=true

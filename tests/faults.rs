@@ -5,6 +5,9 @@ mod common;
 use common::*;
 use rds_rotator::event::Step;
 
+/// A change made to a valid secret before it is stored.
+type SecretEdit = fn(&mut serde_json::Value);
+
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -71,15 +74,15 @@ async fn a_wrong_pending_password_is_refused_not_unreachable() {
 
 #[tokio::test]
 async fn malformed_current_secrets_are_refused_by_key() {
-    let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
-        (Box::new(|s| s["port"] = "fifty".into()), "\"port\""),
-        (Box::new(|s| s["port"] = 70000.into()), "\"port\""),
-        (Box::new(|s| s["engine"] = "oracle-ee".into()), "\"engine\""),
-        (Box::new(|s| s["ssl"] = "maybe".into()), "\"ssl\""),
-        (Box::new(|s| s["username"] = "".into()), "\"username\""),
-        (Box::new(|s| s["host"] = "/var/run/postgresql".into()), "\"host\""),
-        (Box::new(|s| drop(s.as_object_mut().unwrap().remove("host"))), "no \"host\" key"),
-        (Box::new(|s| drop(s.as_object_mut().unwrap().remove("username"))), "no \"username\" key"),
+    let cases: [(SecretEdit, &str); 8] = [
+        (|s| s["port"] = "fifty".into(), "\"port\""),
+        (|s| s["port"] = 70000.into(), "\"port\""),
+        (|s| s["engine"] = "oracle-ee".into(), "\"engine\""),
+        (|s| s["ssl"] = "maybe".into(), "\"ssl\""),
+        (|s| s["username"] = "".into(), "\"username\""),
+        (|s| s["host"] = "/var/run/postgresql".into(), "\"host\""),
+        (|s| drop(s.as_object_mut().unwrap().remove("host")), "no \"host\" key"),
+        (|s| drop(s.as_object_mut().unwrap().remove("username")), "no \"username\" key"),
     ];
     let rotator = rotator().await;
     let sm = sm().await;

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# make demo: a complete rotation against local servers, showing what happened. No AWS account is involved:
+# Secrets Manager is moto_server, the database a throwaway PostgreSQL cluster with password authentication.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [ "${1:-}" != "--with-servers" ]; then
+    cargo build --quiet --locked
+    exec scripts/local-servers.sh run -- "$0" --with-servers
+fi
+
+BIN="$ROOT/target/debug/rds-rotator"
+SECRET=rds-rotator/demo
+USER_NAME=demo_app
+INITIAL_PASSWORD='Initial-Passw0rd-from-the-DBA'
+TOKEN=$(sed -n 's/.*"ClientRequestToken": *"\([^"]*\)".*/\1/p' events/createSecret.json)
+
+bold() { if [ -t 1 ]; then printf '\n\033[1m%s\033[0m\n' "$*"; else printf '\n%s\n' "$*"; fi; }
+show() { printf '$ %s\n' "$*"; }
+
+[ -n "${TEST_MOTO_PYTHON:-}" ] || { echo "no Python with boto3 next to moto; run: scripts/local-servers.sh install" >&2; exit 1; }
+
+# Secrets Manager calls the demo needs beyond the rotator itself, made with boto3 against moto.
+sm() {
+    "$TEST_MOTO_PYTHON" - "$@" <<'PY'
+import json, sys, boto3
+sm = boto3.client("secretsmanager")
+command, name, *rest = sys.argv[1:]
+if command == "create":
+    sm.create_secret(Name=name, SecretString=rest[0])
+elif command == "stage":
+    # What RotateSecret does before it invokes the function: a new version, no value, labelled AWSPENDING.
+    # moto does exactly that, then fails to find this (absent) function and invokes nothing.
+    try:
+        sm.rotate_secret(SecretId=name, ClientRequestToken=rest[0], RotationRules={"AutomaticallyAfterDays": 30},
+                         RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:rds-rotator-demo")
+    except sm.exceptions.ResourceNotFoundException:
+        pass
+elif command == "versions":
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    for version, labels in sorted(stages.items(), key=lambda item: sorted(item[1])):
+        if labels:
+            print(f"  {version}  {', '.join(labels)}")
+elif command == "password":
+    print(json.loads(sm.get_secret_value(SecretId=name, VersionStage=rest[0])["SecretString"])["password"])
+elif command == "shape":
+    value = json.loads(sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
+    value["password"] = "********"
+    print("  " + json.dumps(value))
+PY
+}
+
+login() {
+    if PGPASSWORD="$2" PGCONNECT_TIMEOUT=5 "$TEST_PG_BINDIR/psql" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" -U "$1" \
+        -d postgres -tAq -c 'SELECT 1' >/dev/null 2>&1; then
+        echo accepted
+    else
+        echo refused
+    fi
+}
+
+admin_sql() {
+    PGPASSWORD="$TEST_PG_ADMIN_PASSWORD" "$TEST_PG_BINDIR/psql" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" \
+        -U "$TEST_PG_ADMIN_USER" -d postgres -tAq -v ON_ERROR_STOP=1 -c "$1"
+}
+
+bold "1. Local servers"
+echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, every statement logged"
+echo "Secrets Manager: moto_server at $TEST_MOTO_URL"
+
+bold "2. A database user and its secret (RDS format, with a key of the user's own)"
+admin_sql "CREATE ROLE $USER_NAME LOGIN PASSWORD '$INITIAL_PASSWORD'"
+sm create "$SECRET" "{\"engine\":\"postgres\",\"host\":\"$TEST_PG_HOST\",\"port\":$TEST_PG_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\",\"dbname\":\"postgres\",\"ssl\":false,\"owner\":\"team-payments\"}"
+sm shape "$SECRET"
+echo "login as $USER_NAME with the initial password: $(login $USER_NAME "$INITIAL_PASSWORD")"
+
+bold "3. One rotation, step by step, with the sample events in events/ (as Secrets Manager invokes the function)"
+sm stage "$SECRET" "$TOKEN"
+echo "RotateSecret (emulated) staged an empty AWSPENDING version $TOKEN"
+for step in createSecret setSecret testSecret finishSecret; do
+    show "rds-rotator events/$step.json"
+    "$BIN" "events/$step.json"
+done
+sm versions "$SECRET"
+
+bold "4. Two more rotations, the binary playing Secrets Manager"
+for _ in 1 2; do
+    show "rds-rotator rotate $SECRET"
+    RUST_LOG=warn "$BIN" rotate "$SECRET"
+done
+
+bold "5. What the database and the secret say now"
+current=$(sm password "$SECRET" AWSCURRENT)
+previous=$(sm password "$SECRET" AWSPREVIOUS)
+echo "initial password:     $(login $USER_NAME "$INITIAL_PASSWORD")"
+echo "AWSPREVIOUS password: $(login $USER_NAME "$previous")"
+echo "AWSCURRENT password:  $(login $USER_NAME "$current")"
+sm shape "$SECRET"
+echo "stored by the server: $(admin_sql "SELECT left(rolpassword, 20) || '…' FROM pg_authid WHERE rolname = '$USER_NAME'")"
+echo "the server's statement log shows only verifiers:"
+grep -o "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256\$4096:[^:]*" "$TEST_PG_LOG" | sed "s/\$/…'/; s/^/  /"
+if grep -qF -e "$current" -e "$previous" "$TEST_PG_LOG"; then
+    echo "a generated password is in the statement log" >&2
+    exit 1
+fi
+echo "generated passwords found in the statement log: none"
