@@ -11,6 +11,8 @@
 #
 # Missing pieces are installed: PostgreSQL with apt-get (as root, or through sudo), moto[server] with pip into a
 # virtualenv under ~/.cache/rds-rotator. Where that is impossible the script says what to install and stops.
+# (On a machine with systemd, installing postgresql also starts the distribution's own cluster on port 5432; the
+# script neither uses nor stops it.) Verified on a debootstrapped Debian 12 minbase: install, start, stop.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,7 +62,8 @@ install_missing() {
         python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
         say "installing $MOTO_SPEC into $VENV"
         python3 -m venv "$VENV" || die "could not create $VENV; run: sudo apt-get install -y python3-venv"
-        "$VENV/bin/pip" install -q "$MOTO_SPEC" || die "could not install moto; run: $VENV/bin/pip install '$MOTO_SPEC'"
+        "$VENV/bin/pip" install -q "$MOTO_SPEC" || die "could not install moto; run: $VENV/bin/pip install '$MOTO_SPEC'
+  (behind a proxy that intercepts HTTPS, add its certificate to the system bundle or set PIP_CERT / PIP_INDEX_URL)"
     fi
 }
 

@@ -98,6 +98,18 @@ fn parse_args(args: &[String], in_lambda: bool, stdin_is_terminal: bool) -> Resu
 /// The Lambda function. A configuration error ends the process at cold start, logged with the variable's name.
 async fn lambda() -> ExitCode {
     logging::init(&LogSettings::from_env(false), std::io::stdout);
+    // lambda_runtime panics without these; Lambda always sets them, a local emulator may not.
+    for (var, numeric) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", false),
+        ("AWS_LAMBDA_FUNCTION_VERSION", false),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", true),
+    ] {
+        let value = std::env::var(var).unwrap_or_default();
+        if value.is_empty() || (numeric && value.parse::<i32>().is_err()) {
+            error!(error_type = "ConfigError", "start-up failed: {var} is not set (or not a number); Lambda sets it");
+            return ExitCode::FAILURE;
+        }
+    }
     let rotator = match rotator_from_env().await {
         Ok(rotator) => rotator,
         Err(err) => {
