@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a complete rotation against local servers, showing what happened. No AWS account is involved:
-# Secrets Manager is moto_server, the database a throwaway PostgreSQL cluster with password authentication.
+# Secrets Manager is moto_server; the databases are a throwaway PostgreSQL cluster and MariaDB server with password
+# authentication.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,6 +53,20 @@ elif command == "shape":
 PY
 }
 
+maria_login() {
+    if "$TEST_MARIADB_CLIENT" -h "$TEST_MARIADB_HOST" -P "$TEST_MARIADB_PORT" -u"$1" -p"$2" -e 'SELECT 1' \
+        >/dev/null 2>&1; then
+        echo accepted
+    else
+        echo refused
+    fi
+}
+
+maria_admin() {
+    "$TEST_MARIADB_CLIENT" -h "$TEST_MARIADB_HOST" -P "$TEST_MARIADB_PORT" -u"$TEST_MARIADB_ADMIN_USER" \
+        -p"$TEST_MARIADB_ADMIN_PASSWORD" -N -e "$1"
+}
+
 login() {
     if PGPASSWORD="$2" PGCONNECT_TIMEOUT=5 "$TEST_PG_BINDIR/psql" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" -U "$1" \
         -d postgres -tAq -c 'SELECT 1' >/dev/null 2>&1; then
@@ -68,6 +83,7 @@ admin_sql() {
 
 bold "1. Local servers"
 echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, every statement logged"
+echo "MariaDB $(maria_admin 'SELECT VERSION()') on $TEST_MARIADB_HOST:$TEST_MARIADB_PORT, password authentication, general log on"
 echo "Secrets Manager: moto_server at $TEST_MOTO_URL"
 
 bold "2. A database user and its secret (RDS format, with a key of the user's own)"
@@ -91,7 +107,22 @@ for _ in 1 2; do
     RUST_LOG=warn "$BIN" rotate "$SECRET"
 done
 
-bold "5. What the database and the secret say now"
+bold "5. The same on MariaDB"
+maria_admin "CREATE USER '$USER_NAME'@'%' IDENTIFIED BY '$INITIAL_PASSWORD'"
+sm create "$SECRET-mariadb" "{\"engine\":\"mariadb\",\"host\":\"$TEST_MARIADB_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\",\"ssl\":false}"
+show "rds-rotator rotate $SECRET-mariadb"
+RUST_LOG=warn "$BIN" rotate "$SECRET-mariadb"
+maria_current=$(sm password "$SECRET-mariadb" AWSCURRENT)
+echo "initial password:     $(maria_login $USER_NAME "$INITIAL_PASSWORD")"
+echo "AWSCURRENT password:  $(maria_login $USER_NAME "$maria_current")"
+echo "the general log shows the account's mysql_native_password hash, computed by rds-rotator:"
+grep -o "SET PASSWORD = '[^']*'" "$TEST_MARIADB_GENERAL_LOG" | sed 's/^/  /'
+if grep -qF "$maria_current" "$TEST_MARIADB_GENERAL_LOG"; then
+    echo "the generated password is in the general log" >&2
+    exit 1
+fi
+
+bold "6. What PostgreSQL and the secret say now"
 current=$(sm password "$SECRET" AWSCURRENT)
 previous=$(sm password "$SECRET" AWSPREVIOUS)
 echo "initial password:     $(login $USER_NAME "$INITIAL_PASSWORD")"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throwaway servers for the tests, the demo and the benchmarks, all on 127.0.0.1 and free ports:
 #   - PostgreSQL: its own cluster (initdb), password authentication, every statement logged to a file;
+#   - MariaDB: its own data directory (mariadb-install-db), password authentication, the general log on;
 #   - moto_server: the Secrets Manager (and RDS) emulator.
 # Nothing here touches a server the machine already runs, or any AWS account.
 #
@@ -9,7 +10,7 @@
 #   scripts/local-servers.sh stop [ENVFILE]  stop the set that ENVFILE (default target/local-servers.env) describes
 #   scripts/local-servers.sh install         only install what is missing
 #
-# Missing pieces are installed: PostgreSQL with apt-get (as root, or through sudo), moto[server] with pip into a
+# Missing pieces are installed: PostgreSQL and MariaDB with apt-get (as root, or through sudo), moto[server] with pip into a
 # virtualenv under ~/.cache/rds-rotator. Where that is impossible the script says what to install and stops.
 # (On a machine with systemd, installing postgresql also starts the distribution's own cluster on port 5432; the
 # script neither uses nor stops it.) Verified on a debootstrapped Debian 12 minbase: install, start, stop.
@@ -47,6 +48,15 @@ pg_bindir() {
     return 1
 }
 
+# MariaDB's programs: mariadbd lives in /usr/sbin, which is not on every user's PATH.
+mariadb_bin() {
+    local name=$1 dir
+    for dir in $(echo "$PATH" | tr ':' ' ') /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin; do
+        [ -x "$dir/$name" ] && { echo "$dir/$name"; return 0; }
+    done
+    return 1
+}
+
 moto_bin() {
     if command -v moto_server >/dev/null 2>&1; then command -v moto_server
     elif [ -x "$VENV/bin/moto_server" ]; then echo "$VENV/bin/moto_server"
@@ -58,6 +68,8 @@ install_missing() {
     command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
     pg_bindir >/dev/null || apt_install postgresql
     pg_bindir >/dev/null || die "PostgreSQL was installed but initdb is not found under /usr/lib/postgresql/*/bin"
+    mariadb_bin mariadbd >/dev/null || apt_install mariadb-server
+    mariadb_bin mariadbd >/dev/null || die "MariaDB was installed but mariadbd is not found"
     if ! moto_bin >/dev/null; then
         python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
         say "installing $MOTO_SPEC into $VENV"
@@ -130,6 +142,62 @@ EOF
     say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (log: $dir/pg-log/postgres.log)"
 }
 
+start_mariadb() {
+    local dir=$1 port password mariadbd client run_as="" tries=0
+    mariadbd=$(mariadb_bin mariadbd)
+    client=$(mariadb_bin mariadb)
+    port=$(free_port)
+    password=$(random_password)
+    mkdir -p "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log"
+    if [ "$(id -u)" = 0 ]; then
+        id mysql >/dev/null 2>&1 || die "the mysql account is missing; reinstall the mariadb-server package"
+        chown mysql "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log"
+        run_as="user = mysql"
+    fi
+    cat >"$dir/mariadb.cnf" <<CNF
+[mysqld]
+$run_as
+datadir = $dir/mariadb
+socket = $dir/mariadb-run/mariadb.sock
+pid-file = $dir/mariadb-run/mariadb.pid
+port = $port
+bind-address = 127.0.0.1
+skip-name-resolve
+skip-log-bin
+general_log = 1
+general_log_file = $dir/mariadb-log/general.log
+log-error = $dir/mariadb-log/error.log
+innodb_buffer_pool_size = 32M
+innodb_log_file_size = 16M
+innodb_flush_log_at_trx_commit = 0
+CNF
+    "$(mariadb_bin mariadb-install-db)" --defaults-file="$dir/mariadb.cnf" --auth-root-authentication-method=normal \
+        --skip-test-db >"$dir/mariadb-install.log" 2>&1 || { cat "$dir/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+    "$mariadbd" --defaults-file="$dir/mariadb.cnf" >/dev/null 2>&1 &
+    echo $! >"$dir/mariadb.pid"
+    until "$client" --socket="$dir/mariadb-run/mariadb.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ $tries -lt 300 ] || { cat "$dir/mariadb-log/error.log" >&2; die "MariaDB did not start"; }
+        sleep 0.1
+    done
+    # The administrator logs in over TCP with a password, like every test account; ed25519 is there for the tests
+    # of accounts that use it.
+    "$client" --socket="$dir/mariadb-run/mariadb.sock" -uroot <<SQL || die "could not set up the MariaDB administrator"
+CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+INSTALL SONAME 'auth_ed25519';
+SQL
+    cat >>"$dir/env" <<ENV
+export TEST_MARIADB_HOST=127.0.0.1
+export TEST_MARIADB_PORT=$port
+export TEST_MARIADB_ADMIN_USER=root
+export TEST_MARIADB_ADMIN_PASSWORD='$password'
+export TEST_MARIADB_GENERAL_LOG='$dir/mariadb-log/general.log'
+export TEST_MARIADB_CLIENT='$client'
+ENV
+    say "MariaDB $("$mariadbd" --version | awk '{print $3}') on 127.0.0.1:$port (general log: $dir/mariadb-log/general.log)"
+}
+
 start_moto() {
     local dir=$1 bin port
     bin=$(moto_bin)
@@ -171,6 +239,7 @@ start_all() {
     echo "export LOCAL_SERVERS_DIR='$dir'" >"$dir/env"
     trap 'stop_set "$dir/env"' EXIT
     start_postgres "$dir"
+    start_mariadb "$dir"
     start_moto "$dir"
     trap - EXIT
     echo "$dir/env"
@@ -186,6 +255,12 @@ stop_set() {
     local dir=$LOCAL_SERVERS_DIR
     case "$dir" in */rds-rotator-servers.*) ;; *) die "refusing to stop: $env_file names no server directory" ;; esac
     if [ -f "$dir/moto.pid" ]; then kill "$(cat "$dir/moto.pid")" 2>/dev/null || true; fi
+    if [ -f "$dir/mariadb.pid" ]; then
+        local pid
+        pid=$(cat "$dir/mariadb.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     if [ -n "$TEST_PG_BINDIR" ] && [ -f "$dir/pg/postmaster.pid" ]; then
         as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null 2>&1 || true
     fi

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use crate::credentials::SecretDefaults;
 use crate::engines::EngineKind;
-use crate::password::Alphabet;
+use crate::password::{Alphabet, PasswordError};
 
 /// Everything the function reads from its environment.
 #[derive(Clone, Debug)]
@@ -15,6 +16,8 @@ pub struct Config {
     pub password: PasswordPolicy,
     /// `DEFAULT_ENGINE`: the engine of secrets without an `engine` key (AWS's per-engine templates assume theirs).
     pub default_engine: Option<EngineKind>,
+    /// `USERNAME_CHARACTER_LIMIT`: the longest MySQL-family user name (default: 32 for MySQL, 80 for MariaDB).
+    pub username_character_limit: Option<usize>,
     /// `CONNECT_TIMEOUT_SECONDS`: bound on each database login, handshake included.
     pub connect_timeout: Duration,
     /// `SECRETS_MANAGER_ENDPOINT`: overrides the Secrets Manager endpoint (AWS's templates honour it too).
@@ -26,7 +29,7 @@ pub struct Config {
 pub struct PasswordPolicy {
     /// `PASSWORD_LENGTH` (32).
     pub length: usize,
-    /// `EXCLUDE_CHARACTERS`; `None` means the engine's default (PostgreSQL ``:/@"'\``).
+    /// `EXCLUDE_CHARACTERS`; `None` means the engine's default (PostgreSQL ``:/@"'\``, MySQL family ``/@"'\``).
     pub exclude_characters: Option<String>,
     /// `EXCLUDE_NUMBERS`, `EXCLUDE_PUNCTUATION`, `EXCLUDE_UPPERCASE`, `EXCLUDE_LOWERCASE` (all false).
     pub exclude_numbers: bool,
@@ -69,11 +72,12 @@ impl Config {
             exclude_lowercase: vars.flag("EXCLUDE_LOWERCASE", false)?,
             require_each_included_type: vars.flag("REQUIRE_EACH_INCLUDED_TYPE", true)?,
         };
-        // Fail now, not at the first rotation, when no password can satisfy the policy for some engine.
-        for engine in EngineKind::ALL {
-            if let Err(problem) = Alphabet::new(&password, engine) {
-                return Err(ConfigError { var: "PASSWORD_LENGTH / EXCLUDE_*", problem: problem.to_string() });
-            }
+        // Fail now, not at the first rotation, when no engine can have a password under this policy. A policy that
+        // only some engines refuse (a length beyond MySQL's 41) is reported by `password_problems` instead.
+        if let Some(Err(problem)) =
+            EngineKind::ALL.iter().map(|engine| Alphabet::new(&password, *engine)).reduce(Result::or)
+        {
+            return Err(ConfigError { var: "PASSWORD_LENGTH / EXCLUDE_*", problem: problem.to_string() });
         }
         let default_engine = match vars.get("DEFAULT_ENGINE") {
             Some(name) => {
@@ -88,12 +92,35 @@ impl Config {
                 return Err(ConfigError { var: "SECRETS_MANAGER_ENDPOINT", problem });
             }
         }
+        let username_character_limit = match vars.get("USERNAME_CHARACTER_LIMIT") {
+            Some(value) => match value.parse::<usize>() {
+                Ok(limit @ 1..=128) => Some(limit),
+                _ => {
+                    let problem = format!("is {value:?}: expected a whole number from 1 to 128");
+                    return Err(ConfigError { var: "USERNAME_CHARACTER_LIMIT", problem });
+                }
+            },
+            None => None,
+        };
         Ok(Config {
             password,
             default_engine,
+            username_character_limit,
             connect_timeout: vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?,
             secrets_manager_endpoint,
         })
+    }
+}
+
+impl Config {
+    /// What a secret takes from the settings.
+    pub fn secret_defaults(&self) -> SecretDefaults {
+        SecretDefaults { engine: self.default_engine, mysql_username_limit: self.username_character_limit }
+    }
+
+    /// Engines this password policy cannot serve: their rotations would fail. Logged at start-up.
+    pub fn password_problems(&self) -> Vec<PasswordError> {
+        EngineKind::ALL.iter().filter_map(|engine| Alphabet::new(&self.password, *engine).err()).collect()
     }
 }
 
@@ -180,6 +207,8 @@ mod tests {
         );
         assert_eq!(config.connect_timeout, Duration::from_secs(5));
         assert_eq!(config.default_engine, None);
+        assert_eq!(config.username_character_limit, None);
+        assert!(config.password_problems().is_empty());
         assert_eq!(config.secrets_manager_endpoint, None);
     }
 
@@ -195,6 +224,7 @@ mod tests {
             ("REQUIRE_EACH_INCLUDED_TYPE", "no"),
             ("DEFAULT_ENGINE", "aurora-postgresql"),
             ("CONNECT_TIMEOUT_SECONDS", "1.5"),
+            ("USERNAME_CHARACTER_LIMIT", "16"),
             ("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:5000"),
         ])
         .unwrap();
@@ -205,6 +235,7 @@ mod tests {
         assert!(!config.password.require_each_included_type);
         assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
         assert_eq!(config.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(config.secret_defaults().mysql_username_limit, Some(16));
         assert_eq!(config.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
     }
 
@@ -221,6 +252,7 @@ mod tests {
         check_err(&[("CONNECT_TIMEOUT_SECONDS", "NaN")], "CONNECT_TIMEOUT_SECONDS");
         check_err(&[("CONNECT_TIMEOUT_SECONDS", "301")], "CONNECT_TIMEOUT_SECONDS");
         check_err(&[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")], "SECRETS_MANAGER_ENDPOINT");
+        check_err(&[("USERNAME_CHARACTER_LIMIT", "0")], "USERNAME_CHARACTER_LIMIT");
         let all_out = [
             ("EXCLUDE_NUMBERS", "true"),
             ("EXCLUDE_PUNCTUATION", "true"),
@@ -229,6 +261,14 @@ mod tests {
         ];
         check_err(&all_out, "PASSWORD_LENGTH / EXCLUDE_*");
         check_err(&[("PASSWORD_LENGTH", "3")], "PASSWORD_LENGTH / EXCLUDE_*");
+    }
+
+    #[test]
+    fn a_length_only_some_engines_refuse_is_reported_not_fatal() {
+        let config = config(&[("PASSWORD_LENGTH", "64")]).unwrap();
+        let problems = config.password_problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().all(|p| matches!(p, PasswordError::Length { max: 41, .. })), "{problems:?}");
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub struct Login<'a> {
     pub password: &'a Password,
 }
 
+/// What the function's settings add to a secret's own keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecretDefaults {
+    /// `DEFAULT_ENGINE`: the engine of a secret without an `engine` key.
+    pub engine: Option<EngineKind>,
+    /// `USERNAME_CHARACTER_LIMIT`: the longest MySQL-family user name accepted.
+    pub mysql_username_limit: Option<usize>,
+}
+
 /// One version of the rotated secret, parsed and validated.
 #[derive(Clone)]
 pub struct DbSecret {
@@ -130,8 +139,8 @@ impl fmt::Display for Target {
 }
 
 impl DbSecret {
-    /// Parses one version's `SecretString`. `default_engine` stands in for a missing `engine` key.
-    pub fn parse(text: &str, default_engine: Option<EngineKind>) -> Result<DbSecret, ShapeError> {
+    /// Parses one version's `SecretString`.
+    pub fn parse(text: &str, defaults: &SecretDefaults) -> Result<DbSecret, ShapeError> {
         // Only the position of a syntax error is passed on: the text around it could be the password.
         let value = serde_json::from_str::<Value>(text)
             .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
@@ -145,13 +154,12 @@ impl DbSecret {
         };
         let engine = match optional_str(&fields, "engine")? {
             Some(name) => EngineKind::parse(name).map_err(|problem| invalid("engine", problem))?,
-            None => default_engine.ok_or(ShapeError::NoEngine)?,
+            None => defaults.engine.ok_or(ShapeError::NoEngine)?,
         };
         let username = required_str(&fields, "username")?;
         let username = UserName::new(username).map_err(|problem| invalid("username", problem))?;
-        if username.as_str().len() > engine.max_username_bytes() {
-            let limit = engine.max_username_bytes();
-            return Err(invalid("username", format!("is longer than {engine}'s limit of {limit} bytes")));
+        if let Some(problem) = engine.username_problem(username.as_str(), defaults.mysql_username_limit) {
+            return Err(invalid("username", problem));
         }
         let target = Target {
             engine,
@@ -294,7 +302,7 @@ mod tests {
     const PG: &str = r#"{"engine":"postgres","host":"db.example.com","username":"app","password":"pw-1"}"#;
 
     fn parse(json: &str) -> Result<DbSecret, ShapeError> {
-        DbSecret::parse(json, None)
+        DbSecret::parse(json, &SecretDefaults::default())
     }
 
     fn check_err(json: &str, expected: ShapeError) {
@@ -366,11 +374,23 @@ mod tests {
     }
 
     #[test]
+    fn mysql_family_secrets() {
+        let json = r#"{"engine":"mariadb","host":"h","username":"app","password":"p"}"#;
+        let secret = parse(json).unwrap();
+        assert_eq!((secret.target().port, secret.target().dbname.as_deref()), (3306, None));
+        let long = format!(r#"{{"engine":"mysql","host":"h","username":"{}","password":"p"}}"#, "u".repeat(20));
+        assert!(parse(&long).is_ok());
+        let limited = SecretDefaults { mysql_username_limit: Some(16), ..SecretDefaults::default() };
+        assert!(matches!(DbSecret::parse(&long, &limited), Err(ShapeError::Invalid { key: "username", .. })));
+    }
+
+    #[test]
     fn default_engine_applies_only_without_engine_key() {
         let json = r#"{"host":"h","username":"u","password":"p"}"#;
-        let secret = DbSecret::parse(json, Some(EngineKind::AuroraPostgres)).unwrap();
+        let defaults = SecretDefaults { engine: Some(EngineKind::AuroraPostgres), ..SecretDefaults::default() };
+        let secret = DbSecret::parse(json, &defaults).unwrap();
         assert_eq!(secret.target().engine, EngineKind::AuroraPostgres);
-        let secret = DbSecret::parse(PG, Some(EngineKind::AuroraPostgres)).unwrap();
+        let secret = DbSecret::parse(PG, &defaults).unwrap();
         assert_eq!(secret.target().engine, EngineKind::Postgres);
     }
 

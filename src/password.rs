@@ -37,6 +37,8 @@ pub enum PasswordError {
     TooShort { length: usize, types: usize },
     #[error("the operating system's random number source failed: {0}")]
     Entropy(String),
+    #[error("PASSWORD_LENGTH {length} is outside {min} to {max}, the lengths {engine} passwords may have")]
+    Length { length: usize, engine: EngineKind, min: usize, max: usize },
 }
 
 /// Redraws allowed before giving up; only reachable with lengths barely above the number of types.
@@ -44,6 +46,11 @@ const MAX_DRAWS: usize = 10_000;
 
 impl Alphabet {
     pub fn new(policy: &PasswordPolicy, engine: EngineKind) -> Result<Alphabet, PasswordError> {
+        let lengths = engine.password_lengths();
+        if !lengths.contains(&policy.length) {
+            let (min, max) = (*lengths.start(), *lengths.end());
+            return Err(PasswordError::Length { length: policy.length, engine, min, max });
+        }
         let excluded = policy.exclude_characters.as_deref().unwrap_or(engine.default_exclude_characters());
         let classes = [
             (policy.exclude_lowercase, ('a'..='z').collect::<Vec<_>>()),
@@ -183,6 +190,21 @@ mod tests {
         );
         let lax = PasswordPolicy { length: 3, require_each_included_type: false, ..policy() };
         assert!(Alphabet::new(&lax, EngineKind::Postgres).is_ok());
+    }
+
+    #[test]
+    fn mysql_family_defaults_and_lengths() {
+        let alphabet = Alphabet::new(&policy(), EngineKind::Mysql).unwrap();
+        // The MySQL template excludes / @ " ' \ only: ':' stays.
+        assert_eq!(alphabet.size(), 62 + 32 - 5);
+        for length in [7, 42] {
+            let policy = PasswordPolicy { length, ..policy() };
+            assert!(matches!(Alphabet::new(&policy, EngineKind::Mariadb), Err(PasswordError::Length { .. })));
+            assert!(Alphabet::new(&policy, EngineKind::Postgres).is_ok());
+        }
+        for length in [8, 41] {
+            assert!(Alphabet::new(&PasswordPolicy { length, ..policy() }, EngineKind::AuroraMysql).is_ok());
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! No secret leaks: a whole rotation through the Lambda entry, logged at TRACE in Lambda's JSON format, then
 //! failures whose inputs hold secrets. No password, secret JSON or RotationToken may appear in any log line, error
-//! message or Diagnostic, and the PostgreSQL statement log must not hold the new password in clear.
+//! message or Diagnostic, and the server's statement log (PostgreSQL's, MariaDB's general log) must not hold a
+//! generated password.
 
 mod common;
 
@@ -17,7 +18,16 @@ fn payload(step: &str, secret_id: &str, token: &str, rotation_token: &str) -> La
 }
 
 #[tokio::test]
-async fn no_secret_reaches_logs_errors_or_the_statement_log() {
+async fn postgres_no_secret_reaches_logs_errors_or_the_statement_log() {
+    no_secret_reaches_logs_errors_or_the_statement_log(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn mariadb_no_secret_reaches_logs_errors_or_the_statement_log() {
+    no_secret_reaches_logs_errors_or_the_statement_log(Engine::Mariadb).await;
+}
+
+async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     let logs = LogBuffer::default();
     let settings = LogSettings { json: true, directives: "trace".into(), timestamps: false };
     let _guard = tracing::subscriber::set_default(logging::subscriber(&settings, logs.clone()));
@@ -25,9 +35,9 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     let sm = sm().await;
     let user = unique("leak");
     let old = "Old-Passw0rd-leak-check";
-    pg_create_role(&user, old).await;
+    engine.create_user(&user, old).await;
     let secret_id = unique("leak-secret");
-    let mut secret = pg_secret(&user, old);
+    let mut secret = engine.secret(&user, old);
     secret["apiKey"] = "users-own-secret-value".into();
     create_secret(&sm, &secret_id, &secret).await;
     let rotator = rotator().await;
@@ -39,10 +49,10 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
         lambda_handler(&rotator, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
     }
     let new = password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap());
-    assert!(pg_logs_in(&user, &new).await);
+    assert!(engine.logs_in(&user, &new).await);
 
     // Failures whose inputs carry secrets: the database drifted away from every version...
-    pg_set_password(&user, "Drifted-Passw0rd-leak-check").await;
+    engine.set_password(&user, "Drifted-Passw0rd-leak-check").await;
     let token = stage_rotation(&sm, &secret_id).await;
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     lambda_handler(&rotator, payload("createSecret", &secret_id, token.as_str(), rotation_token)).await.unwrap();
@@ -112,9 +122,13 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log() {
     }
     assert!(ours >= 8, "{ours} step lines");
 
-    // The server saw a verifier, never the new password.
-    let statements = pg_statement_log();
-    assert!(statements.contains("ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$"), "statement logging is on");
+    // The server saw a verifier or hash, never the new password.
+    let statements = engine.statement_log();
+    let marker = match engine {
+        Engine::Postgres => "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$",
+        Engine::Mariadb => "SET PASSWORD = '*",
+    };
+    assert!(statements.contains(marker), "statement logging is on");
     for generated in [new.as_str(), pending.as_str()] {
         assert!(!statements.contains(generated), "the statement log holds a generated password");
     }

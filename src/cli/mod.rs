@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use lambda_runtime::service_fn;
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -150,8 +150,16 @@ fn read_event(source: &EventSource) -> Result<Vec<u8>, Error> {
 }
 
 async fn rotator_from_env() -> Result<AwsRotator, Error> {
+    handler::build(&config_from_env()?).await
+}
+
+/// The settings, with the engines the password policy cannot serve logged as warnings.
+fn config_from_env() -> Result<Config, Error> {
     let config = Config::from_env()?;
-    handler::build(&config).await
+    for problem in config.password_problems() {
+        warn!("configuration: {problem}; rotations of such secrets will fail");
+    }
+    Ok(config)
 }
 
 /// Exit status and a last line on stderr for a local command.

@@ -11,7 +11,6 @@ use std::io::Write;
 use rand::RngExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Config;
 use crate::credentials::DbSecret;
 use crate::engines::Drivers;
 use crate::error::Error;
@@ -65,7 +64,7 @@ impl<S: SecretStore> SecretStore for Staged<S> {
 
 pub async fn run(secret_id: &str) -> Result<(), Error> {
     logging::init(&LogSettings::from_env(true), std::io::stderr);
-    let config = Config::from_env()?;
+    let config = super::config_from_env()?;
     let store = AwsSecretStore::from_config(&config).await?;
     let mut out = std::io::stdout().lock();
     let before = store.describe(secret_id).await?;
@@ -78,7 +77,7 @@ pub async fn run(secret_id: &str) -> Result<(), Error> {
     };
     if let Fetched::Text(text) = store.get(secret_id, Version::Current).await? {
         // Best effort, for the header only: a malformed secret is reported by createSecret with its reason.
-        if let Ok(current) = DbSecret::parse(text.expose_secret(), config.default_engine) {
+        if let Ok(current) = DbSecret::parse(text.expose_secret(), &config.secret_defaults()) {
             let (target, user) = (current.target(), current.username());
             let _ = writeln!(out, "secret {secret_id}: {} user {user} at {target}", target.engine);
         }

@@ -2,15 +2,19 @@
 //! `Drivers`, which picks the driver for a secret's engine.
 //!
 //! Each driver lives in its own file and is the only code that talks to its database; `sql.rs` is the only place
-//! where SQL text is built from data.
+//! where SQL text is built from data; `mysql_auth.rs` computes what MySQL-family auth plugins store.
 
+mod mysql;
+pub mod mysql_auth;
 mod postgres;
 pub mod sql;
 
 use std::fmt;
 use std::future::Future;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
+pub use mysql::{MySession, MysqlEngine};
 pub use postgres::{PgSession, PostgresEngine};
 
 use crate::credentials::{Login, Password, Target, UserName};
@@ -20,6 +24,16 @@ use crate::credentials::{Login, Password, Target, UserName};
 pub enum EngineKind {
     Postgres,
     AuroraPostgres,
+    Mysql,
+    AuroraMysql,
+    Mariadb,
+}
+
+/// Engines that share a wire protocol, a driver and SQL dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Postgres,
+    Mysql,
 }
 
 /// The answer to a login attempt that reached the server.
@@ -47,16 +61,20 @@ pub trait DbEngine: Send + Sync {
 /// An open, authenticated session.
 pub trait DbSession: Send {
     /// Makes `new` the password of `user`. Idempotent: succeeds, and leaves `new` in place, when it already is the
-    /// password. The password reaches the server only as the verifier or hash the server stores, never in clear.
+    /// password. The password reaches the server as the verifier or hash the server stores wherever the server and
+    /// the account allow it; where they do not, the engine says so in a warning before sending it otherwise.
     fn set_password(&mut self, user: &UserName, new: &Password)
     -> impl Future<Output = Result<(), EngineError>> + Send;
 
     /// A query that proves the session can do work (testSecret). Changes nothing.
     fn check(&mut self) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Ends the session politely, so the server logs a disconnect rather than an aborted connection.
+    fn close(self) -> impl Future<Output = ()> + Send;
 }
 
 /// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
-/// and read-only statements, and for a statement that carried a password only its SQLSTATE and a fixed text.
+/// and read-only statements, and for a statement that carried a password only its error code and a fixed text.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} at {host}:{port}: {detail}")]
 pub struct EngineError {
@@ -85,15 +103,23 @@ pub enum EngineErrorKind {
 /// The drivers of this build, one per engine family; dispatches on the target's engine.
 pub struct Drivers {
     postgres: PostgresEngine,
+    mysql: MysqlEngine,
 }
 
 /// A session of whichever driver served the login.
 pub enum AnySession {
     Postgres(PgSession),
+    Mysql(MySession),
 }
 
 impl EngineKind {
-    pub const ALL: [EngineKind; 2] = [EngineKind::Postgres, EngineKind::AuroraPostgres];
+    pub const ALL: [EngineKind; 5] = [
+        EngineKind::Postgres,
+        EngineKind::AuroraPostgres,
+        EngineKind::Mysql,
+        EngineKind::AuroraMysql,
+        EngineKind::Mariadb,
+    ];
 
     /// Parses the secret's `engine` value (and the `DEFAULT_ENGINE` setting).
     pub fn parse(name: &str) -> Result<EngineKind, String> {
@@ -111,26 +137,57 @@ impl EngineKind {
         match self {
             EngineKind::Postgres => "postgres",
             EngineKind::AuroraPostgres => "aurora-postgresql",
+            EngineKind::Mysql => "mysql",
+            EngineKind::AuroraMysql => "aurora-mysql",
+            EngineKind::Mariadb => "mariadb",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            EngineKind::Postgres | EngineKind::AuroraPostgres => Family::Postgres,
+            EngineKind::Mysql | EngineKind::AuroraMysql | EngineKind::Mariadb => Family::Mysql,
         }
     }
 
     pub fn default_port(self) -> u16 {
-        match self {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => 5432,
+        match self.family() {
+            Family::Postgres => 5432,
+            Family::Mysql => 3306,
         }
     }
 
     /// The `EXCLUDE_CHARACTERS` default of AWS's template for this engine.
     pub fn default_exclude_characters(self) -> &'static str {
-        match self {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => ":/@\"'\\",
+        match self.family() {
+            Family::Postgres => ":/@\"'\\",
+            Family::Mysql => "/@\"'\\",
         }
     }
 
-    /// The longest user name the engine stores, in bytes (PostgreSQL: NAMEDATALEN - 1).
-    pub fn max_username_bytes(self) -> usize {
+    /// Lengths a generated password may have. RDS takes 8 to 41 characters for MySQL-family master passwords; the
+    /// function cannot tell a master user from another, so the bound applies to every MySQL-family user.
+    pub fn password_lengths(self) -> RangeInclusive<usize> {
+        match self.family() {
+            Family::Postgres => 1..=4096,
+            Family::Mysql => 8..=41,
+        }
+    }
+
+    /// Why `name` cannot be a user name of this engine, if it cannot: PostgreSQL stores up to 63 bytes, MySQL
+    /// 32 characters and MariaDB 80, unless `USERNAME_CHARACTER_LIMIT` (MySQL family only) says otherwise.
+    pub fn username_problem(self, name: &str, mysql_limit: Option<usize>) -> Option<String> {
         match self {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => 63,
+            EngineKind::Postgres | EngineKind::AuroraPostgres => {
+                (name.len() > 63).then(|| format!("is longer than {self}'s limit of 63 bytes"))
+            }
+            EngineKind::Mysql | EngineKind::AuroraMysql | EngineKind::Mariadb => {
+                let default = if self == EngineKind::Mariadb { 80 } else { 32 };
+                let limit = mysql_limit.unwrap_or(default);
+                (name.chars().count() > limit).then(|| {
+                    format!("is longer than {limit} characters, the limit for {self} (USERNAME_CHARACTER_LIMIT)")
+                })
+            }
         }
     }
 }
@@ -167,7 +224,7 @@ impl fmt::Display for EngineErrorKind {
 
 impl Drivers {
     pub fn new(connect_timeout: Duration) -> Drivers {
-        Drivers { postgres: PostgresEngine::new(connect_timeout) }
+        Drivers { postgres: PostgresEngine::new(connect_timeout), mysql: MysqlEngine::new(connect_timeout) }
     }
 }
 
@@ -175,12 +232,15 @@ impl DbEngine for Drivers {
     type Session = AnySession;
 
     async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<AnySession>, EngineError> {
-        let outcome = match at.engine {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => self.postgres.login(at, login).await?,
-        };
-        Ok(match outcome {
-            LoginOutcome::Accepted(session) => LoginOutcome::Accepted(AnySession::Postgres(session)),
-            LoginOutcome::Rejected => LoginOutcome::Rejected,
+        Ok(match at.engine.family() {
+            Family::Postgres => match self.postgres.login(at, login).await? {
+                LoginOutcome::Accepted(session) => LoginOutcome::Accepted(AnySession::Postgres(session)),
+                LoginOutcome::Rejected => LoginOutcome::Rejected,
+            },
+            Family::Mysql => match self.mysql.login(at, login).await? {
+                LoginOutcome::Accepted(session) => LoginOutcome::Accepted(AnySession::Mysql(session)),
+                LoginOutcome::Rejected => LoginOutcome::Rejected,
+            },
         })
     }
 }
@@ -189,12 +249,21 @@ impl DbSession for AnySession {
     async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
         match self {
             AnySession::Postgres(session) => session.set_password(user, new).await,
+            AnySession::Mysql(session) => session.set_password(user, new).await,
         }
     }
 
     async fn check(&mut self) -> Result<(), EngineError> {
         match self {
             AnySession::Postgres(session) => session.check().await,
+            AnySession::Mysql(session) => session.check().await,
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            AnySession::Postgres(session) => session.close().await,
+            AnySession::Mysql(session) => session.close().await,
         }
     }
 }
@@ -205,14 +274,32 @@ mod tests {
 
     #[test]
     fn parses_engine_names() {
-        assert_eq!(EngineKind::parse("postgres"), Ok(EngineKind::Postgres));
-        assert_eq!(EngineKind::parse("aurora-postgresql"), Ok(EngineKind::AuroraPostgres));
-        for bad in ["Postgres", "postgresql", "", "oracle-ee"] {
-            let err = EngineKind::parse(bad).unwrap_err();
-            assert!(err.contains("expected one of: postgres, aurora-postgresql"), "{err}");
-        }
-        for kind in [EngineKind::Postgres, EngineKind::AuroraPostgres] {
+        for kind in EngineKind::ALL {
             assert_eq!(EngineKind::parse(kind.as_str()), Ok(kind));
         }
+        for bad in ["Postgres", "postgresql", "", "oracle-ee", "aurora", "MySQL"] {
+            let err = EngineKind::parse(bad).unwrap_err();
+            assert!(
+                err.contains("expected one of: postgres, aurora-postgresql, mysql, aurora-mysql, mariadb"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn username_limits() {
+        let check = |kind: EngineKind, name: &str, limit: Option<usize>, ok: bool| {
+            assert_eq!(kind.username_problem(name, limit).is_none(), ok, "{kind} {name:?} {limit:?}");
+        };
+        check(EngineKind::Postgres, &"u".repeat(63), None, true);
+        check(EngineKind::Postgres, &"u".repeat(64), None, false);
+        check(EngineKind::Postgres, &"é".repeat(32), None, false);
+        check(EngineKind::Mysql, &"u".repeat(32), None, true);
+        check(EngineKind::AuroraMysql, &"u".repeat(33), None, false);
+        check(EngineKind::Mariadb, &"u".repeat(80), None, true);
+        check(EngineKind::Mariadb, &"u".repeat(81), None, false);
+        check(EngineKind::Mysql, &"u".repeat(17), Some(16), false);
+        check(EngineKind::Mariadb, &"é".repeat(80), None, true);
+        check(EngineKind::Postgres, &"u".repeat(63), Some(10), true);
     }
 }

@@ -97,6 +97,10 @@ impl DbSession for PgSession {
     async fn check(&mut self) -> Result<(), EngineError> {
         self.query_value(sql::pg_check()).await.map(drop)
     }
+
+    async fn close(self) {
+        // Dropping the client ends the connection task with a Terminate message.
+    }
 }
 
 impl PgSession {

@@ -1,9 +1,11 @@
 //! The only place where SQL text is built from data.
 //!
 //! Every statement a driver runs is an `Sql`, and an `Sql` can only be made here, so a `format!` string cannot
-//! reach a database by accident. Names are quoted as identifiers, values as literals, with the escaping functions
-//! of the server's own client library (libpq's `PQescapeIdentifier` / `PQescapeLiteral`, as ported by
-//! postgres-protocol), never by hand.
+//! reach a database by accident. PostgreSQL names and values are quoted with libpq's escaping functions
+//! (`PQescapeIdentifier` / `PQescapeLiteral`, as ported by postgres-protocol). MySQL-family string literals are
+//! quoted for the session's `sql_mode`: a quote is doubled (valid in every mode), a backslash is doubled only where
+//! backslashes escape (not under `NO_BACKSLASH_ESCAPES`), and NUL is refused. Single-user statements name the account
+//! as `CURRENT_USER` / `CURRENT_USER()`, never by its name.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,9 +13,25 @@ use std::fmt;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 
 use crate::credentials::UserName;
+use crate::engines::mysql_auth::AuthPlugin;
 
 /// An audited SQL statement. `Debug` does not show it, since a password statement holds a verifier.
 pub struct Sql(Cow<'static, str>);
+
+/// How the session reads MySQL string literals (from `@@sql_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MysqlQuoting {
+    pub no_backslash_escapes: bool,
+}
+
+/// A value that no literal may carry, or a plugin whose name is not a known constant.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LiteralError {
+    #[error("the value holds a NUL character, which is never sent in a MySQL string literal")]
+    Nul,
+    #[error("no hash form for the {0} plugin")]
+    NoHashForm(String),
+}
 
 /// Whose password a statement changes.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +45,31 @@ pub enum Role<'a> {
 impl Sql {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl MysqlQuoting {
+    pub fn from_sql_mode(sql_mode: &str) -> MysqlQuoting {
+        let no_backslash_escapes =
+            sql_mode.split(',').any(|mode| mode.trim().eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES"));
+        MysqlQuoting { no_backslash_escapes }
+    }
+
+    fn literal(self, value: &str) -> Result<String, LiteralError> {
+        if value.contains('\0') {
+            return Err(LiteralError::Nul);
+        }
+        let mut quoted = String::with_capacity(value.len() + 2);
+        quoted.push('\'');
+        for c in value.chars() {
+            match c {
+                '\'' => quoted.push_str("''"),
+                '\\' if !self.no_backslash_escapes => quoted.push_str(r"\\"),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        Ok(quoted)
     }
 }
 
@@ -57,9 +100,109 @@ pub fn pg_set_password(role: Role<'_>, verifier: &str) -> Sql {
     Sql(Cow::Owned(format!("ALTER ROLE {role} PASSWORD {}", escape_literal(verifier))))
 }
 
+/// MySQL family: the server's flavour (MariaDB says so in its version) and how literals are read.
+pub fn mysql_server_facts() -> Sql {
+    Sql(Cow::Borrowed("SELECT @@version, @@sql_mode"))
+}
+
+/// MySQL family: the logged-in account's authentication clause; allowed on one's own account without privileges.
+pub fn mysql_show_create_current_user() -> Sql {
+    Sql(Cow::Borrowed("SHOW CREATE USER CURRENT_USER()"))
+}
+
+/// MySQL family: the smoke test of testSecret.
+pub fn mysql_check() -> Sql {
+    Sql(Cow::Borrowed("SELECT 1"))
+}
+
+/// MariaDB: the logged-in account's password, as the stored string of the plugin it already uses. Any account may
+/// do this to itself, where `ALTER USER` needs `CREATE USER`.
+pub fn mariadb_set_password_hash(hash: &str, quoting: MysqlQuoting) -> Result<Sql, LiteralError> {
+    Ok(Sql(Cow::Owned(format!("SET PASSWORD = {}", quoting.literal(hash)?))))
+}
+
+/// MariaDB, where no hash form applies: the password itself, hashed by the server with the account's plugin. It
+/// appears verbatim in MariaDB's general log.
+pub fn mariadb_set_password_literal(password: &str, quoting: MysqlQuoting) -> Result<Sql, LiteralError> {
+    Ok(Sql(Cow::Owned(format!("SET PASSWORD = PASSWORD({})", quoting.literal(password)?))))
+}
+
+/// MySQL: the logged-in account's password as `plugin`'s stored string. MySQL requires `CREATE USER` (or `UPDATE` on
+/// `mysql.*`) for `IDENTIFIED WITH … AS`, even on one's own account.
+pub fn mysql_alter_current_user_hash(
+    plugin: &AuthPlugin,
+    hash: &str,
+    quoting: MysqlQuoting,
+) -> Result<Sql, LiteralError> {
+    // Only plugin names that are known constants reach SQL.
+    let plugin = match plugin {
+        AuthPlugin::MysqlNative | AuthPlugin::CachingSha2 => plugin.name(),
+        other => return Err(LiteralError::NoHashForm(other.name().to_owned())),
+    };
+    let hash = quoting.literal(hash)?;
+    Ok(Sql(Cow::Owned(format!("ALTER USER CURRENT_USER() IDENTIFIED WITH {plugin} AS {hash}"))))
+}
+
+/// MySQL, without the privilege for the hash form: the password itself, which MySQL rewrites to `<secret>` in its
+/// general, slow and binary logs. `replace` is the current password, for accounts that must give it
+/// (`PASSWORD REQUIRE CURRENT`).
+pub fn mysql_alter_current_user_literal(
+    password: &str,
+    replace: Option<&str>,
+    quoting: MysqlQuoting,
+) -> Result<Sql, LiteralError> {
+    let mut sql = format!("ALTER USER CURRENT_USER() IDENTIFIED BY {}", quoting.literal(password)?);
+    if let Some(current) = replace {
+        sql.push_str(" REPLACE ");
+        sql.push_str(&quoting.literal(current)?);
+    }
+    Ok(Sql(Cow::Owned(sql)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mysql_literals_suit_the_sql_mode() {
+        let default = MysqlQuoting::from_sql_mode("STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION");
+        let nbe = MysqlQuoting::from_sql_mode("STRICT_TRANS_TABLES,no_backslash_escapes");
+        assert!(!default.no_backslash_escapes && nbe.no_backslash_escapes);
+        for (value, in_default, in_nbe) in [
+            ("plain", "'plain'", "'plain'"),
+            ("it's", "'it''s'", "'it''s'"),
+            (r"a\b", r"'a\\b'", r"'a\b'"),
+            (r"\'", r"'\\'''", r"'\'''"),
+            ("$A$005$./x", "'$A$005$./x'", "'$A$005$./x'"),
+        ] {
+            assert_eq!(default.literal(value).unwrap(), in_default, "{value}");
+            assert_eq!(nbe.literal(value).unwrap(), in_nbe, "{value}");
+        }
+        assert_eq!(default.literal("a\0b"), Err(LiteralError::Nul));
+    }
+
+    #[test]
+    fn mysql_password_statements() {
+        let q = MysqlQuoting { no_backslash_escapes: false };
+        let check = |sql: Result<Sql, LiteralError>, expected: &str| assert_eq!(sql.unwrap().as_str(), expected);
+        check(mariadb_set_password_hash("*2470C0", q), "SET PASSWORD = '*2470C0'");
+        check(mariadb_set_password_literal("p'w", q), "SET PASSWORD = PASSWORD('p''w')");
+        check(
+            mysql_alter_current_user_hash(&AuthPlugin::CachingSha2, "$A$005$salt", q),
+            "ALTER USER CURRENT_USER() IDENTIFIED WITH caching_sha2_password AS '$A$005$salt'",
+        );
+        check(
+            mysql_alter_current_user_hash(&AuthPlugin::MysqlNative, "*AB", q),
+            "ALTER USER CURRENT_USER() IDENTIFIED WITH mysql_native_password AS '*AB'",
+        );
+        let hostile = AuthPlugin::Other("x AS 'y'".into());
+        assert!(matches!(mysql_alter_current_user_hash(&hostile, "h", q), Err(LiteralError::NoHashForm(_))));
+        check(mysql_alter_current_user_literal("new", None, q), "ALTER USER CURRENT_USER() IDENTIFIED BY 'new'");
+        check(
+            mysql_alter_current_user_literal("new", Some("old"), q),
+            "ALTER USER CURRENT_USER() IDENTIFIED BY 'new' REPLACE 'old'",
+        );
+    }
 
     fn check(role: Role<'_>, verifier: &str, expected: &str) {
         assert_eq!(pg_set_password(role, verifier).as_str(), expected);

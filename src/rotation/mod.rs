@@ -13,10 +13,9 @@ use std::fmt;
 use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
-use crate::config::Config;
-use crate::config::PasswordPolicy;
-use crate::credentials::DbSecret;
-use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
+use crate::config::{Config, PasswordPolicy};
+use crate::credentials::{DbSecret, Login, SecretDefaults};
+use crate::engines::{DbEngine, DbSession, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
 use crate::password;
@@ -28,7 +27,7 @@ pub struct Rotator<S, E> {
     store: S,
     engine: E,
     policy: PasswordPolicy,
-    default_engine: Option<EngineKind>,
+    defaults: SecretDefaults,
 }
 
 /// What a step did, for logs and the local command line.
@@ -72,7 +71,7 @@ impl fmt::Display for Outcome {
 
 impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E> {
-        Rotator { store, engine, policy: config.password.clone(), default_engine: config.default_engine }
+        Rotator { store, engine, policy: config.password.clone(), defaults: config.secret_defaults() }
     }
 
     pub fn store(&self) -> &S {
@@ -123,16 +122,15 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
-        let (at, user, new) = (pending.target(), pending.username(), pending.password());
+        let (at, user) = (pending.target(), pending.username());
         // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
         // gets no failed login (which brute-force alarms count) in every rotation. A database that accepts the
         // current password does not have the pending one, so "pending already works" needs no login to rule out.
-        if let LoginOutcome::Accepted(mut session) = self.engine.login(at, current.login()).await? {
-            session.set_password(user, new).await?;
-            info!(%user, host = %at, with = AWSCURRENT, "setSecret: password changed to the AWSPENDING version's");
-            return Ok(Outcome::PasswordSet { with: AWSCURRENT });
+        if let Some(outcome) = self.change_as(&pending, current.login(), AWSCURRENT).await? {
+            return Ok(outcome);
         }
-        if let LoginOutcome::Accepted(_) = self.engine.login(at, pending.login()).await? {
+        if let LoginOutcome::Accepted(session) = self.engine.login(at, pending.login()).await? {
+            session.close().await;
             info!(%user, host = %at, "setSecret: the database already has the AWSPENDING password, nothing to do");
             return Ok(Outcome::AlreadySet);
         }
@@ -140,10 +138,8 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         match self.load(event, Version::Previous).await {
             Ok(Some(previous)) => match previous.differs_from(&pending) {
                 None => {
-                    if let LoginOutcome::Accepted(mut session) = self.engine.login(at, previous.login()).await? {
-                        session.set_password(user, new).await?;
-                        info!(%user, host = %at, with = AWSPREVIOUS, "setSecret: password changed to the AWSPENDING version's");
-                        return Ok(Outcome::PasswordSet { with: AWSPREVIOUS });
+                    if let Some(outcome) = self.change_as(&pending, previous.login(), AWSPREVIOUS).await? {
+                        return Ok(outcome);
                     }
                 }
                 Some(key) => warn!(key, "setSecret: AWSPREVIOUS has another {key}, not tried"),
@@ -162,6 +158,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         match self.engine.login(at, pending.login()).await? {
             LoginOutcome::Accepted(mut session) => {
                 session.check().await?;
+                session.close().await;
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
             }
@@ -169,6 +166,23 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
                 Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING })
             }
         }
+    }
+
+    /// Logs in with `login` and makes the pending password the user's; `None` when the login is refused.
+    async fn change_as(
+        &self,
+        pending: &DbSecret,
+        login: Login<'_>,
+        with: &'static str,
+    ) -> Result<Option<Outcome>, Error> {
+        let (at, user) = (pending.target(), pending.username());
+        let LoginOutcome::Accepted(mut session) = self.engine.login(at, login).await? else {
+            return Ok(None);
+        };
+        session.set_password(user, pending.password()).await?;
+        session.close().await;
+        info!(%user, host = %at, with, "setSecret: password changed to the AWSPENDING version's");
+        Ok(Some(Outcome::PasswordSet { with }))
     }
 
     /// finishSecret: AWSCURRENT moves to the token (the service puts AWSPREVIOUS on the old one), then AWSPENDING
@@ -195,7 +209,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         let label = label(version);
         let secret_id = &event.secret_id;
         match self.store.get(secret_id, version).await? {
-            Fetched::Text(text) => DbSecret::parse(text.expose_secret(), self.default_engine)
+            Fetched::Text(text) => DbSecret::parse(text.expose_secret(), &self.defaults)
                 .map(Some)
                 .map_err(|source| Error::SecretShape { secret_id: secret_id.clone(), version: label, source }),
             Fetched::Binary => {

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Outcome, Rotator};
 use crate::config::Config;
-use crate::credentials::{DbSecret, Login, Password, Target, UserName};
+use crate::credentials::{DbSecret, Login, Password, SecretDefaults, Target, UserName};
 use crate::engines::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, RotationToken, Step, VersionId};
@@ -248,6 +248,8 @@ impl DbSession for FakeSession {
         }
         Ok(())
     }
+
+    async fn close(self) {}
 }
 
 /// A secret with one AWSCURRENT version, a database on its password, and a token staged as RotateSecret does.
@@ -307,7 +309,7 @@ impl World {
 
     fn password_of(&self, label: &str) -> Option<String> {
         let value = self.store.state.lock().unwrap().value(label)?;
-        Some(DbSecret::parse(&value, None).unwrap().password().expose_secret().to_owned())
+        Some(DbSecret::parse(&value, &SecretDefaults::default()).unwrap().password().expose_secret().to_owned())
     }
 
     fn labels(&self) -> Vec<(String, Vec<String>)> {

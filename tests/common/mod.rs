@@ -129,6 +129,165 @@ pub fn pg_secret(user: &str, password: &str) -> serde_json::Value {
     })
 }
 
+// ---------------------------------------------------------------- MariaDB
+
+pub fn my_port() -> u16 {
+    env("TEST_MARIADB_PORT").parse().expect("TEST_MARIADB_PORT is a port")
+}
+
+/// A plain mysql_async login, independent of the code under test.
+pub async fn my_connect(user: &str, password: &str) -> Result<mysql_async::Conn, mysql_async::Error> {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(env("TEST_MARIADB_HOST"))
+        .tcp_port(my_port())
+        .user(Some(user))
+        .pass(Some(password))
+        .prefer_socket(false);
+    mysql_async::Conn::new(opts).await
+}
+
+/// A session as the server's administrator (root over TCP, with its password).
+pub async fn my_admin() -> mysql_async::Conn {
+    my_connect(&env("TEST_MARIADB_ADMIN_USER"), &env("TEST_MARIADB_ADMIN_PASSWORD")).await.expect("root logs in")
+}
+
+/// A MariaDB string literal for a session in the default sql_mode (backslashes escape).
+pub fn my_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+pub async fn my_exec(sql: &str) {
+    use mysql_async::prelude::Queryable;
+    let mut admin = my_admin().await;
+    admin.query_drop(sql).await.unwrap_or_else(|err| panic!("{sql}: {err}"));
+    admin.disconnect().await.unwrap();
+}
+
+/// Whether `user` logs in with `password`; any failure other than a refused password fails the test.
+pub async fn my_logs_in(user: &str, password: &str) -> bool {
+    use mysql_async::prelude::Queryable;
+    match my_connect(user, password).await {
+        Ok(mut conn) => {
+            conn.query_drop("SELECT 1").await.expect("a logged-in session works");
+            conn.disconnect().await.unwrap();
+            true
+        }
+        Err(mysql_async::Error::Server(err)) if err.code == 1045 => false,
+        Err(err) => panic!("login as {user:?} failed for another reason than the password: {err}"),
+    }
+}
+
+/// The accounts whose names start with `prefix`: ("user@host", plugin, stored string).
+pub async fn my_accounts(prefix: &str) -> BTreeMap<String, (String, String)> {
+    use mysql_async::prelude::Queryable;
+    let mut admin = my_admin().await;
+    let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let rows: Vec<(String, String, String, String)> = admin
+        .exec("SELECT User, Host, plugin, authentication_string FROM mysql.user WHERE User LIKE ?", (pattern,))
+        .await
+        .expect("read mysql.user");
+    admin.disconnect().await.unwrap();
+    rows.into_iter().map(|(user, host, plugin, auth)| (format!("{user}@{host}"), (plugin, auth))).collect()
+}
+
+pub fn my_general_log() -> String {
+    String::from_utf8_lossy(&std::fs::read(env("TEST_MARIADB_GENERAL_LOG")).expect("the general log is readable"))
+        .into_owned()
+}
+
+/// An RDS-format secret for the local MariaDB. TLS is off: this server speaks plaintext.
+pub fn my_secret(user: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "engine": "mariadb",
+        "host": env("TEST_MARIADB_HOST"),
+        "port": my_port(),
+        "username": user,
+        "password": password,
+        "ssl": false,
+    })
+}
+
+// ---------------------------------------------------------------- either engine
+
+/// The database a scenario runs on; the same scenarios prove both engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mariadb,
+}
+
+impl Engine {
+    /// The longest user name the engine takes, in bytes of ASCII.
+    pub fn max_name_len(self) -> usize {
+        match self {
+            Engine::Postgres => 63,
+            Engine::Mariadb => 80,
+        }
+    }
+
+    /// A login user with `password`; on MariaDB, `'name'@'%'` with the server's default plugin.
+    pub async fn create_user(self, name: &str, password: &str) {
+        match self {
+            Engine::Postgres => pg_create_role(name, password).await,
+            Engine::Mariadb => {
+                my_exec(&format!("CREATE USER {}@'%' IDENTIFIED BY {}", my_quote(name), my_quote(password))).await
+            }
+        }
+    }
+
+    /// Changes a password as the administrator (drift, restored backups).
+    pub async fn set_password(self, name: &str, password: &str) {
+        match self {
+            Engine::Postgres => pg_set_password(name, password).await,
+            Engine::Mariadb => {
+                my_exec(&format!("ALTER USER {}@'%' IDENTIFIED BY {}", my_quote(name), my_quote(password))).await
+            }
+        }
+    }
+
+    pub async fn logs_in(self, name: &str, password: &str) -> bool {
+        match self {
+            Engine::Postgres => pg_logs_in(name, password).await,
+            Engine::Mariadb => my_logs_in(name, password).await,
+        }
+    }
+
+    /// The users whose names start with `prefix`, with what the server stores for each.
+    pub async fn users(self, prefix: &str) -> BTreeMap<String, Option<String>> {
+        match self {
+            Engine::Postgres => pg_roles(prefix).await,
+            Engine::Mariadb => my_accounts(prefix)
+                .await
+                .into_iter()
+                .map(|(account, (plugin, auth))| (account, Some(format!("{plugin}:{auth}"))))
+                .collect(),
+        }
+    }
+
+    /// The key `users` files `name` under.
+    pub fn user_key(self, name: &str) -> String {
+        match self {
+            Engine::Postgres => name.to_owned(),
+            Engine::Mariadb => format!("{name}@%"),
+        }
+    }
+
+    pub fn secret(self, name: &str, password: &str) -> serde_json::Value {
+        match self {
+            Engine::Postgres => pg_secret(name, password),
+            Engine::Mariadb => my_secret(name, password),
+        }
+    }
+
+    /// Everything the server logged of the statements it ran.
+    pub fn statement_log(self) -> String {
+        match self {
+            Engine::Postgres => pg_statement_log(),
+            Engine::Mariadb => my_general_log(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------- Secrets Manager (moto)
 
 pub async fn sm() -> SmClient {

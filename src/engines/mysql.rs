@@ -1,0 +1,279 @@
+//! MySQL, Aurora MySQL and MariaDB, on mysql_async (rustls, no OpenSSL).
+//!
+//! The password change is chosen by what the server and the account support, never by version prefixes:
+//! `SHOW CREATE USER CURRENT_USER()` names the account's plugin, `@@version` says whether the server is MariaDB, and
+//! `@@sql_mode` how literals are read. Then, in order:
+//!
+//! | server | plugin | statement | privilege |
+//! | --- | --- | --- | --- |
+//! | MariaDB | mysql_native_password, ed25519 | `SET PASSWORD = '<stored string>'` | none (own account) |
+//! | MySQL | mysql_native_password, caching_sha2_password | `ALTER USER CURRENT_USER() IDENTIFIED WITH p AS '<stored string>'` | `CREATE USER` |
+//! | MySQL | any, when the above is refused or has no form | `ALTER USER CURRENT_USER() IDENTIFIED BY '<password>'` (MySQL writes `<secret>` in its logs) | none |
+//! | MariaDB | any other plugin | `SET PASSWORD = PASSWORD('<password>')` (MariaDB logs it verbatim) | none |
+//!
+//! A literal is only sent after a warning says why. mysql_async's `Opts` print the password in `Debug`: they are
+//! never formatted here.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, IoError, OptsBuilder};
+use tracing::{info, warn};
+
+use super::mysql_auth::{self, AccountAuth, AuthPlugin};
+use super::sql::{self, MysqlQuoting, Sql};
+use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
+use crate::credentials::{Login, Password, Target, UserName};
+
+pub struct MysqlEngine {
+    connect_timeout: Duration,
+}
+
+pub struct MySession {
+    conn: Conn,
+    user: UserName,
+    /// The password this session logged in with, for servers that demand it (`PASSWORD REQUIRE CURRENT`).
+    current: Password,
+    target: Target,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    Mysql,
+    Mariadb,
+}
+
+/// MySQL error numbers this engine acts on.
+mod code {
+    pub const ACCESS_DENIED: u16 = 1045;
+    pub const TOO_MANY_CONNECTIONS: u16 = 1040;
+    pub const USER_LIMIT_REACHED: u16 = 1203;
+    pub const USER_RESOURCE_EXCEEDED: u16 = 1226;
+    pub const DB_ACCESS_DENIED: u16 = 1044;
+    pub const TABLE_ACCESS_DENIED: u16 = 1142;
+    pub const SPECIFIC_ACCESS_DENIED: u16 = 1227;
+    pub const PASSWORD_HASH_FORMAT: u16 = 1372;
+    pub const PLUGIN_NOT_LOADED: u16 = 1524;
+    pub const PASSWORD_FORMAT: u16 = 1827;
+    pub const READ_ONLY: u16 = 1290;
+    pub const NOT_VALID_PASSWORD: u16 = 1819;
+    pub const MISSING_CURRENT_PASSWORD: u16 = 3892;
+}
+
+/// Refusals of the hash form that the literal form may get past: missing privilege, plugin or format support.
+const HASH_FORM_REFUSED: [u16; 7] = [
+    code::SPECIFIC_ACCESS_DENIED,
+    code::DB_ACCESS_DENIED,
+    code::TABLE_ACCESS_DENIED,
+    code::PLUGIN_NOT_LOADED,
+    code::PASSWORD_HASH_FORMAT,
+    code::PASSWORD_FORMAT,
+    1396, // ER_CANNOT_USER: MariaDB's wrapper for a plugin refusing the value
+];
+
+impl MysqlEngine {
+    pub fn new(connect_timeout: Duration) -> MysqlEngine {
+        MysqlEngine { connect_timeout }
+    }
+}
+
+impl DbEngine for MysqlEngine {
+    type Session = MySession;
+
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<MySession>, EngineError> {
+        if at.ssl != Some(false) {
+            return Err(EngineError::new(
+                EngineErrorKind::Tls,
+                at,
+                "the secret requires verified TLS (\"ssl\" is true or absent), which this build cannot do yet; \
+                 set \"ssl\": false to allow plaintext",
+            ));
+        }
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(at.host.as_str())
+            .tcp_port(at.port)
+            .user(Some(login.user.as_str()))
+            .pass(Some(login.password.expose_secret()))
+            .db_name(at.dbname.as_deref())
+            .prefer_socket(false);
+        let conn = match tokio::time::timeout(self.connect_timeout, Conn::new(opts)).await {
+            Err(_) => {
+                let detail =
+                    format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
+                return Err(EngineError::new(EngineErrorKind::Timeout, at, detail));
+            }
+            Ok(Err(err)) => return login_failure(at, err),
+            Ok(Ok(conn)) => conn,
+        };
+        let session = MySession { conn, user: login.user.clone(), current: login.password.clone(), target: at.clone() };
+        Ok(LoginOutcome::Accepted(session))
+    }
+}
+
+impl DbSession for MySession {
+    async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
+        if *user != self.user {
+            let detail = "changing another account's password (alternating users) is not supported by this build";
+            return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
+        }
+        let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
+        let flavor = if version.contains("MariaDB") { Flavor::Mariadb } else { Flavor::Mysql };
+        let quoting = MysqlQuoting::from_sql_mode(&sql_mode);
+        let create: Vec<u8> = self.query_row(sql::mysql_show_create_current_user()).await?;
+        let plugin = match mysql_auth::account_auth(&String::from_utf8_lossy(&create)) {
+            Ok(AccountAuth::Plugin(plugin)) => plugin,
+            Ok(AccountAuth::Several) => {
+                let detail = "the account authenticates with several plugins or factors; rotate it by hand";
+                return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
+            }
+            Err(problem) => return Err(EngineError::new(EngineErrorKind::Statement, &self.target, problem)),
+        };
+        let password = new.expose_secret();
+        if let Some(statement) = self.hash_form(flavor, &plugin, password, quoting)? {
+            match self.conn.query_drop(statement.as_str()).await {
+                Ok(()) => {
+                    info!(%plugin, "setSecret: password sent as the {plugin} hash, computed here");
+                    return Ok(());
+                }
+                Err(mysql_async::Error::Server(err)) if HASH_FORM_REFUSED.contains(&err.code) => warn!(
+                    %plugin,
+                    mysql_error = err.code,
+                    "setSecret: the server refused the {plugin} hash form (MySQL error {}); sending the password as \
+                     a string literal instead",
+                    err.code
+                ),
+                Err(err) => return Err(self.statement_error(&err, "the password change")),
+            }
+        } else {
+            warn!(%plugin, "setSecret: the {plugin} plugin has no hash form here; sending the password as a string literal");
+        }
+        self.set_literal(flavor, password, quoting).await
+    }
+
+    async fn check(&mut self) -> Result<(), EngineError> {
+        let statement = sql::mysql_check();
+        match self.conn.query_drop(statement.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.statement_error(&err, statement.as_str())),
+        }
+    }
+
+    async fn close(self) {
+        let _ = self.conn.disconnect().await;
+    }
+}
+
+impl MySession {
+    /// The stored-string form of `password` for this server and plugin, or `None` where there is none.
+    fn hash_form(
+        &self,
+        flavor: Flavor,
+        plugin: &AuthPlugin,
+        password: &str,
+        quoting: MysqlQuoting,
+    ) -> Result<Option<Sql>, EngineError> {
+        let bytes = password.as_bytes();
+        let statement = match (flavor, plugin) {
+            (Flavor::Mariadb, AuthPlugin::MysqlNative) => {
+                sql::mariadb_set_password_hash(&mysql_auth::native_hash(bytes), quoting)
+            }
+            (Flavor::Mariadb, AuthPlugin::Ed25519) => {
+                sql::mariadb_set_password_hash(&mysql_auth::ed25519_hash(bytes), quoting)
+            }
+            (Flavor::Mysql, AuthPlugin::MysqlNative) => {
+                sql::mysql_alter_current_user_hash(plugin, &mysql_auth::native_hash(bytes), quoting)
+            }
+            (Flavor::Mysql, AuthPlugin::CachingSha2) => {
+                let hash = mysql_auth::caching_sha2_hash(bytes)
+                    .map_err(|err| EngineError::new(EngineErrorKind::Statement, &self.target, err))?;
+                sql::mysql_alter_current_user_hash(plugin, &hash, quoting)
+            }
+            _ => return Ok(None),
+        };
+        statement.map(Some).map_err(|err| EngineError::new(EngineErrorKind::Statement, &self.target, err.to_string()))
+    }
+
+    /// The password as a literal, the server hashing it with the account's own plugin.
+    async fn set_literal(&mut self, flavor: Flavor, password: &str, quoting: MysqlQuoting) -> Result<(), EngineError> {
+        let literal = |replace: Option<&str>| match flavor {
+            Flavor::Mariadb => sql::mariadb_set_password_literal(password, quoting),
+            Flavor::Mysql => sql::mysql_alter_current_user_literal(password, replace, quoting),
+        };
+        let to_error =
+            |err: sql::LiteralError| EngineError::new(EngineErrorKind::Statement, &self.target, err.to_string());
+        let statement = literal(None).map_err(to_error)?;
+        match self.conn.query_drop(statement.as_str()).await {
+            Ok(()) => Ok(()),
+            // The account must confirm its current password (MySQL's PASSWORD REQUIRE CURRENT).
+            Err(mysql_async::Error::Server(err)) if err.code == code::MISSING_CURRENT_PASSWORD => {
+                let statement = literal(Some(self.current.expose_secret())).map_err(to_error)?;
+                let result = self.conn.query_drop(statement.as_str()).await;
+                result.map_err(|err| self.statement_error(&err, "the password change"))
+            }
+            Err(err) => Err(self.statement_error(&err, "the password change")),
+        }
+    }
+
+    /// The first row of a statement that returns one; a missing row is an error.
+    async fn query_row<T: mysql_async::prelude::FromRow + Send + 'static>(
+        &mut self,
+        statement: Sql,
+    ) -> Result<T, EngineError> {
+        match self.conn.query_first::<T, _>(statement.as_str()).await {
+            Ok(Some(row)) => Ok(row),
+            Ok(None) => {
+                let detail = format!("{} returned no row", statement.as_str());
+                Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail))
+            }
+            Err(err) => Err(self.statement_error(&err, statement.as_str())),
+        }
+    }
+
+    /// A failed statement, described by its error number and a fixed text: the server's message could quote the
+    /// statement, and a password statement holds a hash or the password.
+    fn statement_error(&self, err: &mysql_async::Error, what: &str) -> EngineError {
+        let mysql_async::Error::Server(server) = err else {
+            return EngineError::new(EngineErrorKind::Unreachable, &self.target, format!("{what}: connection lost"));
+        };
+        let hint = match server.code {
+            code::SPECIFIC_ACCESS_DENIED | code::DB_ACCESS_DENIED | code::TABLE_ACCESS_DENIED => {
+                ": the account lacks the privilege for it"
+            }
+            code::NOT_VALID_PASSWORD => {
+                ": the server's password policy (validate_password) refused the new password; \
+                 adjust PASSWORD_LENGTH or the EXCLUDE_* settings"
+            }
+            code::READ_ONLY => ": the server is read-only (a replica, not the writer)",
+            code::MISSING_CURRENT_PASSWORD => ": the account requires its current password",
+            _ => "",
+        };
+        let detail = format!("{what} failed with MySQL error {} (SQLSTATE {}){hint}", server.code, server.state);
+        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+    }
+}
+
+/// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
+fn login_failure(at: &Target, err: mysql_async::Error) -> Result<LoginOutcome<MySession>, EngineError> {
+    let (kind, detail) = match &err {
+        mysql_async::Error::Server(server) => {
+            let kind = match server.code {
+                // Wrong password or unknown account: the server does not say which.
+                code::ACCESS_DENIED => return Ok(LoginOutcome::Rejected),
+                code::TOO_MANY_CONNECTIONS | code::USER_LIMIT_REACHED | code::USER_RESOURCE_EXCEEDED => {
+                    EngineErrorKind::Busy
+                }
+                _ => EngineErrorKind::LoginRefused,
+            };
+            // Login errors carry no statement: the server's message is safe and says the most.
+            (kind, format!("{} (MySQL error {})", server.message, server.code))
+        }
+        mysql_async::Error::Io(IoError::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => {
+            (EngineErrorKind::Timeout, io.to_string())
+        }
+        mysql_async::Error::Io(IoError::Io(io)) => (EngineErrorKind::Unreachable, io.to_string()),
+        mysql_async::Error::Io(IoError::Tls(tls)) => (EngineErrorKind::Tls, tls.to_string()),
+        mysql_async::Error::Driver(driver) => (EngineErrorKind::Unreachable, driver.to_string()),
+        other => (EngineErrorKind::LoginRefused, other.to_string()),
+    };
+    Err(EngineError::new(kind, at, detail))
+}
