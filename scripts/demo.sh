@@ -22,6 +22,9 @@ bold() { if [ -t 1 ]; then printf '\n\033[1m%s\033[0m\n' "$*"; else printf '\n%s
 show() { printf '$ %s\n' "$*"; }
 
 [ -n "${TEST_MOTO_PYTHON:-}" ] || { echo "no Python with boto3 next to moto; run: scripts/local-servers.sh install" >&2; exit 1; }
+# The secrets have no "ssl" key, so the default applies: verified TLS. The local servers' certificates come from a
+# throwaway CA, which the function is told to trust beside the built-in RDS CAs.
+export DB_EXTRA_CA_BUNDLE="$TEST_TLS_CA"
 
 # Secrets Manager calls the demo needs beyond the rotator itself, made with boto3 against moto.
 sm() {
@@ -82,13 +85,14 @@ admin_sql() {
 }
 
 bold "1. Local servers"
-echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, every statement logged"
-echo "MariaDB $(maria_admin 'SELECT VERSION()') on $TEST_MARIADB_HOST:$TEST_MARIADB_PORT, password authentication, general log on"
+echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, TLS, every statement logged"
+echo "MariaDB $(maria_admin 'SELECT VERSION()') on $TEST_MARIADB_HOST:$TEST_MARIADB_PORT, password authentication, TLS, general log on"
+echo "TLS certificates for \"$TEST_TLS_HOST\" from a throwaway CA, trusted through DB_EXTRA_CA_BUNDLE"
 echo "Secrets Manager: moto_server at $TEST_MOTO_URL"
 
-bold "2. A database user and its secret (RDS format, with a key of the user's own)"
+bold "2. A database user and its secret (RDS format, no \"ssl\" key: verified TLS, with a key of the user's own)"
 admin_sql "CREATE ROLE $USER_NAME LOGIN PASSWORD '$INITIAL_PASSWORD'"
-sm create "$SECRET" "{\"engine\":\"postgres\",\"host\":\"$TEST_PG_HOST\",\"port\":$TEST_PG_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\",\"dbname\":\"postgres\",\"ssl\":false,\"owner\":\"team-payments\"}"
+sm create "$SECRET" "{\"engine\":\"postgres\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_PG_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\",\"dbname\":\"postgres\",\"owner\":\"team-payments\"}"
 sm shape "$SECRET"
 echo "login as $USER_NAME with the initial password: $(login $USER_NAME "$INITIAL_PASSWORD")"
 
@@ -109,12 +113,14 @@ done
 
 bold "5. The same on MariaDB"
 maria_admin "CREATE USER '$USER_NAME'@'%' IDENTIFIED BY '$INITIAL_PASSWORD'"
-sm create "$SECRET-mariadb" "{\"engine\":\"mariadb\",\"host\":\"$TEST_MARIADB_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\",\"ssl\":false}"
+sm create "$SECRET-mariadb" "{\"engine\":\"mariadb\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$USER_NAME\",\"password\":\"$INITIAL_PASSWORD\"}"
 show "rds-rotator rotate $SECRET-mariadb"
 RUST_LOG=warn "$BIN" rotate "$SECRET-mariadb"
 maria_current=$(sm password "$SECRET-mariadb" AWSCURRENT)
 echo "initial password:     $(maria_login $USER_NAME "$INITIAL_PASSWORD")"
 echo "AWSCURRENT password:  $(maria_login $USER_NAME "$maria_current")"
+echo "MariaDB's record of the rotator's sessions:"
+grep -o "Connect.$USER_NAME@[^ ]* on .*using SSL/TLS" "$TEST_MARIADB_GENERAL_LOG" | sort -u | sed 's/^/  /'
 echo "the general log shows the account's mysql_native_password hash, computed by rds-rotator:"
 grep -o "SET PASSWORD = '[^']*'" "$TEST_MARIADB_GENERAL_LOG" | sed 's/^/  /'
 if grep -qF "$maria_current" "$TEST_MARIADB_GENERAL_LOG"; then
@@ -130,6 +136,8 @@ echo "AWSPREVIOUS password: $(login $USER_NAME "$previous")"
 echo "AWSCURRENT password:  $(login $USER_NAME "$current")"
 sm shape "$SECRET"
 echo "stored by the server: $(admin_sql "SELECT left(rolpassword, 20) || '…' FROM pg_authid WHERE rolname = '$USER_NAME'")"
+echo "PostgreSQL's record of the rotator's sessions:"
+grep -o "connection authorized: user=$USER_NAME .*application_name=rds-rotator.*" "$TEST_PG_LOG" | sed 's/application_name=rds-rotator //' | sort | uniq -c | sed 's/^ */  /'
 echo "the server's statement log shows only verifiers:"
 grep -o "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256\$4096:[^:]*" "$TEST_PG_LOG" | sed "s/\$/…'/; s/^/  /"
 if grep -qF -e "$current" -e "$previous" "$TEST_PG_LOG"; then

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Throwaway servers for the tests, the demo and the benchmarks, all on 127.0.0.1 and free ports:
-#   - PostgreSQL: its own cluster (initdb), password authentication, every statement logged to a file;
-#   - MariaDB: its own data directory (mariadb-install-db), password authentication, the general log on;
+#   - PostgreSQL: its own cluster (initdb), password authentication, TLS on, every statement logged to a file; and
+#     two small clusters for TLS failures: one with an expired certificate, one without TLS;
+#   - MariaDB: its own data directory (mariadb-install-db), password authentication, TLS on, the general log on;
+# TLS uses a throwaway CA made for the set (scripts/make-test-certs.py; its certificate is $TEST_TLS_CA), whose
+# server certificates name "localhost" only.
 #   - moto_server: the Secrets Manager (and RDS) emulator.
 # Nothing here touches a server the machine already runs, or any AWS account.
 #
@@ -101,45 +104,100 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+make_certs() {
+    local dir=$1 python
+    python=$(moto_python) || die "no Python with moto's packages (cryptography) to make the test certificates"
+    mkdir -p "$dir/tls"
+    "$python" "$ROOT/scripts/make-test-certs.py" "$dir/tls" || die "could not make the test certificates"
+    cat >>"$dir/env" <<ENV
+export TEST_TLS_CA='$dir/tls/ca.pem'
+export TEST_TLS_HOST=localhost
+ENV
+}
+
+# One PostgreSQL cluster from the initdb'd template: its own data, socket and log directories, port and TLS.
+#   configure_pg DIR NAME PORT CERT   (CERT: server, expired, or none for no TLS)
+configure_pg() {
+    local dir=$1 name=$2 port=$3 cert=$4 home="$1/pg-$2"
+    mkdir -p "$home/socket" "$home/log" "$home/tls"
+    cp -a "$dir/pg-template" "$home/data"
+    {
+        echo "listen_addresses = '127.0.0.1'"
+        echo "port = $port"
+        echo "unix_socket_directories = '$home/socket'"
+        echo "fsync = off"
+        echo "synchronous_commit = off"
+        echo "full_page_writes = off"
+        echo "log_statement = 'all'"
+        echo "log_connections = on"
+        echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        if [ "$cert" = none ]; then
+            echo "ssl = off"
+        else
+            cp "$dir/tls/$cert.pem" "$home/tls/server.pem"
+            cp "$dir/tls/$cert.key" "$home/tls/server.key"
+            echo "ssl = on"
+            echo "ssl_cert_file = '$home/tls/server.pem'"
+            echo "ssl_key_file = '$home/tls/server.key'"
+        fi
+    } >>"$home/data/postgresql.conf"
+    # Members of tls_required may not log in without TLS: "TLS required by the server" for the tests.
+    { echo "hostnossl all +tls_required 127.0.0.1/32 reject"; cat "$home/data/pg_hba.conf"; } >"$home/pg_hba.conf"
+    mv "$home/pg_hba.conf" "$home/data/pg_hba.conf"
+    chmod 600 "$home/tls/server.key" 2>/dev/null || true
+    [ "$(id -u)" = 0 ] && chown -R postgres "$home"
+    return 0
+}
+
 start_postgres() {
-    local dir=$1 bin port password
+    local dir=$1 bin password port plain_port expired_port
     bin=$(pg_bindir)
     port=$(free_port)
+    plain_port=$(free_port)
+    expired_port=$(free_port)
     password=$(random_password)
-    # Everything the server writes lives in directories its account owns.
-    mkdir -p "$dir/pg" "$dir/pg-socket" "$dir/pg-log"
+    mkdir -p "$dir/pg-template"
     printf '%s\n' "$password" >"$dir/pg-password"
     if [ "$(id -u)" = 0 ]; then
         id postgres >/dev/null 2>&1 || die "the postgres account is missing; reinstall the postgresql package"
-        chown postgres "$dir/pg" "$dir/pg-socket" "$dir/pg-log" "$dir/pg-password"
+        chown postgres "$dir/pg-template" "$dir/pg-password"
     fi
     # Host connections use md5, as RDS's pg_hba.conf does: it runs SCRAM for SCRAM-stored passwords and md5 for
     # md5-stored ones, and refuses a wrong password either way.
-    as_pg "$bin/initdb" -D "$dir/pg" -U postgres --pwfile="$dir/pg-password" \
+    as_pg "$bin/initdb" -D "$dir/pg-template" -U postgres --pwfile="$dir/pg-password" \
         --auth-local=scram-sha-256 --auth-host=md5 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-    cat >>"$dir/pg/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$dir/pg-socket'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-log_statement = 'all'
-log_connections = on
-log_line_prefix = '%m [%p] %q%u@%d '
-EOF
-    as_pg "$bin/pg_ctl" -D "$dir/pg" -l "$dir/pg-log/postgres.log" -w -t 30 start >/dev/null ||
-        { cat "$dir/pg-log/postgres.log" >&2; die "PostgreSQL did not start"; }
-    cat >>"$dir/env" <<EOF
+    # The main cluster, with TLS; and two small ones for what a single server cannot show at once: a certificate
+    # past its validity, and no TLS at all.
+    configure_pg "$dir" main "$port" server
+    configure_pg "$dir" expired "$expired_port" expired
+    configure_pg "$dir" plain "$plain_port" none
+    rm -rf "$dir/pg-template"
+    local name pids=()
+    for name in main expired plain; do
+        as_pg "$bin/pg_ctl" -D "$dir/pg-$name/data" -l "$dir/pg-$name/log/postgres.log" -w -t 30 start >/dev/null &
+        pids+=($!)
+    done
+    for name in main expired plain; do
+        wait "${pids[0]}" || { cat "$dir/pg-$name/log/postgres.log" >&2; die "PostgreSQL ($name) did not start"; }
+        pids=("${pids[@]:1}")
+    done
+    PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtA \
+        -c "CREATE ROLE tls_required NOLOGIN" >/dev/null || die "could not set up PostgreSQL"
+    cat >>"$dir/env" <<ENV
 export TEST_PG_HOST=127.0.0.1
 export TEST_PG_PORT=$port
 export TEST_PG_ADMIN_USER=postgres
 export TEST_PG_ADMIN_PASSWORD='$password'
-export TEST_PG_LOG='$dir/pg-log/postgres.log'
+export TEST_PG_LOG='$dir/pg-main/log/postgres.log'
 export TEST_PG_BINDIR='$bin'
-EOF
-    say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (log: $dir/pg-log/postgres.log)"
+export TEST_PG_EXPIRED_PORT=$expired_port
+export TEST_PG_EXPIRED_LOG='$dir/pg-expired/log/postgres.log'
+export TEST_PG_PLAIN_PORT=$plain_port
+export TEST_PG_PLAIN_LOG='$dir/pg-plain/log/postgres.log'
+ENV
+    say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port with TLS (log: $dir/pg-main/log/postgres.log);" \
+        "an expired certificate on :$expired_port, no TLS on :$plain_port"
 }
 
 start_mariadb() {
@@ -148,10 +206,11 @@ start_mariadb() {
     client=$(mariadb_bin mariadb)
     port=$(free_port)
     password=$(random_password)
-    mkdir -p "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log"
+    mkdir -p "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log" "$dir/mariadb-tls"
+    cp "$dir/tls/server.pem" "$dir/tls/server.key" "$dir/tls/ca.pem" "$dir/mariadb-tls/"
     if [ "$(id -u)" = 0 ]; then
         id mysql >/dev/null 2>&1 || die "the mysql account is missing; reinstall the mariadb-server package"
-        chown mysql "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log"
+        chown -R mysql "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log" "$dir/mariadb-tls"
         run_as="user = mysql"
     fi
     cat >"$dir/mariadb.cnf" <<CNF
@@ -170,6 +229,9 @@ log-error = $dir/mariadb-log/error.log
 innodb_buffer_pool_size = 32M
 innodb_log_file_size = 16M
 innodb_flush_log_at_trx_commit = 0
+ssl_cert = $dir/mariadb-tls/server.pem
+ssl_key = $dir/mariadb-tls/server.key
+ssl_ca = $dir/mariadb-tls/ca.pem
 CNF
     "$(mariadb_bin mariadb-install-db)" --defaults-file="$dir/mariadb.cnf" --auth-root-authentication-method=normal \
         --skip-test-db >"$dir/mariadb-install.log" 2>&1 || { cat "$dir/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
@@ -195,7 +257,7 @@ export TEST_MARIADB_ADMIN_PASSWORD='$password'
 export TEST_MARIADB_GENERAL_LOG='$dir/mariadb-log/general.log'
 export TEST_MARIADB_CLIENT='$client'
 ENV
-    say "MariaDB $("$mariadbd" --version | awk '{print $3}') on 127.0.0.1:$port (general log: $dir/mariadb-log/general.log)"
+    say "MariaDB $("$mariadbd" --version | awk '{print $3}') on 127.0.0.1:$port with TLS (general log: $dir/mariadb-log/general.log)"
 }
 
 start_moto() {
@@ -238,6 +300,7 @@ start_all() {
     chmod 755 "$dir"
     echo "export LOCAL_SERVERS_DIR='$dir'" >"$dir/env"
     trap 'stop_set "$dir/env"' EXIT
+    make_certs "$dir"
     start_postgres "$dir"
     start_mariadb "$dir"
     start_moto "$dir"
@@ -261,9 +324,12 @@ stop_set() {
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
-    if [ -n "$TEST_PG_BINDIR" ] && [ -f "$dir/pg/postmaster.pid" ]; then
-        as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null 2>&1 || true
-    fi
+    local cluster
+    for cluster in "$dir"/pg-*/data; do
+        if [ -n "$TEST_PG_BINDIR" ] && [ -f "$cluster/postmaster.pid" ]; then
+            as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$cluster" -m immediate -w stop >/dev/null 2>&1 || true
+        fi
+    done
     rm -rf "$dir"
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::credentials::SecretDefaults;
 use crate::engines::EngineKind;
 use crate::password::{Alphabet, PasswordError};
+use crate::tls::{self, TlsMode};
 
 /// Everything the function reads from its environment.
 #[derive(Clone, Debug)]
@@ -22,6 +23,18 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `SECRETS_MANAGER_ENDPOINT`: overrides the Secrets Manager endpoint (AWS's templates honour it too).
     pub secrets_manager_endpoint: Option<String>,
+    /// `DB_TLS_MODE`: TLS to the database for secrets without an `ssl` key (default `verify-full`).
+    pub tls_mode: TlsMode,
+    /// `DB_EXTRA_CA_BUNDLE`: certificate authorities trusted beside the built-in RDS bundle.
+    pub extra_ca_bundle: Option<ExtraCaBundle>,
+}
+
+/// A PEM file of extra certificate authorities, read and checked at start-up.
+#[derive(Clone)]
+pub struct ExtraCaBundle {
+    pub path: String,
+    pub pem: Vec<u8>,
+    pub certificates: usize,
 }
 
 /// How new passwords are generated: the variables of AWS's templates, with their defaults.
@@ -102,10 +115,20 @@ impl Config {
             },
             None => None,
         };
+        let tls_mode = match vars.get("DB_TLS_MODE") {
+            Some(name) => TlsMode::parse(&name).map_err(|problem| ConfigError { var: "DB_TLS_MODE", problem })?,
+            None => TlsMode::VerifyFull,
+        };
+        let extra_ca_bundle = match vars.get("DB_EXTRA_CA_BUNDLE") {
+            Some(path) => Some(ExtraCaBundle::read(path)?),
+            None => None,
+        };
         Ok(Config {
             password,
             default_engine,
             username_character_limit,
+            tls_mode,
+            extra_ca_bundle,
             connect_timeout: vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?,
             secrets_manager_endpoint,
         })
@@ -121,6 +144,25 @@ impl Config {
     /// Engines this password policy cannot serve: their rotations would fail. Logged at start-up.
     pub fn password_problems(&self) -> Vec<PasswordError> {
         EngineKind::ALL.iter().filter_map(|engine| Alphabet::new(&self.password, *engine).err()).collect()
+    }
+}
+
+impl ExtraCaBundle {
+    /// Reads and checks the file now: a missing or malformed bundle stops the function at cold start, naming the
+    /// variable, instead of failing (or, as AWS's MySQL template does, crashing) in the middle of a rotation.
+    fn read(path: String) -> Result<ExtraCaBundle, ConfigError> {
+        let problem = |problem: String| ConfigError { var: "DB_EXTRA_CA_BUNDLE", problem };
+        let pem =
+            std::fs::read(&path).map_err(|err| problem(format!("names {path:?}, which cannot be read: {err}")))?;
+        let certificates =
+            tls::parse_bundle(&pem).map_err(|err| problem(format!("names {path:?}, which {err}")))?.len();
+        Ok(ExtraCaBundle { path, pem, certificates })
+    }
+}
+
+impl std::fmt::Debug for ExtraCaBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExtraCaBundle({:?}, {} certificates)", self.path, self.certificates)
     }
 }
 
@@ -208,6 +250,8 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(5));
         assert_eq!(config.default_engine, None);
         assert_eq!(config.username_character_limit, None);
+        assert_eq!(config.tls_mode, TlsMode::VerifyFull);
+        assert!(config.extra_ca_bundle.is_none());
         assert!(config.password_problems().is_empty());
         assert_eq!(config.secrets_manager_endpoint, None);
     }
@@ -225,6 +269,7 @@ mod tests {
             ("DEFAULT_ENGINE", "aurora-postgresql"),
             ("CONNECT_TIMEOUT_SECONDS", "1.5"),
             ("USERNAME_CHARACTER_LIMIT", "16"),
+            ("DB_TLS_MODE", "prefer"),
             ("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:5000"),
         ])
         .unwrap();
@@ -236,6 +281,7 @@ mod tests {
         assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
         assert_eq!(config.connect_timeout, Duration::from_millis(1500));
         assert_eq!(config.secret_defaults().mysql_username_limit, Some(16));
+        assert_eq!(config.tls_mode, TlsMode::Prefer);
         assert_eq!(config.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
     }
 
@@ -253,6 +299,9 @@ mod tests {
         check_err(&[("CONNECT_TIMEOUT_SECONDS", "301")], "CONNECT_TIMEOUT_SECONDS");
         check_err(&[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")], "SECRETS_MANAGER_ENDPOINT");
         check_err(&[("USERNAME_CHARACTER_LIMIT", "0")], "USERNAME_CHARACTER_LIMIT");
+        check_err(&[("DB_TLS_MODE", "allow")], "DB_TLS_MODE");
+        check_err(&[("DB_EXTRA_CA_BUNDLE", "/no/such/ca.pem")], "DB_EXTRA_CA_BUNDLE");
+        check_err(&[("DB_EXTRA_CA_BUNDLE", "Cargo.toml")], "DB_EXTRA_CA_BUNDLE");
         let all_out = [
             ("EXCLUDE_NUMBERS", "true"),
             ("EXCLUDE_PUNCTUATION", "true"),
@@ -269,6 +318,15 @@ mod tests {
         let problems = config.password_problems();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems.iter().all(|p| matches!(p, PasswordError::Length { max: 41, .. })), "{problems:?}");
+    }
+
+    #[test]
+    fn reads_an_extra_ca_bundle() {
+        let path = format!("{}/certs/rds-ca-bundle.pem", env!("CARGO_MANIFEST_DIR"));
+        let config = config(&[("DB_EXTRA_CA_BUNDLE", &path)]).unwrap();
+        let extra = config.extra_ca_bundle.unwrap();
+        assert_eq!(extra.certificates, 120);
+        assert!(!format!("{extra:?}").contains("BEGIN"), "Debug shows no PEM");
     }
 
     #[test]

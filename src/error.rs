@@ -49,8 +49,8 @@ pub enum Error {
     PendingMismatch { secret_id: String, token: VersionId, key: &'static str },
 
     /// The database refused every credential tried: the password drifted out of band.
-    #[error("database {target} refused user {user} with the {tried} password")]
-    CredentialsRejected { user: UserName, target: Target, tried: &'static str },
+    #[error("database {target} refused user {user} with the {tried} password{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    CredentialsRejected { user: UserName, target: Target, tried: &'static str, hint: Option<&'static str> },
 
     /// The database could not be used (unreachable, TLS, privilege, statement failure).
     #[error(transparent)]

@@ -20,7 +20,7 @@ pub type AwsRotator = Rotator<AwsSecretStore, Drivers>;
 /// Builds the deployed rotator from a validated configuration.
 pub async fn build(config: &Config) -> Result<AwsRotator, Error> {
     let store = AwsSecretStore::from_config(config).await?;
-    Ok(Rotator::new(store, Drivers::new(config.connect_timeout), config))
+    Ok(Rotator::new(store, Drivers::new(config), config))
 }
 
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),

@@ -7,6 +7,7 @@
 //! - `secrets`: the `SecretStore` trait and its Secrets Manager implementation.
 //! - `engines`: the `DbEngine` trait, the PostgreSQL driver, and `engines::sql`, where SQL text is built.
 //! - `credentials`: the secret's JSON as typed values (`DbSecret`, `UserName`, `Password`, `Target`).
+//! - `tls`: TLS to the database — modes, the built-in RDS certificate authorities, what a failure means.
 //! - `password`: new passwords. `config`: settings from the environment. `error`: the one error type.
 //! - `handler`: event in, `Diagnostic` out. `logging`: log format and level. `cli`: the binary's modes.
 //!
@@ -32,5 +33,6 @@ pub mod logging;
 pub mod password;
 pub mod rotation;
 pub mod secrets;
+pub mod tls;
 
 pub use error::Error;

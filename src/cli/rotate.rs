@@ -83,8 +83,7 @@ pub async fn run(secret_id: &str) -> Result<(), Error> {
         }
     }
     write_versions(&mut out, "before", &before);
-    let rotator =
-        Rotator::new(Staged { inner: store, token: token.clone() }, Drivers::new(config.connect_timeout), &config);
+    let rotator = Rotator::new(Staged { inner: store, token: token.clone() }, Drivers::new(&config), &config);
     for step in Step::ALL {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = handler::handle(&rotator, &event).await?;

@@ -12,12 +12,16 @@ pub mod sql;
 use std::fmt;
 use std::future::Future;
 use std::ops::RangeInclusive;
-use std::time::Duration;
+use std::sync::Arc;
+
+use tracing::warn;
 
 pub use mysql::{MySession, MysqlEngine};
 pub use postgres::{PgSession, PostgresEngine};
 
+use crate::config::Config;
 use crate::credentials::{Login, Password, Target, UserName};
+use crate::tls::{Tls, TlsMode};
 
 /// The `engine` values of the RDS secret format this build rotates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +60,11 @@ pub trait DbEngine: Send + Sync {
         at: &Target,
         login: Login<'_>,
     ) -> impl Future<Output = Result<LoginOutcome<Self::Session>, EngineError>> + Send;
+
+    /// What a `Rejected` login at `at` may mean besides a wrong password, where the server does not say.
+    fn rejection_hint(&self, _at: &Target) -> Option<&'static str> {
+        None
+    }
 }
 
 /// An open, authenticated session.
@@ -90,8 +99,10 @@ pub enum EngineErrorKind {
     Unreachable,
     /// No answer within the connect timeout. Transient.
     Timeout,
-    /// TLS could not be set up as required.
+    /// TLS could not be set up as required (certificate, handshake, or the server demands TLS that is off here).
     Tls,
+    /// The server offers no TLS, and the mode requires it.
+    TlsNotOffered,
     /// The server is up but cannot take the session now (too many connections, starting up). Transient.
     Busy,
     /// The server refused the session for a reason other than the password (pg_hba, missing database).
@@ -99,6 +110,41 @@ pub enum EngineErrorKind {
     /// A statement failed after login.
     Statement,
 }
+
+/// How one login attempt reaches the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    /// TLS with the certificate verified against the trusted CAs and the host name.
+    Verified,
+    /// TLS without certificate checks (`DB_TLS_MODE=require`).
+    EncryptOnly,
+}
+
+/// Logs in as the TLS mode says, through `connect`. Only `prefer` ever falls back to plaintext, only when the
+/// server offers no TLS, and never without a warning; a certificate that fails is an error in every mode.
+async fn login_per_mode<S, F, Fut>(mode: TlsMode, at: &Target, connect: F) -> Result<LoginOutcome<S>, EngineError>
+where
+    F: Fn(Transport) -> Fut,
+    Fut: Future<Output = Result<LoginOutcome<S>, EngineError>>,
+{
+    match mode {
+        TlsMode::VerifyFull => connect(Transport::Verified).await,
+        TlsMode::Require => connect(Transport::EncryptOnly).await,
+        TlsMode::Disable => connect(Transport::Plain).await,
+        TlsMode::Prefer => match connect(Transport::Verified).await {
+            Err(err) if err.kind == EngineErrorKind::TlsNotOffered => {
+                warn!(host = %at, "the server offers no TLS; DB_TLS_MODE=prefer allows plaintext, so this login goes without it");
+                connect(Transport::Plain).await
+            }
+            other => other,
+        },
+    }
+}
+
+/// The message for a plaintext login the server refuses because it demands TLS.
+const TLS_DEMANDED: &str = "the server requires TLS for this login, and TLS is off here \
+                            (the secret's \"ssl\" is false, or DB_TLS_MODE=disable)";
 
 /// The drivers of this build, one per engine family; dispatches on the target's engine.
 pub struct Drivers {
@@ -215,6 +261,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::Unreachable => "database unreachable",
             EngineErrorKind::Timeout => "database did not answer in time",
             EngineErrorKind::Tls => "TLS to the database failed",
+            EngineErrorKind::TlsNotOffered => "the database offers no TLS",
             EngineErrorKind::Busy => "database cannot take a session now",
             EngineErrorKind::LoginRefused => "database refused the session",
             EngineErrorKind::Statement => "database statement failed",
@@ -223,13 +270,25 @@ impl fmt::Display for EngineErrorKind {
 }
 
 impl Drivers {
-    pub fn new(connect_timeout: Duration) -> Drivers {
-        Drivers { postgres: PostgresEngine::new(connect_timeout), mysql: MysqlEngine::new(connect_timeout) }
+    pub fn new(config: &Config) -> Drivers {
+        let extra = config.extra_ca_bundle.as_ref().map(|bundle| bundle.pem.clone());
+        let tls = Arc::new(Tls::new(config.tls_mode, extra));
+        Drivers {
+            postgres: PostgresEngine::new(config.connect_timeout, tls.clone()),
+            mysql: MysqlEngine::new(config.connect_timeout, tls),
+        }
     }
 }
 
 impl DbEngine for Drivers {
     type Session = AnySession;
+
+    fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
+        match at.engine.family() {
+            Family::Postgres => self.postgres.rejection_hint(at),
+            Family::Mysql => self.mysql.rejection_hint(at),
+        }
+    }
 
     async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<AnySession>, EngineError> {
         Ok(match at.engine.family() {

@@ -14,19 +14,22 @@
 //! A literal is only sent after a warning says why. mysql_async's `Opts` print the password in `Debug`: they are
 //! never formatted here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, IoError, OptsBuilder};
-use tracing::{info, warn};
+use mysql_async::{Conn, DriverError, IoError, OptsBuilder, SslOpts};
+use tracing::{debug, info, warn};
 
 use super::mysql_auth::{self, AccountAuth, AuthPlugin};
 use super::sql::{self, MysqlQuoting, Sql};
-use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
+use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode};
 use crate::credentials::{Login, Password, Target, UserName};
+use crate::tls::{self, Tls, TlsMode};
 
 pub struct MysqlEngine {
     connect_timeout: Duration,
+    tls: Arc<Tls>,
 }
 
 pub struct MySession {
@@ -58,6 +61,7 @@ mod code {
     pub const READ_ONLY: u16 = 1290;
     pub const NOT_VALID_PASSWORD: u16 = 1819;
     pub const MISSING_CURRENT_PASSWORD: u16 = 3892;
+    pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
 }
 
 /// Refusals of the hash form that the literal form may get past: missing privilege, plugin or format support.
@@ -72,8 +76,51 @@ const HASH_FORM_REFUSED: [u16; 7] = [
 ];
 
 impl MysqlEngine {
-    pub fn new(connect_timeout: Duration) -> MysqlEngine {
-        MysqlEngine { connect_timeout }
+    pub fn new(connect_timeout: Duration, tls: Arc<Tls>) -> MysqlEngine {
+        MysqlEngine { connect_timeout, tls }
+    }
+
+    /// TLS options for `transport`. mysql_async sends nothing of the login before the handshake when they are set.
+    fn ssl_opts(&self, transport: Transport) -> Option<SslOpts> {
+        let only_ours = SslOpts::default().with_disable_built_in_roots(true);
+        match transport {
+            Transport::Plain => None,
+            Transport::Verified => {
+                // (mysql_async names the element type PathOrBuf but does not export it: built through From.)
+                let mut roots = vec![tls::RDS_CA_BUNDLE.into()];
+                roots.extend(self.tls.extra_pem().map(|pem| pem.to_vec().into()));
+                Some(only_ours.with_root_certs(roots))
+            }
+            Transport::EncryptOnly => Some(only_ours.with_danger_accept_invalid_certs(true)),
+        }
+    }
+
+    async fn connect(
+        &self,
+        at: &Target,
+        login: Login<'_>,
+        transport: Transport,
+    ) -> Result<LoginOutcome<MySession>, EngineError> {
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(at.host.as_str())
+            .tcp_port(at.port)
+            .user(Some(login.user.as_str()))
+            .pass(Some(login.password.expose_secret()))
+            .db_name(at.dbname.as_deref())
+            .prefer_socket(false)
+            .ssl_opts(self.ssl_opts(transport));
+        let conn = match tokio::time::timeout(self.connect_timeout, Conn::new(opts)).await {
+            Err(_) => {
+                let detail =
+                    format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
+                return Err(EngineError::new(EngineErrorKind::Timeout, at, detail));
+            }
+            Ok(Err(err)) => return login_failure(at, err, &self.tls),
+            Ok(Ok(conn)) => conn,
+        };
+        debug!(host = %at, ?transport, "logged in");
+        let session = MySession { conn, user: login.user.clone(), current: login.password.clone(), target: at.clone() };
+        Ok(LoginOutcome::Accepted(session))
     }
 }
 
@@ -81,32 +128,15 @@ impl DbEngine for MysqlEngine {
     type Session = MySession;
 
     async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<MySession>, EngineError> {
-        if at.ssl != Some(false) {
-            return Err(EngineError::new(
-                EngineErrorKind::Tls,
-                at,
-                "the secret requires verified TLS (\"ssl\" is true or absent), which this build cannot do yet; \
-                 set \"ssl\": false to allow plaintext",
-            ));
-        }
-        let opts = OptsBuilder::default()
-            .ip_or_hostname(at.host.as_str())
-            .tcp_port(at.port)
-            .user(Some(login.user.as_str()))
-            .pass(Some(login.password.expose_secret()))
-            .db_name(at.dbname.as_deref())
-            .prefer_socket(false);
-        let conn = match tokio::time::timeout(self.connect_timeout, Conn::new(opts)).await {
-            Err(_) => {
-                let detail =
-                    format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
-                return Err(EngineError::new(EngineErrorKind::Timeout, at, detail));
-            }
-            Ok(Err(err)) => return login_failure(at, err),
-            Ok(Ok(conn)) => conn,
-        };
-        let session = MySession { conn, user: login.user.clone(), current: login.password.clone(), target: at.clone() };
-        Ok(LoginOutcome::Accepted(session))
+        login_per_mode(self.tls.mode_for(at.ssl), at, |transport| self.connect(at, login, transport)).await
+    }
+
+    fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
+        // MariaDB refuses a plaintext login that needs TLS with the same error 1045 as a wrong password.
+        (self.tls.mode_for(at.ssl) == TlsMode::Disable).then_some(
+            "TLS was off for this login, and MariaDB answers a plaintext login to an account that REQUIREs SSL \
+             (or under require_secure_transport) with the same \"access denied\" as a wrong password",
+        )
     }
 }
 
@@ -253,8 +283,17 @@ impl MySession {
 }
 
 /// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
-fn login_failure(at: &Target, err: mysql_async::Error) -> Result<LoginOutcome<MySession>, EngineError> {
+fn login_failure(at: &Target, err: mysql_async::Error, tls: &Tls) -> Result<LoginOutcome<MySession>, EngineError> {
+    if let Some(detail) = tls::explain(&err, tls) {
+        return Err(EngineError::new(EngineErrorKind::Tls, at, detail));
+    }
     let (kind, detail) = match &err {
+        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+            (EngineErrorKind::TlsNotOffered, "its handshake does not offer TLS".to_owned())
+        }
+        mysql_async::Error::Server(server) if server.code == code::SECURE_TRANSPORT_REQUIRED => {
+            (EngineErrorKind::Tls, TLS_DEMANDED.to_owned())
+        }
         mysql_async::Error::Server(server) => {
             let kind = match server.code {
                 // Wrong password or unknown account: the server does not say which.

@@ -7,15 +7,21 @@
 
 use std::error::Error as _;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres_protocol::password;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
+use tracing::debug;
 
 use super::sql::{self, Role, Sql};
-use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
+use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode};
 use crate::credentials::{Login, Password, Target, UserName};
+use crate::tls::{self, Tls};
 
 /// The database a session opens when the secret names none, as AWS's template does.
 const DEFAULT_DBNAME: &str = "postgres";
@@ -25,6 +31,7 @@ const APPLICATION_NAME: &str = "rds-rotator";
 
 pub struct PostgresEngine {
     connect_timeout: Duration,
+    tls: Arc<Tls>,
 }
 
 pub struct PgSession {
@@ -34,23 +41,16 @@ pub struct PgSession {
 }
 
 impl PostgresEngine {
-    pub fn new(connect_timeout: Duration) -> PostgresEngine {
-        PostgresEngine { connect_timeout }
+    pub fn new(connect_timeout: Duration, tls: Arc<Tls>) -> PostgresEngine {
+        PostgresEngine { connect_timeout, tls }
     }
-}
 
-impl DbEngine for PostgresEngine {
-    type Session = PgSession;
-
-    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<PgSession>, EngineError> {
-        if at.ssl != Some(false) {
-            return Err(EngineError::new(
-                EngineErrorKind::Tls,
-                at,
-                "the secret requires verified TLS (\"ssl\" is true or absent), which this build cannot do yet; \
-                 set \"ssl\": false to allow plaintext",
-            ));
-        }
+    async fn connect(
+        &self,
+        at: &Target,
+        login: Login<'_>,
+        transport: Transport,
+    ) -> Result<LoginOutcome<PgSession>, EngineError> {
         let mut config = Config::new();
         config
             .host(&at.host)
@@ -59,20 +59,71 @@ impl DbEngine for PostgresEngine {
             .password(login.password.expose_secret())
             .dbname(at.dbname.as_deref().unwrap_or(DEFAULT_DBNAME))
             .application_name(APPLICATION_NAME)
-            .connect_timeout(self.connect_timeout)
-            .ssl_mode(tokio_postgres::config::SslMode::Disable);
-        // connect_timeout bounds each TCP connect; this bounds the whole handshake, authentication included.
-        let connected = tokio::time::timeout(self.connect_timeout, config.connect(NoTls)).await;
-        let (client, connection) = match connected {
-            Err(_) => return Err(timeout(at, self.connect_timeout)),
-            Ok(Err(err)) => return login_failure(at, &err),
-            Ok(Ok(pair)) => pair,
+            .connect_timeout(self.connect_timeout);
+        let outcome = match transport {
+            Transport::Plain => {
+                config.ssl_mode(SslMode::Disable);
+                self.establish(&config, NoTls, at).await
+            }
+            Transport::Verified | Transport::EncryptOnly => {
+                // Require: tokio-postgres then never sends the startup message (the user name) without TLS.
+                config.ssl_mode(SslMode::Require);
+                let tls = self.tls.client_config(transport == Transport::Verified);
+                let tls = tls.map_err(|detail| EngineError::new(EngineErrorKind::Tls, at, detail))?;
+                self.establish(&config, MakeRustlsConnect::new((*tls).clone()), at).await
+            }
         };
+        let (client, connection) = match outcome {
+            Ok(pair) => pair,
+            Err(err) => return login_failure(at, &err, &self.tls),
+        };
+        debug!(host = %at, ?transport, "logged in");
         // The connection task ends when the client is dropped; its errors surface on the client's next call.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        tokio::spawn(connection);
         Ok(LoginOutcome::Accepted(PgSession { client, user: login.user.clone(), target: at.clone() }))
+    }
+
+    /// The handshake, authentication included, bounded by the connect timeout (tokio-postgres's own bounds only
+    /// the TCP connect). Returns the client and the connection as a task to spawn.
+    async fn establish<T>(
+        &self,
+        config: &Config,
+        tls: T,
+        at: &Target,
+    ) -> Result<(Client, BoxedConnection), ConnectFailure>
+    where
+        T: MakeTlsConnect<Socket> + Send,
+        T::Stream: Send + 'static,
+        T::TlsConnect: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        match tokio::time::timeout(self.connect_timeout, config.connect(tls)).await {
+            Err(_) => Err(ConnectFailure::Timeout(timeout(at, self.connect_timeout))),
+            Ok(Err(err)) => Err(ConnectFailure::Driver(err)),
+            Ok(Ok((client, connection))) => {
+                let connection: BoxedConnection = Box::pin(async move {
+                    let _ = connection.await;
+                });
+                Ok((client, connection))
+            }
+        }
+    }
+}
+
+/// A connection's I/O task, whatever its stream type.
+type BoxedConnection = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Why a connection attempt ended before a session.
+enum ConnectFailure {
+    Timeout(EngineError),
+    Driver(tokio_postgres::Error),
+}
+
+impl DbEngine for PostgresEngine {
+    type Session = PgSession;
+
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<PgSession>, EngineError> {
+        login_per_mode(self.tls.mode_for(at.ssl), at, |transport| self.connect(at, login, transport)).await
     }
 }
 
@@ -141,8 +192,23 @@ fn timeout(at: &Target, limit: Duration) -> EngineError {
 }
 
 /// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
-fn login_failure(at: &Target, err: &tokio_postgres::Error) -> Result<LoginOutcome<PgSession>, EngineError> {
+fn login_failure(at: &Target, failure: &ConnectFailure, tls: &Tls) -> Result<LoginOutcome<PgSession>, EngineError> {
+    let err = match failure {
+        ConnectFailure::Timeout(err) => return Err(EngineError::new(err.kind, at, err.detail.clone())),
+        ConnectFailure::Driver(err) => err,
+    };
+    if let Some(detail) = tls::explain(err, tls) {
+        return Err(EngineError::new(EngineErrorKind::Tls, at, detail));
+    }
+    // tokio-postgres's words when the server answers SSLRequest with 'N'.
+    if describe(err).contains("server does not support TLS") {
+        return Err(EngineError::new(EngineErrorKind::TlsNotOffered, at, "it answered the TLS request with no"));
+    }
     if let Some(db) = err.as_db_error() {
+        // pg_hba.conf's hostssl: "no pg_hba.conf entry for host …, no encryption".
+        if *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && db.message().ends_with("no encryption") {
+            return Err(EngineError::new(EngineErrorKind::Tls, at, TLS_DEMANDED));
+        }
         let kind = match *db.code() {
             // PostgreSQL answers 28P01 for a wrong password and, under password authentication, for an unknown
             // user too, so that the two cannot be told apart from outside.

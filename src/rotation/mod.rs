@@ -147,8 +147,8 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             Ok(None) => {}
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
         }
-        let tried = "AWSCURRENT, AWSPENDING or AWSPREVIOUS";
-        Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried })
+        let (tried, hint) = ("AWSCURRENT, AWSPENDING or AWSPREVIOUS", self.engine.rejection_hint(at));
+        Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried, hint })
     }
 
     /// testSecret: the pending version logs in and the session works.
@@ -163,7 +163,8 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
                 Ok(Outcome::Tested)
             }
             LoginOutcome::Rejected => {
-                Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING })
+                let hint = self.engine.rejection_hint(at);
+                Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING, hint })
             }
         }
     }

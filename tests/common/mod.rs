@@ -61,8 +61,17 @@ pub async fn pg_admin() -> tokio_postgres::Client {
 
 /// A plain tokio-postgres login, independent of the code under test.
 pub async fn pg_connect(user: &str, password: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    pg_connect_at(pg_port(), user, password).await
+}
+
+/// The same, to one of the other local clusters.
+pub async fn pg_connect_at(
+    port: u16,
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let mut config = tokio_postgres::Config::new();
-    config.host(pg_host()).port(pg_port()).user(user).password(password).dbname("postgres");
+    config.host(pg_host()).port(port).user(user).password(password).dbname("postgres");
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         let _ = connection.await;

@@ -1,0 +1,254 @@
+//! TLS to the database: the modes, the certificate authorities trusted (the Amazon RDS CAs compiled in, plus
+//! `DB_EXTRA_CA_BUNDLE`), and what a failed handshake means, in words an operator can act on.
+//!
+//! There is no silent plaintext: `verify-full` (the default) and `require` never send a login without TLS, and
+//! `prefer` falls back only when the server offers no TLS at all — never when a certificate fails — and says so in a
+//! warning. All of it is rustls on aws-lc-rs; nothing links OpenSSL.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// The Amazon RDS and RDS Proxy certificate authorities; certs/SOURCE.md says where they come from.
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+
+/// `DB_TLS_MODE`, for secrets without an `ssl` key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS, the chain verified against the trusted CAs, the certificate valid for the secret's host.
+    VerifyFull,
+    /// TLS, certificate not checked: encrypted, but open to whoever can intercept the connection.
+    Require,
+    /// As `VerifyFull` when the server offers TLS; plaintext, with a warning, when it offers none.
+    Prefer,
+    /// Plaintext.
+    Disable,
+}
+
+/// The TLS side of the database drivers: the mode, and client configurations built once, on first use.
+pub struct Tls {
+    mode: TlsMode,
+    /// `DB_EXTRA_CA_BUNDLE`'s PEM, checked at start-up.
+    extra: Option<Vec<u8>>,
+    verified: OnceLock<Result<Arc<ClientConfig>, String>>,
+    encrypt_only: OnceLock<Result<Arc<ClientConfig>, String>>,
+}
+
+impl TlsMode {
+    pub fn parse(name: &str) -> Result<TlsMode, String> {
+        match name.to_ascii_lowercase().as_str() {
+            "verify-full" => Ok(TlsMode::VerifyFull),
+            "require" => Ok(TlsMode::Require),
+            "prefer" => Ok(TlsMode::Prefer),
+            "disable" => Ok(TlsMode::Disable),
+            _ => Err(format!("is {name:?}: expected verify-full, require, prefer or disable")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::VerifyFull => "verify-full",
+            TlsMode::Require => "require",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Disable => "disable",
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Tls {
+    pub fn new(mode: TlsMode, extra: Option<Vec<u8>>) -> Tls {
+        Tls { mode, extra, verified: OnceLock::new(), encrypt_only: OnceLock::new() }
+    }
+
+    /// The mode for one secret. Its `ssl` key keeps the meaning it has for AWS's templates — `true` demands
+    /// verified TLS, `false` allows plaintext — and only a secret without the key follows `DB_TLS_MODE`.
+    pub fn mode_for(&self, ssl: Option<bool>) -> TlsMode {
+        match ssl {
+            Some(true) => TlsMode::VerifyFull,
+            Some(false) => TlsMode::Disable,
+            None => self.mode,
+        }
+    }
+
+    /// The rustls configuration: verifying (`verify-full`, `prefer`) or encrypting only (`require`).
+    pub fn client_config(&self, verify: bool) -> Result<Arc<ClientConfig>, String> {
+        let cell = if verify { &self.verified } else { &self.encrypt_only };
+        cell.get_or_init(|| self.build(verify)).clone()
+    }
+
+    /// `DB_EXTRA_CA_BUNDLE`'s PEM, for drivers that take PEM (with `RDS_CA_BUNDLE`).
+    pub fn extra_pem(&self) -> Option<&[u8]> {
+        self.extra.as_deref()
+    }
+
+    fn build(&self, verify: bool) -> Result<Arc<ClientConfig>, String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|err| format!("TLS set-up: {err}"))?;
+        let config = if verify {
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(parse_bundle(RDS_CA_BUNDLE)?);
+            if let Some(extra) = &self.extra {
+                roots.add_parsable_certificates(parse_bundle(extra)?);
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        } else {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))).with_no_client_auth()
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// The certificates of a PEM bundle; an error names what is wrong with it.
+pub fn parse_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|err| format!("is not a PEM certificate bundle ({err})"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate".to_owned());
+    }
+    Ok(certs)
+}
+
+/// What a failed TLS handshake means, if `err` (or anything in its chain) is one.
+pub fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Option<String> {
+    let mut current = Some(err);
+    let found = loop {
+        let err = current?;
+        if let Some(found) = err.downcast_ref::<rustls::Error>() {
+            break found;
+        }
+        let inner = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        if let Some(found) = inner.and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            break found;
+        }
+        current = err.source();
+    };
+    let trusted =
+        if tls.extra.is_some() { "the built-in RDS bundle or DB_EXTRA_CA_BUNDLE" } else { "the built-in RDS bundle" };
+    Some(match found {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
+            "untrusted certificate chain: no CA in {trusted} issued the server's certificate \
+             (for a Region or server the bundle lacks, add its CA with DB_EXTRA_CA_BUNDLE)"
+        ),
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => "hostname mismatch: the server's certificate is not valid for the secret's host".to_owned(),
+        rustls::Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
+            "expired certificate: the server's certificate is past its validity".to_owned()
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+        ) => "certificate not valid yet (check the server's and this machine's clocks)".to_owned(),
+        rustls::Error::InvalidCertificate(other) => format!("invalid server certificate: {other:?}"),
+        other => format!("TLS handshake failed: {other}"),
+    })
+}
+
+/// `require`: the handshake's signatures are checked, the certificate is not.
+#[derive(Debug)]
+struct EncryptOnly(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_certificate_is_a_trust_anchor() {
+        let certs = parse_bundle(RDS_CA_BUNDLE).unwrap();
+        assert_eq!(certs.len(), 120);
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(certs);
+        assert_eq!((added, ignored), (120, 0));
+    }
+
+    #[test]
+    fn modes() {
+        for mode in [TlsMode::VerifyFull, TlsMode::Require, TlsMode::Prefer, TlsMode::Disable] {
+            assert_eq!(TlsMode::parse(mode.as_str()), Ok(mode));
+        }
+        assert_eq!(TlsMode::parse("VERIFY-FULL"), Ok(TlsMode::VerifyFull));
+        assert!(TlsMode::parse("allow").is_err());
+        let tls = Tls::new(TlsMode::Prefer, None);
+        assert_eq!(tls.mode_for(Some(true)), TlsMode::VerifyFull);
+        assert_eq!(tls.mode_for(Some(false)), TlsMode::Disable);
+        assert_eq!(tls.mode_for(None), TlsMode::Prefer);
+        assert_eq!(Tls::new(TlsMode::Disable, None).mode_for(Some(true)), TlsMode::VerifyFull);
+    }
+
+    #[test]
+    fn both_client_configurations_build() {
+        let tls = Tls::new(TlsMode::VerifyFull, None);
+        assert!(tls.client_config(true).is_ok());
+        assert!(tls.client_config(false).is_ok());
+        assert!(Arc::ptr_eq(&tls.client_config(true).unwrap(), &tls.client_config(true).unwrap()), "built once");
+    }
+
+    #[test]
+    fn bad_bundles_are_named() {
+        assert!(parse_bundle(b"").unwrap_err().contains("no PEM certificate"));
+        assert!(parse_bundle(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    #[test]
+    fn explains_certificate_failures() {
+        let tls = Tls::new(TlsMode::VerifyFull, None);
+        let check = |err: rustls::Error, expected: &str| {
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, err);
+            let text = explain(&io, &tls).unwrap();
+            assert!(text.contains(expected), "{text}");
+        };
+        check(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer), "untrusted certificate chain");
+        check(rustls::Error::InvalidCertificate(CertificateError::NotValidForName), "hostname mismatch");
+        check(rustls::Error::InvalidCertificate(CertificateError::Expired), "expired certificate");
+        check(rustls::Error::InvalidCertificate(CertificateError::NotValidYet), "not valid yet");
+        assert_eq!(explain(&std::io::Error::other("refused"), &tls), None);
+    }
+}
