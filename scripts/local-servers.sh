@@ -21,26 +21,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEFAULT_ENV_FILE="$ROOT/target/local-servers.env"
-VENV="${XDG_CACHE_HOME:-$HOME/.cache}/rds-rotator/venv"
 MOTO_SPEC='moto[server]>=5,<6'
-
-say() { printf 'local-servers: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"
-    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-    else return 1
-    fi
-}
-
-apt_install() {
-    command -v apt-get >/dev/null 2>&1 || die "missing: $*; this is not a Debian/Ubuntu machine, install them with your package manager"
-    say "installing $* with apt-get"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
-        die "could not install $*; run: sudo apt-get install -y $*"
-}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 pg_bindir() {
     local dir
@@ -60,11 +43,9 @@ mariadb_bin() {
     return 1
 }
 
+# moto_server: the one on PATH, or the project's own in ~/.cache/rds-rotator/moto.
 moto_bin() {
-    if command -v moto_server >/dev/null 2>&1; then command -v moto_server
-    elif [ -x "$VENV/bin/moto_server" ]; then echo "$VENV/bin/moto_server"
-    else return 1
-    fi
+    if command -v moto_server >/dev/null 2>&1; then command -v moto_server; else pip_tool moto moto_server "$MOTO_SPEC"; fi
 }
 
 install_missing() {
@@ -73,20 +54,15 @@ install_missing() {
     pg_bindir >/dev/null || die "PostgreSQL was installed but initdb is not found under /usr/lib/postgresql/*/bin"
     mariadb_bin mariadbd >/dev/null || apt_install mariadb-server
     mariadb_bin mariadbd >/dev/null || die "MariaDB was installed but mariadbd is not found"
-    if ! moto_bin >/dev/null; then
-        python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-        say "installing $MOTO_SPEC into $VENV"
-        python3 -m venv "$VENV" || die "could not create $VENV; run: sudo apt-get install -y python3-venv"
-        "$VENV/bin/pip" install -q "$MOTO_SPEC" || die "could not install moto; run: $VENV/bin/pip install '$MOTO_SPEC'
-  (behind a proxy that intercepts HTTPS, add its certificate to the system bundle or set PIP_CERT / PIP_INDEX_URL)"
-    fi
+    moto_bin >/dev/null
 }
 
-# A Python that has boto3 (moto depends on it), for scripts that seed the emulator.
+# A Python that has moto's packages (boto3, cryptography), for scripts that seed the emulator or make certificates.
 moto_python() {
-    local python
-    for python in python3 "$VENV/bin/python"; do
-        "$python" -c 'import boto3' 2>/dev/null && { command -v "$python"; return 0; }
+    local python shebang
+    shebang=$(head -1 "$(moto_bin)" 2>/dev/null | sed -n 's/^#! *\([^ ]*python[^ ]*\).*/\1/p')
+    for python in python3 "$CACHE/moto/bin/python" ${shebang:+"$shebang"}; do
+        "$python" -c 'import boto3, cryptography' 2>/dev/null && { command -v "$python"; return 0; }
     done
     return 1
 }

@@ -32,7 +32,9 @@ pub async fn handle<S: SecretStore, E: DbEngine>(
     let span = info_span!("rotation", secret_id = %event.secret_id, step = %event.step, token = %event.token);
     async {
         let started = Instant::now();
-        let result = rotator.run(event).await;
+        // Boxed: the step's future nests the SDK's and the drivers' deeply, and inlined into lambda_runtime's
+        // service future it overflows the compiler's layout depth in release builds.
+        let result = Box::pin(rotator.run(event)).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(outcome) => info!(?outcome, elapsed_ms, "{}: done", event.step),

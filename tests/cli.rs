@@ -146,3 +146,100 @@ async fn failures_exit_non_zero_with_the_reason() {
     assert!(output.status.success());
     assert!(text(&output.stdout).contains("rotate SECRET_ID"));
 }
+
+type CheckCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
+/// `check SECRET_ID` with extra settings: (exit status, stdout).
+fn check(secret_id: &str, envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = run(&["check", secret_id], envs, None);
+    (output.status.code(), text(&output.stdout))
+}
+
+/// A secret in the emulator for a fresh MariaDB or PostgreSQL user, edited by `edit`; returns its id.
+async fn checked_secret(engine: Engine, edit: impl FnOnce(&mut serde_json::Value)) -> (String, String) {
+    let user = unique("chk");
+    engine.create_user(&user, "initial-Passw0rd").await;
+    let mut secret = engine.secret(&user, "initial-Passw0rd");
+    edit(&mut secret);
+    let secret_id = unique("check-secret");
+    create_secret(&sm().await, &secret_id, &secret).await;
+    (user, secret_id)
+}
+
+#[tokio::test]
+async fn check_passes_over_verified_tls_and_changes_nothing() {
+    let sm = sm().await;
+    let ca = env("TEST_TLS_CA");
+    for engine in [Engine::Postgres, Engine::Mariadb] {
+        let (user, secret_id) = checked_secret(engine, |s| {
+            s["host"] = env("TEST_TLS_HOST").into();
+            s.as_object_mut().unwrap().remove("ssl");
+        })
+        .await;
+        let before = versions(&sm, &secret_id).await;
+        let (code, out) = check(&secret_id, &[("DB_EXTRA_CA_BUNDLE", &ca)]);
+        assert_eq!(code, Some(0), "{out}");
+        for line in
+            ["ok    Secrets Manager", "ok    secret", "ok    passwords", "ok    database", "ok    password change"]
+        {
+            assert!(out.contains(line), "{line}: {out}");
+        }
+        assert!(out.contains("TLS mode verify-full") && out.contains("passed"), "{out}");
+        assert_eq!(versions(&sm, &secret_id).await, before, "check changed the secret");
+        assert!(engine.logs_in(&user, "initial-Passw0rd").await, "check changed the password");
+    }
+}
+
+#[tokio::test]
+async fn check_names_each_failure_and_what_to_fix() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let ca = env("TEST_TLS_CA");
+
+    let (_, fine) = checked_secret(Engine::Postgres, |_| {}).await;
+    let (_, bad_port) = checked_secret(Engine::Postgres, |s| s["port"] = "fifty".into()).await;
+    let (_, unreachable) =
+        checked_secret(Engine::Postgres, |s| s["port"] = closed.parse::<u16>().unwrap().into()).await;
+    let (_, untrusted) = checked_secret(Engine::Postgres, |s| {
+        s["host"] = env("TEST_TLS_HOST").into();
+        s.as_object_mut().unwrap().remove("ssl");
+    })
+    .await;
+    let (_, no_tls) = checked_secret(Engine::Postgres, |s| {
+        s["host"] = env("TEST_TLS_HOST").into();
+        s["port"] = env("TEST_PG_PLAIN_PORT").parse::<u16>().unwrap().into();
+        s.as_object_mut().unwrap().remove("ssl");
+    })
+    .await;
+    let (drifted_user, drifted) = checked_secret(Engine::Mariadb, |_| {}).await;
+    Engine::Mariadb.set_password(&drifted_user, "changed-by-hand").await;
+    let (multi_user, multi) = checked_secret(Engine::Mariadb, |_| {}).await;
+    my_exec(&format!(
+        "ALTER USER {}@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('initial-Passw0rd') OR ed25519 USING PASSWORD('x')",
+        my_quote(&multi_user)
+    ))
+    .await;
+
+    // (secret, extra settings, the failure reported, the fix suggested)
+    let cases: Vec<CheckCase> = vec![
+        (
+            &fine,
+            vec![("SECRETS_MANAGER_ENDPOINT", &endpoint), ("CONNECT_TIMEOUT_SECONDS", "1")],
+            "FAIL  Secrets Manager",
+            "network path",
+        ),
+        ("no-such-secret-for-check", vec![], "FAIL  Secrets Manager", "name or ARN"),
+        (&bad_port, vec![], "FAIL  secret", "\"port\""),
+        (&unreachable, vec![], "FAIL  database", "security group"),
+        (&untrusted, vec![], "untrusted certificate chain", "DB_EXTRA_CA_BUNDLE"),
+        (&no_tls, vec![("DB_EXTRA_CA_BUNDLE", &ca)], "offers no TLS", "turn TLS on"),
+        (&drifted, vec![], "refused AWSCURRENT's password", "the password drifted"),
+        (&multi, vec![], "FAIL  password change", "several plugins"),
+    ];
+    for (secret_id, envs, failure, fix) in cases {
+        let (code, out) = check(secret_id, &envs);
+        assert_eq!(code, Some(1), "{secret_id}: {out}");
+        assert!(out.contains(failure) && out.contains(fix), "{secret_id}: expected {failure:?} and {fix:?} in:\n{out}");
+        assert!(out.contains("failed: fix the above"), "{out}");
+    }
+}

@@ -4,9 +4,11 @@
 //! rds-rotator                      Lambda function (when AWS_LAMBDA_RUNTIME_API is set)
 //! rds-rotator EVENT.json | -       one step, from an event file or stdin, through the Lambda code path
 //! rds-rotator rotate SECRET_ID     a whole rotation, with this binary playing Secrets Manager
+//! rds-rotator check SECRET_ID      a preflight that changes nothing
 //! ```
 //! Output for people goes to stdout; logs go to stderr locally and to stdout (CloudWatch) in Lambda.
 
+mod check;
 mod rotate;
 
 use std::io::{IsTerminal, Read};
@@ -31,11 +33,14 @@ Usage:
   rds-rotator -                  the same, reading the event from stdin
   rds-rotator rotate SECRET_ID   rotate a secret now: stage a new version as Secrets Manager does,
                                  then run createSecret, setSecret, testSecret and finishSecret
+  rds-rotator check SECRET_ID    check, changing nothing, that the secret can be rotated: Secrets
+                                 Manager, the secret, the database, TLS, the login, the privilege
   rds-rotator --help | --version
 
 Settings come from the environment (see README.md): AWS_REGION, AWS_ENDPOINT_URL*, SECRETS_MANAGER_ENDPOINT,
-PASSWORD_LENGTH, EXCLUDE_*, REQUIRE_EACH_INCLUDED_TYPE, DEFAULT_ENGINE, CONNECT_TIMEOUT_SECONDS, RUST_LOG.
-Exit status: 0 done, 1 the step or rotation failed, 2 bad usage.
+PASSWORD_LENGTH, EXCLUDE_*, REQUIRE_EACH_INCLUDED_TYPE, DEFAULT_ENGINE, USERNAME_CHARACTER_LIMIT, DB_TLS_MODE,
+DB_EXTRA_CA_BUNDLE, CONNECT_TIMEOUT_SECONDS, RUST_LOG.
+Exit status: 0 done, 1 the step, rotation or check failed, 2 bad usage.
 ";
 
 enum Command {
@@ -44,6 +49,7 @@ enum Command {
     Version,
     Step(EventSource),
     Rotate { secret_id: String },
+    Check { secret_id: String },
 }
 
 enum EventSource {
@@ -74,6 +80,11 @@ pub async fn main() -> ExitCode {
         }
         Command::Step(source) => report(Box::pin(step(source)).await),
         Command::Rotate { secret_id } => report(Box::pin(rotate::run(&secret_id)).await),
+        Command::Check { secret_id } => match Box::pin(check::run(&secret_id)).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(err) => report(Err(err)),
+        },
     }
 }
 
@@ -86,10 +97,13 @@ fn parse_args(args: &[String], in_lambda: bool, stdin_is_terminal: bool) -> Resu
         ["-h" | "--help" | "help"] => Ok(Command::Help),
         ["-V" | "--version"] => Ok(Command::Version),
         ["-"] => Ok(Command::Step(EventSource::Stdin)),
-        ["rotate", secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
-            Ok(Command::Rotate { secret_id: (*secret_id).to_owned() })
+        [command @ ("rotate" | "check"), secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
+            let secret_id = (*secret_id).to_owned();
+            Ok(if *command == "rotate" { Command::Rotate { secret_id } } else { Command::Check { secret_id } })
         }
-        ["rotate", ..] => Err("rotate takes exactly one SECRET_ID (a name or an ARN)".to_owned()),
+        [command @ ("rotate" | "check"), ..] => {
+            Err(format!("{command} takes exactly one SECRET_ID (a name or an ARN)"))
+        }
         [path] if !path.starts_with('-') => Ok(Command::Step(EventSource::File(PathBuf::from(path)))),
         _ => Err(format!("unexpected arguments: {}", args.join(" "))),
     }
@@ -190,6 +204,8 @@ mod tests {
         assert!(matches!(parse(&["-"], false, true), Ok(Command::Step(EventSource::Stdin))));
         assert!(matches!(parse(&["events/createSecret.json"], true, true), Ok(Command::Step(EventSource::File(_)))));
         assert!(matches!(parse(&["rotate", "app"], false, true), Ok(Command::Rotate { .. })));
+        assert!(matches!(parse(&["check", "app"], false, true), Ok(Command::Check { .. })));
+        assert!(parse(&["check"], false, true).is_err());
         assert!(matches!(parse(&["--help"], false, true), Ok(Command::Help)));
         assert!(matches!(parse(&["--version"], false, true), Ok(Command::Version)));
         assert!(parse(&["rotate"], false, true).is_err());

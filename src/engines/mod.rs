@@ -78,6 +78,11 @@ pub trait DbSession: Send {
     /// A query that proves the session can do work (testSecret). Changes nothing.
     fn check(&mut self) -> impl Future<Output = Result<(), EngineError>> + Send;
 
+    /// How `set_password` would change `user`'s password, in a sentence for an operator; an error where it could
+    /// not (a privilege missing, an account it refuses). Changes nothing (the preflight `check` command).
+    fn describe_password_change(&mut self, user: &UserName)
+    -> impl Future<Output = Result<String, EngineError>> + Send;
+
     /// Ends the session politely, so the server logs a disconnect rather than an aborted connection.
     fn close(self) -> impl Future<Output = ()> + Send;
 }
@@ -270,6 +275,11 @@ impl fmt::Display for EngineErrorKind {
 }
 
 impl Drivers {
+    /// The TLS mode logins to `at` use.
+    pub fn tls_mode_for(&self, at: &Target) -> TlsMode {
+        self.postgres.tls_mode_for(at)
+    }
+
     pub fn new(config: &Config) -> Drivers {
         let extra = config.extra_ca_bundle.as_ref().map(|bundle| bundle.pem.clone());
         let tls = Arc::new(Tls::new(config.tls_mode, extra));
@@ -316,6 +326,13 @@ impl DbSession for AnySession {
         match self {
             AnySession::Postgres(session) => session.check().await,
             AnySession::Mysql(session) => session.check().await,
+        }
+    }
+
+    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.describe_password_change(user).await,
+            AnySession::Mysql(session) => session.describe_password_change(user).await,
         }
     }
 

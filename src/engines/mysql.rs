@@ -142,22 +142,7 @@ impl DbEngine for MysqlEngine {
 
 impl DbSession for MySession {
     async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
-        if *user != self.user {
-            let detail = "changing another account's password (alternating users) is not supported by this build";
-            return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
-        }
-        let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
-        let flavor = if version.contains("MariaDB") { Flavor::Mariadb } else { Flavor::Mysql };
-        let quoting = MysqlQuoting::from_sql_mode(&sql_mode);
-        let create: Vec<u8> = self.query_row(sql::mysql_show_create_current_user()).await?;
-        let plugin = match mysql_auth::account_auth(&String::from_utf8_lossy(&create)) {
-            Ok(AccountAuth::Plugin(plugin)) => plugin,
-            Ok(AccountAuth::Several) => {
-                let detail = "the account authenticates with several plugins or factors; rotate it by hand";
-                return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
-            }
-            Err(problem) => return Err(EngineError::new(EngineErrorKind::Statement, &self.target, problem)),
-        };
+        let (flavor, quoting, plugin) = self.account(user).await?;
         let password = new.expose_secret();
         if let Some(statement) = self.hash_form(flavor, &plugin, password, quoting)? {
             match self.conn.query_drop(statement.as_str()).await {
@@ -188,12 +173,54 @@ impl DbSession for MySession {
         }
     }
 
+    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
+        let (flavor, _, plugin) = self.account(user).await?;
+        Ok(match (flavor, &plugin) {
+            (Flavor::Mariadb, AuthPlugin::MysqlNative | AuthPlugin::Ed25519) => {
+                format!("SET PASSWORD with the account's {plugin} hash computed here (MariaDB; no privilege needed)")
+            }
+            (Flavor::Mariadb, _) => format!(
+                "SET PASSWORD = PASSWORD('…'): the {plugin} plugin has no hash form here, so MariaDB's general log \
+                 would show the new password"
+            ),
+            (Flavor::Mysql, AuthPlugin::MysqlNative | AuthPlugin::CachingSha2) => format!(
+                "ALTER USER CURRENT_USER() with the account's {plugin} hash computed here where the account has \
+                 CREATE USER, else IDENTIFIED BY '…', which MySQL writes as <secret> in its logs"
+            ),
+            (Flavor::Mysql, _) => format!(
+                "ALTER USER CURRENT_USER() IDENTIFIED BY '…' (the {plugin} plugin has no hash form here; MySQL writes \
+                 <secret> in its logs)"
+            ),
+        })
+    }
+
     async fn close(self) {
         let _ = self.conn.disconnect().await;
     }
 }
 
 impl MySession {
+    /// The server's flavour, how it reads literals, and the plugin of `user`'s account — which must be the session's
+    /// own: this build changes no other account's password.
+    async fn account(&mut self, user: &UserName) -> Result<(Flavor, MysqlQuoting, AuthPlugin), EngineError> {
+        if *user != self.user {
+            let detail = "changing another account's password (alternating users) is not supported by this build";
+            return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
+        }
+        let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
+        let flavor = if version.contains("MariaDB") { Flavor::Mariadb } else { Flavor::Mysql };
+        let create: Vec<u8> = self.query_row(sql::mysql_show_create_current_user()).await?;
+        let plugin = match mysql_auth::account_auth(&String::from_utf8_lossy(&create)) {
+            Ok(AccountAuth::Plugin(plugin)) => plugin,
+            Ok(AccountAuth::Several) => {
+                let detail = "the account authenticates with several plugins or factors; rotate it by hand";
+                return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
+            }
+            Err(problem) => return Err(EngineError::new(EngineErrorKind::Statement, &self.target, problem)),
+        };
+        Ok((flavor, MysqlQuoting::from_sql_mode(&sql_mode), plugin))
+    }
+
     /// The stored-string form of `password` for this server and plugin, or `None` where there is none.
     fn hash_form(
         &self,

@@ -119,6 +119,12 @@ enum ConnectFailure {
     Driver(tokio_postgres::Error),
 }
 
+impl PostgresEngine {
+    pub fn tls_mode_for(&self, at: &Target) -> crate::tls::TlsMode {
+        self.tls.mode_for(at.ssl)
+    }
+}
+
 impl DbEngine for PostgresEngine {
     type Session = PgSession;
 
@@ -149,6 +155,24 @@ impl DbSession for PgSession {
         self.query_value(sql::pg_check()).await.map(drop)
     }
 
+    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
+        let allowed = self.query_values(sql::pg_password_commands_allowed()).await?;
+        if allowed.first().is_some_and(|restricted| restricted == "on")
+            && allowed.get(1).map(String::as_str) != Some("t")
+        {
+            let detail = format!(
+                "RDS restricts password changes (rds.restrict_password_commands = on) to members of rds_password, \
+                 and {user} is not one: GRANT rds_password TO the user, or turn the parameter off"
+            );
+            return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
+        }
+        let encryption = self.query_value(sql::pg_show_password_encryption()).await?;
+        let verifier =
+            if matches!(encryption.as_str(), "md5" | "on") { "an md5 hash" } else { "a SCRAM-SHA-256 verifier" };
+        let role = if *user == self.user { "CURRENT_USER" } else { "the user" };
+        Ok(format!("ALTER ROLE {role} PASSWORD with {verifier} computed here (password_encryption = {encryption})"))
+    }
+
     async fn close(self) {
         // Dropping the client ends the connection task with a Terminate message.
     }
@@ -157,15 +181,23 @@ impl DbSession for PgSession {
 impl PgSession {
     /// Runs a statement that returns one value, in one round trip (simple query protocol).
     async fn query_value(&self, statement: Sql) -> Result<String, EngineError> {
+        let mut values = self.query_values(statement).await?;
+        Ok(values.swap_remove(0))
+    }
+
+    /// The first row of a statement, every column as text (NULL as empty), in one round trip.
+    async fn query_values(&self, statement: Sql) -> Result<Vec<String>, EngineError> {
         let messages = match self.client.simple_query(statement.as_str()).await {
             Ok(messages) => messages,
             Err(err) => return Err(self.statement_error(&err, statement.as_str())),
         };
-        let value = messages.iter().find_map(|message| match message {
-            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        let row = messages.iter().find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => {
+                Some((0..row.len()).map(|i| row.get(i).unwrap_or_default().to_owned()).collect())
+            }
             _ => None,
         });
-        value.ok_or_else(|| {
+        row.filter(|values: &Vec<String>| !values.is_empty()).ok_or_else(|| {
             let detail = format!("{} returned no value", statement.as_str());
             EngineError::new(EngineErrorKind::Statement, &self.target, detail)
         })
@@ -177,7 +209,10 @@ impl PgSession {
             return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
         };
         let hint = match *db.code() {
-            SqlState::INSUFFICIENT_PRIVILEGE => ": the user lacks the privilege for it",
+            SqlState::INSUFFICIENT_PRIVILEGE => {
+                ": the user lacks the privilege for it (on RDS with rds.restrict_password_commands on, membership \
+                 in rds_password)"
+            }
             SqlState::READ_ONLY_SQL_TRANSACTION => ": the server is a read-only replica, not the writer",
             _ => "",
         };

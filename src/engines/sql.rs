@@ -84,6 +84,15 @@ pub fn pg_show_password_encryption() -> Sql {
     Sql(Cow::Borrowed("SHOW password_encryption"))
 }
 
+/// PostgreSQL: whether RDS restricts password changes (`rds.restrict_password_commands`) and, if it does, whether
+/// the session's user may make them (membership in `rds_password`). Elsewhere the setting does not exist: "off".
+pub fn pg_password_commands_allowed() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT coalesce(current_setting('rds.restrict_password_commands', true), 'off'), \
+         EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'rds_password' AND pg_has_role(current_user, r.oid, 'member'))",
+    ))
+}
+
 /// PostgreSQL: the smoke test of testSecret.
 pub fn pg_check() -> Sql {
     Sql(Cow::Borrowed("SELECT 1"))

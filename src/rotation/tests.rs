@@ -249,6 +249,10 @@ impl DbSession for FakeSession {
         Ok(())
     }
 
+    async fn describe_password_change(&mut self, _: &UserName) -> Result<String, EngineError> {
+        Ok("fake".to_owned())
+    }
+
     async fn close(self) {}
 }
 

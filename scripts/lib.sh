@@ -1,0 +1,40 @@
+# Sourced by the project's scripts: messages, and installing what is missing on a Debian/Ubuntu machine —
+# Debian packages with apt-get (as root, or through sudo), Python tools with pip into virtualenvs under
+# ~/.cache/rds-rotator, one per tool so their dependencies cannot clash (SAM CLI pins its own boto3). Where an
+# install is impossible, the message says what to run.
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/rds-rotator"
+SCRIPT_NAME=$(basename "$0" .sh)
+
+say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else return 1
+    fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "missing: $*; this is not a Debian/Ubuntu machine, install them with your package manager"
+    say "installing $* with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+        die "could not install $*; run: sudo apt-get install -y $*"
+}
+
+# pip_tool VENV COMMAND SPEC: prints the path of COMMAND from the virtualenv $CACHE/VENV, installing SPEC there first
+# when it is missing.
+pip_tool() {
+    local venv="$CACHE/$1" command=$2 spec=$3
+    if [ ! -x "$venv/bin/$command" ]; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+        python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+        say "installing $spec into $venv"
+        { python3 -m venv "$venv" && "$venv/bin/pip" install -q "$spec" >&2; } || die "could not install $spec; run:
+  python3 -m venv $venv && $venv/bin/pip install '$spec'
+  (behind a proxy that intercepts HTTPS, add its certificate to the system bundle or set PIP_CERT / PIP_INDEX_URL)"
+    fi
+    echo "$venv/bin/$command"
+}

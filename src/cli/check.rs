@@ -1,0 +1,189 @@
+//! `rds-rotator check SECRET_ID`: a preflight that changes nothing. It walks what a rotation needs, in the order a
+//! rotation needs it — Secrets Manager, the secret, the password policy, the database (network, TLS, login with
+//! AWSCURRENT), the right to change the password — and stops at the first thing missing, saying what to fix.
+
+use std::io::Write;
+
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use crate::credentials::DbSecret;
+use crate::engines::{DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome};
+use crate::error::Error;
+use crate::logging::{self, LogSettings};
+use crate::password::Alphabet;
+use crate::secrets::{AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretStore, StoreErrorKind, Version};
+
+/// Prints each check; `passed` is false once one failed.
+struct Report<W: Write> {
+    out: W,
+    passed: bool,
+}
+
+impl<W: Write> Report<W> {
+    fn ok(&mut self, what: &str, detail: impl AsRef<str>) {
+        let _ = writeln!(self.out, "  ok    {what:<16} {}", detail.as_ref());
+    }
+
+    fn note(&mut self, what: &str, detail: impl AsRef<str>) {
+        let _ = writeln!(self.out, "  note  {what:<16} {}", detail.as_ref());
+    }
+
+    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.passed = false;
+        let _ = writeln!(self.out, "  FAIL  {what:<16} {}", detail.as_ref());
+        let _ = writeln!(self.out, "        {:<16} fix: {}", "", fix.as_ref());
+    }
+}
+
+/// Runs the checks; `Ok(false)` when one failed (exit status 1), `Err` when the settings themselves are unusable.
+pub async fn run(secret_id: &str) -> Result<bool, Error> {
+    logging::init(&LogSettings::from_env(true), std::io::stderr);
+    let config = super::config_from_env()?;
+    let mut report = Report { out: std::io::stdout().lock(), passed: true };
+    let _ = writeln!(report.out, "check {secret_id}");
+    checks(&config, secret_id, &mut report).await?;
+    let verdict =
+        if report.passed { "passed: the secret can be rotated" } else { "failed: fix the above, then check again" };
+    let _ = writeln!(report.out, "{verdict}");
+    Ok(report.passed)
+}
+
+async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<W>) -> Result<(), Error> {
+    let store = AwsSecretStore::from_config(config).await?;
+    let meta = match store.describe(secret_id).await {
+        Ok(meta) => meta,
+        Err(err) => {
+            let fix = match err.kind {
+                StoreErrorKind::Unavailable => format!(
+                    "give the function a network path to {}: a Secrets Manager VPC interface endpoint or a NAT \
+                     gateway (SECRETS_MANAGER_ENDPOINT names a custom endpoint)",
+                    store.endpoint()
+                ),
+                StoreErrorKind::NotFound => "check the secret's name or ARN".to_owned(),
+                StoreErrorKind::AccessDenied => "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue \
+                                                 and UpdateSecretVersionStage on this secret"
+                    .to_owned(),
+                StoreErrorKind::Refused => "see the service's message".to_owned(),
+            };
+            report.fail("Secrets Manager", err.to_string(), fix);
+            return Ok(());
+        }
+    };
+    report.ok(
+        "Secrets Manager",
+        format!("{} answers; versions of the secret: {}", store.endpoint(), meta.versions.len()),
+    );
+    if meta.rotation_enabled == Some(false) {
+        report
+            .note("rotation", "not switched on for this secret yet (rotate-secret --rotation-lambda-arn turns it on)");
+    }
+    let pending_elsewhere = meta
+        .versions
+        .iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == AWSPENDING) && !labels.iter().any(|l| l == AWSCURRENT));
+    if let Some((version, _)) = pending_elsewhere {
+        report
+            .note("rotation", format!("version {version} is AWSPENDING: a rotation is in progress or failed half-way"));
+    }
+
+    let current = match store.get(secret_id, Version::Current).await {
+        Ok(Fetched::Text(text)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()),
+        Ok(Fetched::Binary) => {
+            report.fail("secret", "AWSCURRENT holds SecretBinary", "store the RDS format as a JSON SecretString");
+            return Ok(());
+        }
+        Ok(Fetched::Missing) => {
+            report.fail(
+                "secret",
+                "there is no AWSCURRENT version with a value",
+                "put the current credentials in the secret",
+            );
+            return Ok(());
+        }
+        Err(err) => {
+            let fix = "allow secretsmanager:GetSecretValue on this secret, and kms:Decrypt on its KMS key";
+            report.fail("secret", err.to_string(), fix);
+            return Ok(());
+        }
+    };
+    let current = match current {
+        Ok(current) => current,
+        Err(problem) => {
+            report.fail(
+                "secret",
+                format!("AWSCURRENT: {problem}"),
+                "correct the secret's JSON (README.md, \"The secret\")",
+            );
+            return Ok(());
+        }
+    };
+    let (at, user) = (current.target(), current.username());
+    if current.masterarn().is_some() {
+        let fix = "alternating users are not supported by this build yet; rotate a secret without masterarn";
+        report.fail("secret", "the secret names a master secret (masterarn)", fix);
+        return Ok(());
+    }
+    let database = at.dbname.as_deref().map(|db| format!(", database {db}")).unwrap_or_default();
+    report.ok("secret", format!("AWSCURRENT: {} user {user} at {at}{database}", at.engine));
+
+    match Alphabet::new(&config.password, at.engine) {
+        Ok(alphabet) => report.ok(
+            "passwords",
+            format!(
+                "{} characters from {} ({:.1} bits)",
+                config.password.length,
+                alphabet.size(),
+                alphabet.entropy_bits()
+            ),
+        ),
+        Err(problem) => {
+            report.fail("passwords", problem.to_string(), "adjust PASSWORD_LENGTH or the EXCLUDE_* settings");
+            return Ok(());
+        }
+    }
+
+    let drivers = Drivers::new(config);
+    let tls = drivers.tls_mode_for(at);
+    let mut session = match drivers.login(at, current.login()).await {
+        Ok(LoginOutcome::Accepted(session)) => session,
+        Ok(LoginOutcome::Rejected) => {
+            let hint = drivers.rejection_hint(at).map(|h| format!(" ({h})")).unwrap_or_default();
+            let fix = "the password drifted: set the database password back to AWSCURRENT's, or store the working \
+                       password in a new AWSCURRENT version, before rotating";
+            report.fail("database", format!("{at} refused AWSCURRENT's password for {user}{hint}"), fix);
+            return Ok(());
+        }
+        Err(err) => {
+            report.fail("database", err.to_string(), fix_for(&err));
+            return Ok(());
+        }
+    };
+    report.ok("database", format!("{at} answers (TLS mode {tls}); AWSCURRENT logs in as {user}"));
+    match session.describe_password_change(user).await {
+        Ok(plan) => report.ok("password change", plan),
+        Err(err) => {
+            report.fail("password change", err.to_string(), "grant what the message names, or rotate this user by hand")
+        }
+    }
+    session.close().await;
+    Ok(())
+}
+
+/// What to do about a database error.
+fn fix_for(err: &EngineError) -> &'static str {
+    match err.kind {
+        EngineErrorKind::Unreachable | EngineErrorKind::Timeout => {
+            "check the secret's host and port, and that the database's security group admits the function"
+        }
+        EngineErrorKind::Tls => {
+            "trust the server's CA (DB_EXTRA_CA_BUNDLE; the RDS CAs are built in), use the host name the certificate \
+             names, or read README.md, \"TLS\""
+        }
+        EngineErrorKind::TlsNotOffered => {
+            "turn TLS on at the server, or allow plaintext for this secret (\"ssl\": false) or all (DB_TLS_MODE=prefer)"
+        }
+        EngineErrorKind::Busy => "the server is at its connection limit or starting: try again",
+        EngineErrorKind::LoginRefused | EngineErrorKind::Statement => "see the server's message",
+    }
+}
