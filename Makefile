@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 STEP ?= createSecret
 
-.PHONY: help demo test check-template servers servers-stop invoke lint build deploy refresh-rds-ca
+.PHONY: help demo test check-template bench servers servers-stop invoke lint build deploy refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -15,6 +15,9 @@ test: ## Every test: formatting, the SAM template, and the suites against throwa
 	$(CARGO) fmt --check
 	scripts/check-template.sh
 	scripts/local-servers.sh run -- $(CARGO) test --locked
+
+bench: ## Cold and warm rotation times, memory and calls on the local servers; rewrites BENCHMARKS.md (BENCH_ROTATIONS=20)
+	scripts/local-servers.sh run -- $(CARGO) bench --bench rotation --locked
 
 check-template: ## cfn-lint, least-privilege checks and sam validate --lint on template.yaml (offline)
 	scripts/check-template.sh

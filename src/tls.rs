@@ -93,17 +93,27 @@ impl Tls {
     }
 
     fn build(&self, verify: bool) -> Result<Arc<ClientConfig>, String> {
+        let started = std::time::Instant::now();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|err| format!("TLS set-up: {err}"))?;
+        let provider_us = started.elapsed().as_micros();
         let config = if verify {
             let mut roots = RootCertStore::empty();
             roots.add_parsable_certificates(parse_bundle(RDS_CA_BUNDLE)?);
             if let Some(extra) = &self.extra {
                 roots.add_parsable_certificates(parse_bundle(extra)?);
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let anchors = roots.len();
+            let config = builder.with_root_certificates(roots).with_no_client_auth();
+            tracing::debug!(
+                anchors,
+                provider_us,
+                total_us = started.elapsed().as_micros(),
+                "TLS client configuration built"
+            );
+            config
         } else {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))).with_no_client_auth()
         };

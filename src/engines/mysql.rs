@@ -101,6 +101,7 @@ impl MysqlEngine {
         login: Login<'_>,
         transport: Transport,
     ) -> Result<LoginOutcome<MySession>, EngineError> {
+        let started = std::time::Instant::now();
         let opts = OptsBuilder::default()
             .ip_or_hostname(at.host.as_str())
             .tcp_port(at.port)
@@ -118,7 +119,7 @@ impl MysqlEngine {
             Ok(Err(err)) => return login_failure(at, err, &self.tls),
             Ok(Ok(conn)) => conn,
         };
-        debug!(host = %at, ?transport, "logged in");
+        debug!(host = %at, ?transport, elapsed_ms = started.elapsed().as_millis() as u64, "logged in");
         let session = MySession { conn, user: login.user.clone(), current: login.password.clone(), target: at.clone() };
         Ok(LoginOutcome::Accepted(session))
     }

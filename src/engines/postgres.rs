@@ -51,6 +51,7 @@ impl PostgresEngine {
         login: Login<'_>,
         transport: Transport,
     ) -> Result<LoginOutcome<PgSession>, EngineError> {
+        let started = std::time::Instant::now();
         let mut config = Config::new();
         config
             .host(&at.host)
@@ -77,7 +78,7 @@ impl PostgresEngine {
             Ok(pair) => pair,
             Err(err) => return login_failure(at, &err, &self.tls),
         };
-        debug!(host = %at, ?transport, "logged in");
+        debug!(host = %at, ?transport, elapsed_ms = started.elapsed().as_millis() as u64, "logged in");
         // The connection task ends when the client is dropped; its errors surface on the client's next call.
         tokio::spawn(connection);
         Ok(LoginOutcome::Accepted(PgSession { client, user: login.user.clone(), target: at.clone() }))

@@ -3,6 +3,8 @@
 //! and a log buffer. A missing server is a loud failure, never a skip.
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex};
