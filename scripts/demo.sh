@@ -85,3 +85,29 @@ if grep -qF -e "$current" -e "$previous" "$TEST_PG_LOG"; then
     exit 1
 fi
 echo "generated passwords found in the statement log: none"
+
+bold "7. Alternating users on MariaDB: the secret names a master secret (masterarn)"
+REPORT_USER=demo_report
+maria_admin "CREATE DATABASE demo_reports; CREATE USER '$REPORT_USER'@'%' IDENTIFIED BY '$INITIAL_PASSWORD'; \
+    CREATE USER '$REPORT_USER'@'10.0.%' IDENTIFIED BY '$INITIAL_PASSWORD' REQUIRE SSL WITH MAX_USER_CONNECTIONS 5; \
+    GRANT SELECT, INSERT ON demo_reports.* TO '$REPORT_USER'@'%' WITH GRANT OPTION; \
+    GRANT SELECT ON demo_reports.* TO '$REPORT_USER'@'10.0.%'"
+# An RDS-managed master secret holds only username and password; host and port come from the rotated secret.
+sm create "$SECRET-master" "{\"username\":\"$TEST_MARIADB_ADMIN_USER\",\"password\":\"$TEST_MARIADB_ADMIN_PASSWORD\"}"
+sm create "$SECRET-alternating" "{\"engine\":\"mariadb\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$REPORT_USER\",\"password\":\"$INITIAL_PASSWORD\",\"masterarn\":\"$SECRET-master\"}"
+show "rds-rotator check $SECRET-alternating"
+"$BIN" check "$SECRET-alternating"
+for _ in 1 2 3; do
+    show "rds-rotator rotate $SECRET-alternating"
+    RUST_LOG=warn "$BIN" rotate "$SECRET-alternating"
+    current_user=$(sm user "$SECRET-alternating" AWSCURRENT)
+    previous_user=$(sm user "$SECRET-alternating" AWSPREVIOUS)
+    echo "AWSCURRENT:  $current_user, login $(maria_login "$current_user" "$(sm password "$SECRET-alternating" AWSCURRENT)")"
+    echo "AWSPREVIOUS: $previous_user, login $(maria_login "$previous_user" "$(sm password "$SECRET-alternating" AWSPREVIOUS)") (keeps working until the next rotation)"
+done
+echo "what each user holds (SHOW GRANTS, passwords cut):"
+for user in "$REPORT_USER" "${REPORT_USER}_clone"; do
+    for host in % 10.0.%; do
+        maria_admin "SHOW GRANTS FOR '$user'@'$host'" | sed "s/PASSWORD '[^']*'/PASSWORD '…'/; s/^/  /"
+    done
+done

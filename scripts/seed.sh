@@ -37,6 +37,8 @@ elif command == "versions":
     for version, labels in sorted(stages.items(), key=lambda item: sorted(item[1])):
         if labels:
             print(f"  {version}  {', '.join(labels)}")
+elif command == "user":
+    print(json.loads(sm.get_secret_value(SecretId=name, VersionStage=rest[0])["SecretString"])["username"])
 elif command == "password":
     print(json.loads(sm.get_secret_value(SecretId=name, VersionStage=rest[0])["SecretString"])["password"])
 elif command == "shape":

@@ -198,6 +198,36 @@ impl DbSecret {
         DbSecret { password, ..self.clone() }
     }
 
+    /// The same secret for another user of the same database (alternating users); every other key is kept.
+    pub fn with_login(&self, username: UserName, password: Password) -> DbSecret {
+        let mut fields = self.fields.clone();
+        fields.insert("username".to_owned(), Value::String(username.as_str().to_owned()));
+        DbSecret { fields, password, username, ..self.clone() }
+    }
+
+    /// Parses a master secret (alternating users). An RDS-managed master secret holds only `username` and
+    /// `password`: the keys it lacks — engine, host, port, dbname, ssl — are those of the rotated secret.
+    pub fn parse_master(text: &str, rotated: &Target, defaults: &SecretDefaults) -> Result<DbSecret, ShapeError> {
+        let value = serde_json::from_str::<Value>(text)
+            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
+        let Value::Object(mut fields) = value else {
+            return Err(ShapeError::NotAnObject);
+        };
+        let inherited = [
+            ("engine", Some(Value::String(rotated.engine.as_str().to_owned()))),
+            ("host", Some(Value::String(rotated.host.clone()))),
+            ("port", Some(Value::from(rotated.port))),
+            ("dbname", rotated.dbname.clone().map(Value::String)),
+            ("ssl", rotated.ssl.map(Value::Bool)),
+        ];
+        for (key, value) in inherited {
+            if let (None | Some(Value::Null), Some(value)) = (fields.get(key), value) {
+                fields.insert(key.to_owned(), value);
+            }
+        }
+        DbSecret::parse(&Value::Object(fields).to_string(), defaults)
+    }
+
     /// The JSON text to store, with the password back in its original place.
     pub fn to_secret_string(&self) -> SecretString {
         let mut fields = self.fields.clone();
@@ -402,6 +432,36 @@ mod tests {
         assert_eq!(
             text.expose_secret(),
             r#"{"username":"app","engine":"postgres","password":"new","host":"h","port":"5432","custom":{"a":[1,2]},"zeta":null}"#
+        );
+    }
+
+    #[test]
+    fn another_login_changes_only_username_and_password() {
+        let json = r#"{"username":"app","engine":"postgres","password":"old","host":"h","masterarn":"arn:m","x":1}"#;
+        let clone = parse(json).unwrap().with_login(UserName::new("app_clone").unwrap(), Password::new("new".into()));
+        assert_eq!(
+            clone.to_secret_string().expose_secret(),
+            r#"{"username":"app_clone","engine":"postgres","password":"new","host":"h","masterarn":"arn:m","x":1}"#
+        );
+        assert_eq!(clone.username().as_str(), "app_clone");
+    }
+
+    #[test]
+    fn a_master_secret_takes_what_it_lacks_from_the_rotated_secret() {
+        let rotated =
+            parse(r#"{"engine":"mariadb","host":"db","port":3307,"username":"app","password":"p","ssl":false}"#)
+                .unwrap();
+        let defaults = SecretDefaults::default();
+        let master =
+            DbSecret::parse_master(r#"{"username":"admin","password":"m"}"#, rotated.target(), &defaults).unwrap();
+        assert_eq!(master.target(), rotated.target());
+        assert_eq!(master.username().as_str(), "admin");
+        let own = r#"{"username":"admin","password":"m","host":"writer","port":"3306"}"#;
+        let master = DbSecret::parse_master(own, rotated.target(), &defaults).unwrap();
+        assert_eq!((master.target().host.as_str(), master.target().port), ("writer", 3306));
+        assert_eq!(
+            DbSecret::parse_master(r#"{"username":"admin"}"#, rotated.target(), &defaults).unwrap_err(),
+            ShapeError::Missing("password")
         );
     }
 

@@ -52,6 +52,21 @@ pub enum Error {
     #[error("database {target} refused user {user} with the {tried} password{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     CredentialsRejected { user: UserName, target: Target, tried: &'static str, hint: Option<&'static str> },
 
+    /// Alternating users: the master secret cannot be used.
+    #[error("secret {secret_id}: master secret {masterarn} {problem}")]
+    MasterSecret { secret_id: String, masterarn: String, problem: String },
+
+    /// Alternating users: the other user exists, and nothing shows this secret made it.
+    #[error(
+        "secret {secret_id}: user {user} exists but was not created by rds-rotator as the alternate of {of}; \
+         refusing to change it (drop or rename it, or rotate {of} another way)"
+    )]
+    AlternateConflict { secret_id: String, user: UserName, of: UserName },
+
+    /// Alternating users: the other user's name cannot be formed.
+    #[error("secret {secret_id}: the alternate of user {user} would be {alternate:?}, which {problem}")]
+    AlternateName { secret_id: String, user: UserName, alternate: String, problem: String },
+
     /// The database could not be used (unreachable, TLS, privilege, statement failure).
     #[error(transparent)]
     Db(#[from] EngineError),
@@ -63,10 +78,6 @@ pub enum Error {
     /// No password could be generated.
     #[error("generating a password: {0}")]
     Password(#[from] PasswordError),
-
-    /// The secret asks for something this build does not do yet.
-    #[error("secret {secret_id}: {what} is not supported by this build")]
-    Unsupported { secret_id: String, what: &'static str },
 }
 
 impl Error {
@@ -81,12 +92,14 @@ impl Error {
             Error::MissingVersion { .. } => "MissingVersion",
             Error::PendingMismatch { .. } => "PendingMismatch",
             Error::CredentialsRejected { .. } => "CredentialsRejected",
+            Error::MasterSecret { .. } => "MasterSecretError",
+            Error::AlternateConflict { .. } => "AlternateUserConflict",
+            Error::AlternateName { .. } => "AlternateUserName",
             Error::Db(err) if err.is_transient() => "DatabaseUnavailable",
             Error::Db(_) => "DatabaseError",
             Error::Store(err) if err.is_transient() => "SecretsManagerUnavailable",
             Error::Store(_) => "SecretsManagerError",
             Error::Password(_) => "PasswordGenerationError",
-            Error::Unsupported { .. } => "Unsupported",
         }
     }
 

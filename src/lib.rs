@@ -19,7 +19,7 @@
 //! - A password leaves `Password` only inside `engines/`, `credentials.rs` and `secrets.rs`:
 //!   `grep -rn expose_secret src/` is the audit. No `Debug` output, log line or error message holds a password,
 //!   a secret's JSON, a DSN or a `RotationToken`.
-//! - SQL text that contains data is built only in `engines/sql.rs`.
+//! - SQL text that contains data is built only in `engines/sql/`.
 //! - Nothing here panics on input: bad events, secrets and settings are errors that name what is wrong.
 
 pub mod cli;

@@ -243,3 +243,30 @@ async fn check_names_each_failure_and_what_to_fix() {
         assert!(out.contains("failed: fix the above"), "{out}");
     }
 }
+
+/// Alternating users: the master secret reads and logs in, and the next user is free — or `check` says which part
+/// would stop the rotation.
+#[tokio::test]
+async fn check_an_alternating_users_secret() {
+    let sm = sm().await;
+    let master = unique("check-master");
+    let root = serde_json::json!({
+        "username": env("TEST_MARIADB_ADMIN_USER"), "password": env("TEST_MARIADB_ADMIN_PASSWORD"),
+    });
+    create_secret(&sm, &master, &root).await;
+    let (_, ready) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = master.clone().into()).await;
+    let (taken_user, taken) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = master.clone().into()).await;
+    Engine::Mariadb.create_user(&format!("{taken_user}_clone"), "someone-elses").await;
+    let (_, orphan) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = "no-such-master-secret".into()).await;
+
+    let (code, out) = check(&ready, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("ok    master secret") && out.contains("creates") && out.contains("_clone\""), "{out}");
+    for (secret_id, failure, fix) in
+        [(&taken, "FAIL  alternate", "drop or rename that user"), (&orphan, "FAIL  master secret", "masterarn")]
+    {
+        let (code, out) = check(secret_id, &[]);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains(failure) && out.contains(fix), "expected {failure:?} and {fix:?} in:\n{out}");
+    }
+}

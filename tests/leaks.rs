@@ -133,3 +133,72 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
         assert!(!statements.contains(generated), "the statement log holds a generated password");
     }
 }
+
+#[tokio::test]
+async fn postgres_alternating_users_leak_no_secret() {
+    alternating_users_leak_no_secret(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn mariadb_alternating_users_leak_no_secret() {
+    alternating_users_leak_no_secret(Engine::Mariadb).await;
+}
+
+/// Alternating users: two rotations (the alternate created, then reused) and a refused master secret, at TRACE.
+/// Neither the master's password nor a generated one reaches a log line, a Diagnostic or the server's log.
+async fn alternating_users_leak_no_secret(engine: Engine) {
+    let logs = LogBuffer::default();
+    let settings = LogSettings { json: true, directives: "trace".into(), timestamps: false };
+    let _guard = tracing::subscriber::set_default(logging::subscriber(&settings, logs.clone()));
+
+    let sm = sm().await;
+    let (admin_user, admin_password) = match engine {
+        Engine::Postgres => (env("TEST_PG_ADMIN_USER"), env("TEST_PG_ADMIN_PASSWORD")),
+        Engine::Mariadb => (env("TEST_MARIADB_ADMIN_USER"), env("TEST_MARIADB_ADMIN_PASSWORD")),
+    };
+    let master = unique("leak-master");
+    create_secret(&sm, &master, &serde_json::json!({"username": admin_user, "password": admin_password})).await;
+    let user = unique("leak_alt");
+    let old = "Old-Passw0rd-alt-leak";
+    engine.create_user(&user, old).await;
+    let secret_id = unique("leak-secret");
+    let mut secret = engine.secret(&user, old);
+    secret["masterarn"] = master.clone().into();
+    create_secret(&sm, &secret_id, &secret).await;
+    let rotator = rotator().await;
+    let rotation_token = "rotation-token-alt-leak-91c2";
+
+    let mut generated = Vec::new();
+    for _ in 0..2 {
+        let token = stage_rotation(&sm, &secret_id).await;
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            lambda_handler(&rotator, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
+        }
+        generated.push(password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap()));
+    }
+
+    // The master secret's password goes stale: setSecret fails, naming the master secret and nothing secret.
+    let wrong = "Stale-Master-Passw0rd-leak";
+    let stale = serde_json::json!({"username": admin_user, "password": wrong}).to_string();
+    sm.put_secret_value().secret_id(&master).secret_string(stale).send().await.unwrap();
+    let token = stage_rotation(&sm, &secret_id).await;
+    lambda_handler(&rotator, payload("createSecret", &secret_id, token.as_str(), rotation_token)).await.unwrap();
+    generated.push(password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap()));
+    let failed = lambda_handler(&rotator, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
+    let diagnostic = failed.unwrap_err();
+    assert_eq!(diagnostic.error_type, "MasterSecretError");
+    assert!(diagnostic.error_message.contains(&master), "{}", diagnostic.error_message);
+
+    let text = logs.text();
+    assert!(text.lines().count() > 20, "the capture works: {text}");
+    let shown = format!("{diagnostic:?}");
+    let statements = engine.statement_log();
+    for secret in [old, &admin_password, wrong, rotation_token].into_iter().chain(generated.iter().map(String::as_str))
+    {
+        assert!(!text.contains(secret), "a log line holds {secret:?}");
+        assert!(!shown.contains(secret), "the Diagnostic holds {secret:?}: {shown}");
+    }
+    for secret in &generated {
+        assert!(!statements.contains(secret.as_str()), "the statement log holds a generated password");
+    }
+}

@@ -12,6 +12,7 @@ use crate::engines::{DbEngine, DbSession, Drivers, EngineError, EngineErrorKind,
 use crate::error::Error;
 use crate::logging::{self, LogSettings};
 use crate::password::Alphabet;
+use crate::rotation::Pair;
 use crate::secrets::{AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretStore, StoreErrorKind, Version};
 
 /// Prints each check; `passed` is false once one failed.
@@ -119,11 +120,6 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
         }
     };
     let (at, user) = (current.target(), current.username());
-    if current.masterarn().is_some() {
-        let fix = "alternating users are not supported by this build yet; rotate a secret without masterarn";
-        report.fail("secret", "the secret names a master secret (masterarn)", fix);
-        return Ok(());
-    }
     let database = at.dbname.as_deref().map(|db| format!(", database {db}")).unwrap_or_default();
     report.ok("secret", format!("AWSCURRENT: {} user {user} at {at}{database}", at.engine));
 
@@ -160,11 +156,96 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
         }
     };
     report.ok("database", format!("{at} answers (TLS mode {tls}); AWSCURRENT logs in as {user}"));
+    if let Some(masterarn) = current.masterarn() {
+        session.close().await;
+        return check_master(config, &store, &drivers, secret_id, &current, masterarn, report).await;
+    }
     match session.describe_password_change(user).await {
         Ok(plan) => report.ok("password change", plan),
         Err(err) => {
             report.fail("password change", err.to_string(), "grant what the message names, or rotate this user by hand")
         }
+    }
+    session.close().await;
+    Ok(())
+}
+
+/// Alternating users: the master secret reads and logs in, and the next rotation's user is free or this pair's.
+async fn check_master<W: Write>(
+    config: &Config,
+    store: &AwsSecretStore,
+    drivers: &Drivers,
+    secret_id: &str,
+    current: &DbSecret,
+    masterarn: &str,
+    report: &mut Report<W>,
+) -> Result<(), Error> {
+    let master = match store.get(masterarn, Version::Current).await {
+        Ok(Fetched::Text(text)) if masterarn != secret_id => {
+            DbSecret::parse_master(text.expose_secret(), current.target(), &config.secret_defaults())
+        }
+        Ok(Fetched::Text(_)) => {
+            report.fail("master secret", "masterarn names the rotated secret itself", "name the master user's secret");
+            return Ok(());
+        }
+        Ok(_) => {
+            let fix = "check the secret's masterarn: the master secret needs an AWSCURRENT JSON SecretString";
+            report.fail("master secret", format!("{masterarn} does not exist or has no usable AWSCURRENT"), fix);
+            return Ok(());
+        }
+        Err(err) => {
+            let fix = "allow secretsmanager:GetSecretValue on the master secret (MasterSecretArn in template.yaml), \
+                       and kms:Decrypt on its key";
+            report.fail("master secret", err.to_string(), fix);
+            return Ok(());
+        }
+    };
+    let master = match master {
+        Ok(master) => master,
+        Err(problem) => {
+            report.fail("master secret", format!("{masterarn}: {problem}"), "correct the master secret's JSON");
+            return Ok(());
+        }
+    };
+    let previous = match store.get(secret_id, Version::Previous).await {
+        Ok(Fetched::Text(text)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()).ok(),
+        _ => None,
+    };
+    let pair = match Pair::of(current.username(), previous.as_ref().map(DbSecret::username)) {
+        Ok(pair) => pair,
+        Err(problem) => {
+            let fix = "shorten the user name";
+            report.fail("alternate", format!("the alternate of {} {problem}", current.username()), fix);
+            return Ok(());
+        }
+    };
+    let next = pair.other(current.username());
+    let (at, user) = (master.target(), master.username());
+    let mut session = match drivers.login(at, master.login()).await {
+        Ok(LoginOutcome::Accepted(session)) => session,
+        Ok(LoginOutcome::Rejected) => {
+            let fix = "store the master user's working password in the master secret";
+            report.fail("master secret", format!("{at} refused the master secret's password for {user}"), fix);
+            return Ok(());
+        }
+        Err(err) => {
+            report.fail("master secret", err.to_string(), fix_for(&err));
+            return Ok(());
+        }
+    };
+    report.ok("master secret", format!("{masterarn} logs in as {user} at {at}"));
+    let ours = previous.as_ref().is_some_and(|previous| previous.username() == next);
+    match session.user_exists(next).await {
+        Ok(false) => {
+            report.ok("alternate", format!("the next rotation creates {next} as the twin of {}", current.username()))
+        }
+        Ok(true) if ours => report.ok("alternate", format!("the next rotation moves to {next} (AWSPREVIOUS's user)")),
+        Ok(true) => report.fail(
+            "alternate",
+            format!("{next} exists, and is not AWSPREVIOUS's user: setSecret will refuse to change it"),
+            "drop or rename that user if it is not in use, or rotate this secret as single user (no masterarn)",
+        ),
+        Err(err) => report.fail("alternate", err.to_string(), "grant the master what the message names"),
     }
     session.close().await;
     Ok(())

@@ -1,7 +1,7 @@
 //! The database side: the `DbEngine` trait the protocol core calls, the engine kinds a secret can name, and
 //! `Drivers`, which picks the driver for a secret's engine.
 //!
-//! Each driver lives in its own file and is the only code that talks to its database; `sql.rs` is the only place
+//! Each driver lives in its own file and is the only code that talks to its database; `sql/` is the only place
 //! where SQL text is built from data; `mysql_auth.rs` computes what MySQL-family auth plugins store.
 
 mod mysql;
@@ -85,6 +85,36 @@ pub trait DbSession: Send {
 
     /// Ends the session politely, so the server logs a disconnect rather than an aborted connection.
     fn close(self) -> impl Future<Output = ()> + Send;
+
+    /// Whether a user of this name exists (on the MySQL family: with any host part). Reads only.
+    fn user_exists(&mut self, user: &UserName) -> impl Future<Output = Result<bool, EngineError>> + Send;
+
+    /// Alternating users, in the master's session: makes `pair.next` the current user's twin with `password`. It is
+    /// created when missing — with `password` from the first statement, so that a retry can recognise it — then its
+    /// privileges are made those of `pair.current` (added and revoked), then its password is set. Idempotent: a
+    /// retry after a crash at any point completes the work. The caller has checked that an existing `pair.next`
+    /// belongs to this secret.
+    fn sync_alternate(
+        &mut self,
+        pair: Alternate<'_>,
+        password: &Password,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Alternating users, in the master's session: an error naming the first difference when `pair.next` does not
+    /// hold what `pair.current` holds (testSecret). Reads only.
+    fn verify_alternate(&mut self, pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send;
+}
+
+/// The two users of an alternating-users secret, as one rotation sees them.
+#[derive(Clone, Copy, Debug)]
+pub struct Alternate<'a> {
+    /// The user in AWSCURRENT: the one whose privileges the other gets.
+    pub current: &'a UserName,
+    /// The user the pending version names.
+    pub next: &'a UserName,
+    /// The pair's original user, and its `_clone`.
+    pub base: &'a UserName,
+    pub clone: &'a UserName,
 }
 
 /// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
@@ -340,6 +370,27 @@ impl DbSession for AnySession {
         match self {
             AnySession::Postgres(session) => session.close().await,
             AnySession::Mysql(session) => session.close().await,
+        }
+    }
+
+    async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.user_exists(user).await,
+            AnySession::Mysql(session) => session.user_exists(user).await,
+        }
+    }
+
+    async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.sync_alternate(pair, password).await,
+            AnySession::Mysql(session) => session.sync_alternate(pair, password).await,
+        }
+    }
+
+    async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.verify_alternate(pair).await,
+            AnySession::Mysql(session) => session.verify_alternate(pair).await,
         }
     }
 }

@@ -22,10 +22,15 @@ use mysql_async::{Conn, DriverError, IoError, OptsBuilder, SslOpts};
 use tracing::{debug, info, warn};
 
 use super::mysql_auth::{self, AccountAuth, AuthPlugin};
-use super::sql::{self, MysqlQuoting, Sql};
-use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode};
+use super::sql::{self, MysqlFlavor as Flavor, MysqlQuoting, Sql};
+use super::{
+    Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode,
+};
 use crate::credentials::{Login, Password, Target, UserName};
 use crate::tls::{self, Tls, TlsMode};
+
+mod alternate;
+pub(super) mod grants;
 
 pub struct MysqlEngine {
     connect_timeout: Duration,
@@ -38,12 +43,6 @@ pub struct MySession {
     /// The password this session logged in with, for servers that demand it (`PASSWORD REQUIRE CURRENT`).
     current: Password,
     target: Target,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    Mysql,
-    Mariadb,
 }
 
 /// MySQL error numbers this engine acts on.
@@ -198,14 +197,26 @@ impl DbSession for MySession {
     async fn close(self) {
         let _ = self.conn.disconnect().await;
     }
+
+    async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        self.user_rows_exist(user).await
+    }
+
+    async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        self.sync_pair(pair, password).await
+    }
+
+    async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        self.verify_pair(pair).await
+    }
 }
 
 impl MySession {
     /// The server's flavour, how it reads literals, and the plugin of `user`'s account — which must be the session's
-    /// own: this build changes no other account's password.
+    /// own: `set_password` changes only the logged-in account (alternating users go through `sync_alternate`).
     async fn account(&mut self, user: &UserName) -> Result<(Flavor, MysqlQuoting, AuthPlugin), EngineError> {
         if *user != self.user {
-            let detail = "changing another account's password (alternating users) is not supported by this build";
+            let detail = "set_password changes only the logged-in account's password";
             return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
         }
         let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
@@ -222,7 +233,7 @@ impl MySession {
         Ok((flavor, MysqlQuoting::from_sql_mode(&sql_mode), plugin))
     }
 
-    /// The stored-string form of `password` for this server and plugin, or `None` where there is none.
+    /// The single-user statement that sets `password` in its stored-string form, or `None` where there is none.
     fn hash_form(
         &self,
         flavor: Flavor,
@@ -230,25 +241,29 @@ impl MySession {
         password: &str,
         quoting: MysqlQuoting,
     ) -> Result<Option<Sql>, EngineError> {
-        let bytes = password.as_bytes();
-        let statement = match (flavor, plugin) {
-            (Flavor::Mariadb, AuthPlugin::MysqlNative) => {
-                sql::mariadb_set_password_hash(&mysql_auth::native_hash(bytes), quoting)
-            }
-            (Flavor::Mariadb, AuthPlugin::Ed25519) => {
-                sql::mariadb_set_password_hash(&mysql_auth::ed25519_hash(bytes), quoting)
-            }
-            (Flavor::Mysql, AuthPlugin::MysqlNative) => {
-                sql::mysql_alter_current_user_hash(plugin, &mysql_auth::native_hash(bytes), quoting)
-            }
-            (Flavor::Mysql, AuthPlugin::CachingSha2) => {
-                let hash = mysql_auth::caching_sha2_hash(bytes)
-                    .map_err(|err| EngineError::new(EngineErrorKind::Statement, &self.target, err))?;
-                sql::mysql_alter_current_user_hash(plugin, &hash, quoting)
-            }
-            _ => return Ok(None),
+        let Some(hash) = self.stored_string(flavor, plugin, password)? else { return Ok(None) };
+        let statement = match flavor {
+            Flavor::Mariadb => sql::mariadb_set_password_hash(&hash, quoting),
+            Flavor::Mysql => sql::mysql_alter_current_user_hash(plugin, &hash, quoting),
         };
         statement.map(Some).map_err(|err| EngineError::new(EngineErrorKind::Statement, &self.target, err.to_string()))
+    }
+
+    /// What `plugin` stores for `password` on this server, computed here; `None` where this build has no hash form.
+    fn stored_string(
+        &self,
+        flavor: Flavor,
+        plugin: &AuthPlugin,
+        password: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let bytes = password.as_bytes();
+        Ok(Some(match (flavor, plugin) {
+            (_, AuthPlugin::MysqlNative) => mysql_auth::native_hash(bytes),
+            (Flavor::Mariadb, AuthPlugin::Ed25519) => mysql_auth::ed25519_hash(bytes),
+            (Flavor::Mysql, AuthPlugin::CachingSha2) => mysql_auth::caching_sha2_hash(bytes)
+                .map_err(|err| EngineError::new(EngineErrorKind::Statement, &self.target, err))?,
+            _ => return Ok(None),
+        }))
     }
 
     /// The password as a literal, the server hashing it with the account's own plugin.

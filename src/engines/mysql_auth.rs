@@ -44,7 +44,7 @@ const SALT_ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk
 const CRYPT_ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 impl AuthPlugin {
-    fn from_name(name: &str) -> AuthPlugin {
+    pub fn from_name(name: &str) -> AuthPlugin {
         match name.to_ascii_lowercase().as_str() {
             "mysql_native_password" => AuthPlugin::MysqlNative,
             "caching_sha2_password" => AuthPlugin::CachingSha2,

@@ -19,9 +19,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
 use super::sql::{self, Role, Sql};
-use super::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode};
+use super::{
+    Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode,
+};
 use crate::credentials::{Login, Password, Target, UserName};
 use crate::tls::{self, Tls};
+
+mod alternate;
 
 /// The database a session opens when the secret names none, as AWS's template does.
 const DEFAULT_DBNAME: &str = "postgres";
@@ -136,13 +140,7 @@ impl DbEngine for PostgresEngine {
 
 impl DbSession for PgSession {
     async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
-        let encryption = self.query_value(sql::pg_show_password_encryption()).await?;
-        let cleartext = new.expose_secret().as_bytes();
-        // PostgreSQL 10-13 also accept "on" as a synonym of md5.
-        let verifier = match encryption.as_str() {
-            "md5" | "on" => password::md5(cleartext, user.as_str()),
-            _ => password::scram_sha_256(cleartext),
-        };
+        let verifier = self.verifier(user, new).await?;
         let role = if *user == self.user { Role::CurrentUser } else { Role::Named(user) };
         let statement = sql::pg_set_password(role, &verifier);
         match self.client.batch_execute(statement.as_str()).await {
@@ -177,9 +175,32 @@ impl DbSession for PgSession {
     async fn close(self) {
         // Dropping the client ends the connection task with a Terminate message.
     }
+
+    async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        self.role_exists(user).await
+    }
+
+    async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        self.sync_pair(pair, password).await
+    }
+
+    async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        self.verify_pair(pair).await
+    }
 }
 
 impl PgSession {
+    /// The verifier the server would store for `new` as `user`'s password: md5 where the session's
+    /// `password_encryption` says md5 (PostgreSQL 10-13 also accept "on" for it), SCRAM-SHA-256 otherwise.
+    async fn verifier(&self, user: &UserName, new: &Password) -> Result<String, EngineError> {
+        let encryption = self.query_value(sql::pg_show_password_encryption()).await?;
+        let cleartext = new.expose_secret().as_bytes();
+        Ok(match encryption.as_str() {
+            "md5" | "on" => password::md5(cleartext, user.as_str()),
+            _ => password::scram_sha_256(cleartext),
+        })
+    }
+
     /// Runs a statement that returns one value, in one round trip (simple query protocol).
     async fn query_value(&self, statement: Sql) -> Result<String, EngineError> {
         let mut values = self.query_values(statement).await?;

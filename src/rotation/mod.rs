@@ -4,7 +4,10 @@
 //! every step against fakes. Every step is idempotent — run twice, or again after a crash part-way, it reaches the
 //! same end state — because Secrets Manager retries failed rotations with the same token.
 
+mod alternating;
 pub mod stages;
+
+pub use alternating::{CLONE_SUFFIX, Pair};
 #[cfg(test)]
 mod tests;
 
@@ -99,13 +102,20 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     /// createSecret: a copy of AWSCURRENT with a new password, stored as AWSPENDING under the token.
     async fn create(&self, event: &RotationEvent) -> Result<Outcome, Error> {
         let current = self.require(event, Version::Current).await?;
-        self.single_user_only(event, &current)?;
         // A value already stored under this token is the password setSecret may have set: never replace it.
         if !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing) {
             info!("createSecret: the AWSPENDING version already has a value, nothing to do");
             return Ok(Outcome::AlreadyCreated);
         }
-        let pending = current.with_password(password::generate(&self.policy, current.target().engine)?);
+        let password = password::generate(&self.policy, current.target().engine)?;
+        let pending = match current.masterarn() {
+            None => current.with_password(password),
+            // Alternating users: the other user of the pair.
+            Some(_) => {
+                let (pair, _) = self.pair(event, &current).await?;
+                current.with_login(pair.other(current.username()).clone(), password)
+            }
+        };
         let value = pending.to_secret_string();
         let rotation_token = event.rotation_token.as_ref();
         self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
@@ -117,7 +127,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     async fn set(&self, event: &RotationEvent) -> Result<Outcome, Error> {
         let current = self.require(event, Version::Current).await?;
         let pending = self.require(event, Version::Pending(&event.token)).await?;
-        self.single_user_only(event, &pending)?;
+        if let Some(masterarn) = current.masterarn() {
+            return self.set_alternating(event, &current, &pending, masterarn).await;
+        }
         if let Some(key) = pending.differs_from(&current) {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
@@ -159,6 +171,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             LoginOutcome::Accepted(mut session) => {
                 session.check().await?;
                 session.close().await;
+                if let Some(masterarn) = pending.masterarn() {
+                    self.verify_alternating(event, &pending, masterarn).await?;
+                }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
             }
@@ -234,16 +249,6 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
                 };
                 Err(Error::MissingVersion { secret_id: event.secret_id.clone(), what })
             }
-        }
-    }
-
-    fn single_user_only(&self, event: &RotationEvent, secret: &DbSecret) -> Result<(), Error> {
-        match secret.masterarn() {
-            None => Ok(()),
-            Some(_) => Err(Error::Unsupported {
-                secret_id: event.secret_id.clone(),
-                what: "alternating users (the secret has a \"masterarn\" key)",
-            }),
         }
     }
 }

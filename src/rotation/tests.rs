@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Outcome, Rotator};
 use crate::config::Config;
 use crate::credentials::{DbSecret, Login, Password, SecretDefaults, Target, UserName};
-use crate::engines::{DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
+use crate::engines::{Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, RotationToken, Step, VersionId};
 use crate::secrets::{
@@ -56,6 +56,8 @@ struct StoreState {
     /// Version id -> (value, labels).
     versions: BTreeMap<String, (Option<String>, Vec<String>)>,
     rotation_tokens: Vec<String>,
+    /// AWSCURRENT of other secrets (the master secret of alternating users), by id.
+    others: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -69,6 +71,8 @@ struct DbState {
     reachable: bool,
     passwords: HashMap<String, String>,
     logins: Vec<(String, bool)>,
+    /// Alternating users: the user each alternate was last made the twin of.
+    twins: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -122,11 +126,15 @@ impl SecretStore for FakeStore {
         Ok(SecretMeta { rotation_enabled: state.rotation_enabled, versions })
     }
 
-    async fn get(&self, _: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
+    async fn get(&self, id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
         if self.faults.lock().unwrap().next() != Fault::None {
             return Err(unavailable("GetSecretValue"));
         }
         let state = self.state.lock().unwrap();
+        if id != SECRET {
+            // As the adapter reports ResourceNotFoundException.
+            return Ok(state.others.get(id).map_or(Fetched::Missing, |v| Fetched::Text(SecretString::from(v.clone()))));
+        }
         let value = match version {
             Version::Current => state.value(AWSCURRENT),
             Version::Previous => state.value(AWSPREVIOUS),
@@ -254,6 +262,36 @@ impl DbSession for FakeSession {
     }
 
     async fn close(self) {}
+
+    async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        Ok(self.db.state.lock().unwrap().passwords.contains_key(user.as_str()))
+    }
+
+    async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        let fault = self.db.faults.lock().unwrap().next();
+        if fault == Fault::Before {
+            return Err(self.db.error(&self.target));
+        }
+        let mut state = self.db.state.lock().unwrap();
+        state.passwords.insert(pair.next.as_str().to_owned(), password.expose_secret().to_owned());
+        state.twins.insert(pair.next.as_str().to_owned(), pair.current.as_str().to_owned());
+        if fault == Fault::After { Err(self.db.error(&self.target)) } else { Ok(()) }
+    }
+
+    async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        let state = self.db.state.lock().unwrap();
+        if state.twins.get(pair.next.as_str()).map(String::as_str) == Some(pair.current.as_str()) {
+            Ok(())
+        } else {
+            Err(EngineError::new(EngineErrorKind::Statement, &self.target, "privileges differ"))
+        }
+    }
 }
 
 /// A secret with one AWSCURRENT version, a database on its password, and a token staged as RotateSecret does.
@@ -284,6 +322,7 @@ fn world() -> World {
         reachable: true,
         passwords: HashMap::from([("app".into(), "pw-0".into()), ("other".into(), "other-pw".into())]),
         logins: Vec::new(),
+        twins: HashMap::new(),
     };
     let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
     let config = Config::from_lookup(|_| None).unwrap();
@@ -476,16 +515,6 @@ async fn malformed_secrets_are_refused_by_name() {
 }
 
 #[tokio::test]
-async fn alternating_users_are_refused_until_supported() {
-    let w = world();
-    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
-    secret["masterarn"] = "arn:aws:secretsmanager:us-east-1:1:secret:master".into();
-    w.set_value("v0", secret.to_string());
-    assert_eq!(w.step(Step::Create).await.unwrap_err().error_type(), "Unsupported");
-    assert!(w.store.state.lock().unwrap().versions["tok"].0.is_none());
-}
-
-#[tokio::test]
 async fn an_unreachable_database_is_not_a_wrong_password() {
     let w = world();
     w.step(Step::Create).await.unwrap();
@@ -538,6 +567,163 @@ async fn a_crash_at_any_call_then_a_retry_converges() {
                 assert!(attempts < 3, "fault at call {n} (after: {after}): retries do not converge: {err}");
             }
             w.assert_rotated();
+        }
+    }
+}
+
+const MASTER: &str = "arn:aws:secretsmanager:us-east-1:1:secret:master";
+
+/// `world()` with alternating users: the secret names a master secret, and the master's user exists.
+fn alternating_world() -> World {
+    let w = world();
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+    secret["masterarn"] = MASTER.into();
+    w.set_value("v0", secret.to_string());
+    let master = serde_json::json!({"engine": "postgres", "username": "admin", "password": "admin-pw"});
+    w.store.state.lock().unwrap().others.insert(MASTER.into(), master.to_string());
+    w.db.state.lock().unwrap().passwords.insert("admin".into(), "admin-pw".into());
+    w
+}
+
+impl World {
+    fn user_of(&self, label: &str) -> Option<String> {
+        let value = self.store.state.lock().unwrap().value(label)?;
+        Some(DbSecret::parse(&value, &SecretDefaults::default()).unwrap().username().as_str().to_owned())
+    }
+
+    /// Starts the next rotation: a new token staged as RotateSecret does.
+    fn next_token(&mut self, token: &str) {
+        self.store.state.lock().unwrap().versions.insert(token.into(), (None, vec![AWSPENDING.into()]));
+        self.token = VersionId::new(token).unwrap();
+    }
+
+    /// Alternating users' end state: AWSCURRENT's user has AWSCURRENT's password and is the twin of the previous
+    /// user, who keeps AWSPREVIOUS's password; the master and the unrelated user are untouched.
+    fn assert_alternated(&self, current: &str, previous: &str) {
+        assert_eq!(self.user_of(AWSCURRENT).as_deref(), Some(current));
+        assert_eq!(self.user_of(AWSPREVIOUS).as_deref(), Some(previous));
+        assert_eq!(self.db_password(current), self.password_of(AWSCURRENT).unwrap());
+        assert_eq!(self.db_password(previous), self.password_of(AWSPREVIOUS).unwrap());
+        assert_eq!(self.db.state.lock().unwrap().twins[current], previous);
+        assert_eq!(self.db_password("admin"), "admin-pw");
+        assert_eq!(self.db_password("other"), "other-pw");
+        assert!(self.store.state.lock().unwrap().labelled(AWSPENDING).is_none());
+    }
+}
+
+#[tokio::test]
+async fn alternating_users_switch_users_and_keep_the_previous_one_working() {
+    let mut w = alternating_world();
+    assert_eq!(w.step(Step::Create).await.unwrap(), Outcome::Created);
+    assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::PasswordSet { with: "the master secret" });
+    assert_eq!(w.step(Step::Set).await.unwrap(), Outcome::PasswordSet { with: "the master secret" });
+    w.step(Step::Test).await.unwrap();
+    w.step(Step::Finish).await.unwrap();
+    w.assert_alternated("app_clone", "app");
+    assert_eq!(w.db_password("app"), "pw-0");
+    for (n, (current, previous)) in
+        [("app", "app_clone"), ("app_clone", "app"), ("app", "app_clone")].iter().enumerate()
+    {
+        w.next_token(&format!("tok{n}"));
+        w.rotate().await.unwrap();
+        w.assert_alternated(current, previous);
+    }
+}
+
+#[tokio::test]
+async fn an_existing_unrelated_alternate_is_refused_and_untouched() {
+    let w = alternating_world();
+    w.db.state.lock().unwrap().passwords.insert("app_clone".into(), "someone-elses".into());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserConflict");
+    assert!(err.to_string().contains(r#"user "app_clone" exists but was not created by rds-rotator"#), "{err}");
+    assert_eq!(w.db_password("app_clone"), "someone-elses");
+    assert!(w.db.state.lock().unwrap().twins.is_empty());
+    w.assert_untouched();
+}
+
+#[tokio::test]
+async fn a_user_named_like_a_clone_is_an_original() {
+    let w = alternating_world();
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("reporting_clone", "pw-0", "db")).unwrap();
+    secret["masterarn"] = MASTER.into();
+    w.set_value("v0", secret.to_string());
+    {
+        let mut state = w.db.state.lock().unwrap();
+        state.passwords.insert("reporting_clone".into(), "pw-0".into());
+        state.passwords.insert("reporting".into(), "reporting-pw".into());
+    }
+    w.rotate().await.unwrap();
+    assert_eq!(w.user_of(AWSCURRENT).as_deref(), Some("reporting_clone_clone"));
+    assert_eq!(w.db_password("reporting"), "reporting-pw");
+    assert_eq!(w.db_password("reporting_clone"), "pw-0");
+}
+
+#[tokio::test]
+async fn a_missing_or_refused_master_secret_is_named() {
+    let w = alternating_world();
+    w.store.state.lock().unwrap().others.clear();
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError");
+    assert!(err.to_string().contains(MASTER) && err.to_string().contains("does not exist"), "{err}");
+
+    let w = alternating_world();
+    w.db.state.lock().unwrap().passwords.insert("admin".into(), "changed".into());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError");
+    assert!(err.to_string().contains(MASTER) && err.to_string().contains("does not log in"), "{err}");
+    assert!(!err.to_string().contains("admin-pw") && !err.to_string().contains("changed"), "{err}");
+    assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+}
+
+#[tokio::test]
+async fn a_master_secret_that_is_the_rotated_one_is_refused() {
+    let w = alternating_world();
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+    secret["masterarn"] = SECRET.into();
+    w.set_value("v0", secret.to_string());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert!(err.to_string().contains("is the rotated secret itself"), "{err}");
+}
+
+#[tokio::test]
+async fn test_secret_refuses_an_alternate_without_the_current_users_privileges() {
+    let w = alternating_world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    w.db.state.lock().unwrap().twins.clear();
+    let err = w.step(Step::Test).await.unwrap_err();
+    assert!(err.to_string().contains("privileges differ"), "{err}");
+}
+
+/// As `a_crash_at_any_call_then_a_retry_converges`, for alternating users.
+#[tokio::test]
+async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
+    let calls = {
+        let w = alternating_world();
+        w.rotate().await.unwrap();
+        w.faults.lock().unwrap().calls
+    };
+    // 18 Secrets Manager calls (Describe 4, Get 11 — AWSPREVIOUS for the pair in three steps, the master secret in
+    // two — Put 1, UpdateStage 2) and 7 database calls (3 logins: the master twice, the pending user once; the user
+    // lookup, the sync, the test query, the verification): the figures README.md gives.
+    assert_eq!(calls, 25, "a rotation makes {calls} external calls");
+    for n in 1..=calls {
+        for after in [false, true] {
+            let w = alternating_world();
+            w.faults.lock().unwrap().fail = Some((n, after));
+            assert!(w.rotate().await.is_err(), "call {n} was not failed");
+            w.faults.lock().unwrap().fail = None;
+            let mut attempts = 0;
+            while let Err(err) = w.rotate().await {
+                attempts += 1;
+                assert!(attempts < 3, "fault at call {n} (after: {after}): retries do not converge: {err}");
+            }
+            w.assert_alternated("app_clone", "app");
         }
     }
 }

@@ -1,0 +1,329 @@
+//! Alternating users on MySQL and MariaDB, in the master's session. Every `user@host` account of the current user
+//! is mirrored for the other user: privileges at every level with their grant option, roles with their admin
+//! option and the default roles, the TLS requirement and the resource limits — read from `mysql.user`,
+//! `information_schema`'s privilege views, `mysql.procs_priv` and the role tables, compared as sets
+//! (`grants::changes`), and brought in line with GRANT before REVOKE, so the other user never loses what it should
+//! keep. Accounts of the other user at hosts the current user does not have are dropped. The password comes last, in
+//! the hash form of each host's plugin.
+
+use std::collections::BTreeMap;
+
+use mysql_async::Params;
+use mysql_async::prelude::{FromRow, Queryable};
+use tracing::{info, warn};
+
+use super::grants::{
+    self, Change, Holdings, Level, Limits, Privilege, PrivilegeName, RoleRef, RoutineKind, StatementTime,
+    TlsRequirement,
+};
+use super::{Flavor, MySession, code};
+use crate::credentials::{Password, UserName};
+use crate::engines::mysql_auth::AuthPlugin;
+use crate::engines::sql::{self, Account, Credential, LiteralError, MysqlQuoting, Sql};
+use crate::engines::{Alternate, EngineError, EngineErrorKind};
+
+/// One `user@host` row of `mysql.user`.
+struct AccountRow {
+    plugin: AuthPlugin,
+    tls: TlsRequirement,
+    limits: Limits,
+    /// MariaDB's one default role ('' for none); MySQL keeps them in `mysql.default_roles`.
+    default_role: Option<String>,
+}
+
+type AccountColumns =
+    (String, String, String, Vec<u8>, Vec<u8>, Vec<u8>, u64, u64, u64, i64, Option<String>, Option<String>);
+
+/// MySQL's "table doesn't exist": MySQL 5.7 has no role tables.
+const NO_SUCH_TABLE: u16 = 1146;
+
+impl MySession {
+    pub(super) async fn user_rows_exist(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        let count: Vec<u64> = self.exec_rows(sql::mysql_user_exists(), (user.as_str(),), "looking the user up").await?;
+        Ok(count.first().copied().unwrap_or(0) > 0)
+    }
+
+    pub(super) async fn sync_pair(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        let (flavor, quoting) = self.facts().await?;
+        let current = self.accounts(flavor, pair.current).await?;
+        let mut next = self.accounts(flavor, pair.next).await?;
+
+        // 1. Missing accounts, created with the pending password so that a retry recognises them.
+        let missing: Vec<&String> = current.keys().filter(|host| !next.contains_key(*host)).collect();
+        for host in &missing {
+            let account = Account { user: pair.next.as_str(), host: host.as_str() };
+            let plugin = &current[*host].plugin;
+            let stored = self.stored_form(flavor, plugin, password)?;
+            let statement = sql::mysql_create_account(flavor, account, credential(plugin, &stored, password), quoting);
+            self.run_built(statement, &format!("creating {}@{host:?}", pair.next)).await?;
+            info!(user = %pair.next, host = %host, "setSecret: created the alternate user's account at this host");
+        }
+        if !missing.is_empty() {
+            next = self.accounts(flavor, pair.next).await?;
+        }
+
+        // 2. Privileges, roles and attributes, host by host: grants first, revocations last.
+        for (host, row) in &current {
+            let Some(created) = next.get(host) else {
+                let detail = format!("{}@{host:?} was created but the server does not list it", pair.next);
+                return Err(self.read_error(detail));
+            };
+            let want = self.holdings(flavor, pair.current, host, row).await?;
+            let have = self.holdings(flavor, pair.next, host, created).await?;
+            let account = Account { user: pair.next.as_str(), host: host.as_str() };
+            for change in grants::changes(&want, &have) {
+                let statement = change_sql(flavor, quoting, account, &change);
+                self.run_built(statement, &format!("bringing {}@{host:?} in line (it {change})", pair.next)).await?;
+            }
+        }
+
+        // 3. Accounts the current user does not have.
+        for host in next.keys().filter(|host| !current.contains_key(*host)) {
+            let account = Account { user: pair.next.as_str(), host: host.as_str() };
+            self.run_built(sql::mysql_drop_account(account), &format!("dropping {}@{host:?}", pair.next)).await?;
+            info!(user = %pair.next, host = %host, "setSecret: dropped an account the current user does not have");
+        }
+
+        // 4. The password, in each host's plugin.
+        for (host, row) in &current {
+            let account = Account { user: pair.next.as_str(), host: host.as_str() };
+            let stored = self.stored_form(flavor, &row.plugin, password)?;
+            let statement =
+                sql::mysql_set_account_credential(flavor, account, credential(&row.plugin, &stored, password), quoting);
+            self.run_built(statement, &format!("the password change of {}@{host:?}", pair.next)).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn verify_pair(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        let (flavor, _) = self.facts().await?;
+        let current = self.accounts(flavor, pair.current).await?;
+        let next = self.accounts(flavor, pair.next).await?;
+        let target = self.target.clone();
+        let mismatch = |problem: String| {
+            let detail = format!("{} does not match {}: {problem}", pair.next, pair.current);
+            Err(EngineError::new(EngineErrorKind::Statement, &target, detail))
+        };
+        if let Some(host) = current.keys().find(|host| !next.contains_key(*host)) {
+            return mismatch(format!("it has no account at host {host:?}"));
+        }
+        if let Some(host) = next.keys().find(|host| !current.contains_key(*host)) {
+            return mismatch(format!("it has an account at host {host:?}, which {} does not", pair.current));
+        }
+        for (host, row) in &current {
+            if next[host].plugin != row.plugin {
+                return mismatch(format!(
+                    "at host {host:?} it authenticates with {}, not {}",
+                    next[host].plugin, row.plugin
+                ));
+            }
+            let want = self.holdings(flavor, pair.current, host, row).await?;
+            let have = self.holdings(flavor, pair.next, host, &next[host]).await?;
+            if let Some(change) = grants::changes(&want, &have).first() {
+                return mismatch(format!("at host {host:?} it {change}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn facts(&mut self) -> Result<(Flavor, MysqlQuoting), EngineError> {
+        let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
+        let flavor = if version.contains("MariaDB") { Flavor::Mariadb } else { Flavor::Mysql };
+        Ok((flavor, MysqlQuoting::from_sql_mode(&sql_mode)))
+    }
+
+    /// The accounts of `user`, by host. An unknown column value is an error, never a guess.
+    async fn accounts(&mut self, flavor: Flavor, user: &UserName) -> Result<BTreeMap<String, AccountRow>, EngineError> {
+        let rows: Vec<AccountColumns> =
+            self.exec_rows(sql::mysql_account_rows(flavor), (user.as_str(),), "reading mysql.user").await?;
+        let mut accounts = BTreeMap::new();
+        for row in rows {
+            let (
+                host,
+                plugin,
+                ssl_type,
+                cipher,
+                issuer,
+                subject,
+                questions,
+                updates,
+                connections,
+                user_connections,
+                time,
+                role,
+            ) = row;
+            let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+            let max_statement_time = match time {
+                Some(time) => StatementTime::new(&time).map_err(|problem| self.read_error(problem))?,
+                None => None,
+            };
+            let account = AccountRow {
+                plugin: AuthPlugin::from_name(&plugin),
+                tls: TlsRequirement::from_columns(&ssl_type, text(cipher), text(issuer), text(subject)),
+                limits: Limits {
+                    max_queries_per_hour: questions,
+                    max_updates_per_hour: updates,
+                    max_connections_per_hour: connections,
+                    max_user_connections: user_connections,
+                    max_statement_time,
+                },
+                default_role: role,
+            };
+            accounts.insert(host, account);
+        }
+        Ok(accounts)
+    }
+
+    /// What `user@host` holds besides its password.
+    async fn holdings(
+        &mut self,
+        flavor: Flavor,
+        user: &UserName,
+        host: &str,
+        account: &AccountRow,
+    ) -> Result<Holdings, EngineError> {
+        let mut holdings = Holdings { tls: account.tls.clone(), limits: account.limits.clone(), ..Holdings::default() };
+        // information_schema writes the grantee unescaped, whatever the name holds.
+        let grantee = format!("'{}'@'{host}'", user.as_str());
+        let g = grantee.as_str();
+        let rows: Vec<(String, String, String, String, String, String)> =
+            self.exec_rows(sql::mysql_privilege_rows(), (g, g, g, g), "reading information_schema privileges").await?;
+        for (tag, schema, table, column, privilege, grantable) in rows {
+            let level = match tag.as_str() {
+                "G" => Level::Global,
+                "S" => Level::Schema(schema),
+                _ => Level::Table(schema, table),
+            };
+            let name = PrivilegeName::new(&privilege).map_err(|problem| self.read_error(problem))?;
+            let column = (tag == "C").then_some(column);
+            holdings.add(level, Privilege { name, column }, grantable.eq_ignore_ascii_case("YES"));
+        }
+
+        let params = (user.as_str(), host);
+        let routines: Vec<(String, String, String, String)> =
+            self.exec_rows(sql::mysql_routine_privilege_rows(), params, "reading mysql.procs_priv").await?;
+        for (db, name, kind, privileges) in routines {
+            let kind = RoutineKind::from_server(&kind).map_err(|problem| self.read_error(problem))?;
+            let level = Level::Routine(db, name, kind);
+            for privilege in privileges.split(',').filter(|p| !p.is_empty()) {
+                if privilege.eq_ignore_ascii_case("Grant") {
+                    holdings.grants.entry(level.clone()).or_default().grant_option = true;
+                    continue;
+                }
+                let name = PrivilegeName::new(privilege).map_err(|problem| self.read_error(problem))?;
+                holdings.add(level.clone(), Privilege { name, column: None }, false);
+            }
+        }
+
+        let roles: Vec<(String, String, String)> =
+            self.exec_rows_if_table(sql::mysql_role_rows(flavor), params, "reading the roles granted").await?;
+        for (name, role_host, admin) in roles {
+            holdings.roles.insert(RoleRef { name, host: role_host }, admin.eq_ignore_ascii_case("Y"));
+        }
+        match (&account.default_role, flavor) {
+            (Some(role), Flavor::Mariadb) if !role.is_empty() => {
+                holdings.default_roles.insert(RoleRef { name: role.clone(), host: String::new() });
+            }
+            (_, Flavor::Mysql) => {
+                let defaults: Vec<(String, String)> = self
+                    .exec_rows_if_table(sql::mysql_default_role_rows(), params, "reading the default roles")
+                    .await?;
+                holdings.default_roles.extend(defaults.into_iter().map(|(name, host)| RoleRef { name, host }));
+            }
+            _ => {}
+        }
+        Ok(holdings)
+    }
+
+    /// The stored string of `password` for `plugin` on this server, or `None` where it has no hash form here.
+    fn stored_form(
+        &self,
+        flavor: Flavor,
+        plugin: &AuthPlugin,
+        password: &Password,
+    ) -> Result<Option<String>, EngineError> {
+        let hash = self.stored_string(flavor, plugin, password.expose_secret())?;
+        if hash.is_none() {
+            warn!(%plugin, "setSecret: the {plugin} plugin has no hash form here; the alternate user's password goes as a string literal");
+        }
+        Ok(hash)
+    }
+
+    /// Rows of a read with bind parameters; the statement's text is safe to name in errors.
+    async fn exec_rows<T, P>(&mut self, statement: Sql, params: P, what: &str) -> Result<Vec<T>, EngineError>
+    where
+        T: FromRow + Send + 'static,
+        P: Into<Params> + Send,
+    {
+        match self.conn.exec::<T, _, P>(statement.as_str(), params).await {
+            Ok(rows) => Ok(rows),
+            Err(err) => Err(self.read_failure(&err, what)),
+        }
+    }
+
+    /// As `exec_rows`, with no rows where the table does not exist (MySQL 5.7 has no roles).
+    async fn exec_rows_if_table<T, P>(&mut self, statement: Sql, params: P, what: &str) -> Result<Vec<T>, EngineError>
+    where
+        T: FromRow + Send + 'static,
+        P: Into<Params> + Send,
+    {
+        match self.conn.exec::<T, _, P>(statement.as_str(), params).await {
+            Ok(rows) => Ok(rows),
+            Err(mysql_async::Error::Server(err)) if err.code == NO_SUCH_TABLE => Ok(Vec::new()),
+            Err(err) => Err(self.read_failure(&err, what)),
+        }
+    }
+
+    /// A statement built from data, which may hold a password or hash: errors keep only the error number.
+    async fn run_built(&mut self, statement: Result<Sql, LiteralError>, what: &str) -> Result<(), EngineError> {
+        let statement = statement.map_err(|err| self.read_error(format!("{what}: {err}")))?;
+        match self.conn.query_drop(statement.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.statement_error(&err, what)),
+        }
+    }
+
+    /// A read that failed: the server's message is safe (the statement holds no secret) and says the most.
+    fn read_failure(&self, err: &mysql_async::Error, what: &str) -> EngineError {
+        match err {
+            mysql_async::Error::Server(server) if server.code == code::TABLE_ACCESS_DENIED => self.read_error(format!(
+                "{what}: {} (MySQL error {}); the master needs SELECT on the mysql schema",
+                server.message, server.code
+            )),
+            mysql_async::Error::Server(server) => {
+                self.read_error(format!("{what}: {} (MySQL error {})", server.message, server.code))
+            }
+            other => self.statement_error(other, what),
+        }
+    }
+
+    fn read_error(&self, detail: impl Into<String>) -> EngineError {
+        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+    }
+}
+
+fn credential<'a>(plugin: &'a AuthPlugin, stored: &'a Option<String>, password: &'a Password) -> Credential<'a> {
+    match stored {
+        Some(hash) => Credential::Hash { plugin, hash },
+        None => Credential::Password { plugin, password: password.expose_secret() },
+    }
+}
+
+fn change_sql(
+    flavor: Flavor,
+    quoting: MysqlQuoting,
+    account: Account<'_>,
+    change: &Change,
+) -> Result<Sql, LiteralError> {
+    match change {
+        Change::Grant { level, privileges, grant_option } => {
+            sql::mysql_grant(level, privileges, account, *grant_option)
+        }
+        Change::GrantRole { role, admin } => sql::mysql_grant_role(role, account, *admin),
+        Change::DefaultRoles(roles) => sql::mysql_set_default_roles(flavor, roles, account),
+        Change::Attributes { tls, limits } => sql::mysql_set_account_attributes(flavor, account, tls, limits, quoting),
+        Change::RevokeRole(role) => sql::mysql_revoke_role(role, account),
+        Change::Revoke { level, privileges } => sql::mysql_revoke(level, privileges, account),
+        Change::RevokeGrantOption(level) => sql::mysql_revoke_grant_option(level, account),
+    }
+}

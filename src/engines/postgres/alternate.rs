@@ -1,0 +1,93 @@
+//! Alternating users on PostgreSQL, in the master's session. The clone is a member of the original role and its
+//! sessions run as it (`ALTER ROLE clone SET role = 'base'`): whatever either user creates, the original owns, and
+//! both use it after any number of switches; the clone has no privileges of its own to drift. The original's role
+//! settings are copied to the clone at every rotation.
+
+use std::collections::BTreeMap;
+
+use super::PgSession;
+use crate::credentials::{Password, UserName};
+use crate::engines::sql::{self, Role, Sql};
+use crate::engines::{Alternate, EngineError, EngineErrorKind};
+
+impl PgSession {
+    pub(super) async fn role_exists(&self, user: &UserName) -> Result<bool, EngineError> {
+        let statement = sql::pg_role_exists();
+        match self.client.query_opt(statement.as_str(), &[&user.as_str()]).await {
+            Ok(row) => Ok(row.is_some()),
+            Err(err) => Err(self.statement_error(&err, "looking the role up")),
+        }
+    }
+
+    pub(super) async fn sync_pair(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        let verifier = self.verifier(pair.next, password).await?;
+        if !self.role_exists(pair.next).await? {
+            // Created with the pending password's verifier: a retry recognises the role as this rotation's.
+            self.execute(sql::pg_create_login_role(pair.next, &verifier), "CREATE ROLE").await?;
+        }
+        self.execute(sql::pg_grant_role(pair.base, pair.clone), "GRANT (membership)").await?;
+        self.execute(sql::pg_sessions_run_as(pair.clone, pair.base), "ALTER ROLE … SET role").await?;
+        // The original's settings, and no others, besides `role`.
+        let wanted = self.settings_of(pair.base).await?;
+        let held = self.settings_of(pair.clone).await?;
+        for (name, value) in &wanted {
+            if name != "role" && held.get(name) != Some(value) {
+                if let Some(statement) = sql::pg_set_role_setting(pair.clone, name, value) {
+                    self.execute(statement, "ALTER ROLE … SET").await?;
+                }
+            }
+        }
+        for name in held.keys().filter(|name| *name != "role" && !wanted.contains_key(*name)) {
+            if let Some(statement) = sql::pg_reset_role_setting(pair.clone, name) {
+                self.execute(statement, "ALTER ROLE … RESET").await?;
+            }
+        }
+        self.execute(sql::pg_set_password(Role::Named(pair.next), &verifier), "ALTER ROLE … PASSWORD").await
+    }
+
+    pub(super) async fn verify_pair(&self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        let statement = sql::pg_verify_pair();
+        let runs_as = format!("role={}", pair.base.as_str());
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&pair.clone.as_str(), &pair.base.as_str(), &runs_as];
+        let row = match self.client.query_one(statement.as_str(), &params).await {
+            Ok(row) => row,
+            Err(err) => return Err(self.statement_error(&err, "checking the pair")),
+        };
+        let (member, runs_as_base): (bool, bool) = (row.get(0), row.get(1));
+        let problem = match (member, runs_as_base) {
+            (true, true) => {
+                let (mut wanted, mut held) = (self.settings_of(pair.base).await?, self.settings_of(pair.clone).await?);
+                wanted.remove("role");
+                held.remove("role");
+                match wanted.iter().find(|(name, value)| held.get(*name) != Some(value)) {
+                    None if wanted.len() == held.len() => return Ok(()),
+                    Some((name, _)) => format!("{} has another {name} setting than {}", pair.clone, pair.base),
+                    None => format!("{} has settings that {} does not", pair.clone, pair.base),
+                }
+            }
+            (false, _) => format!("{} is not a member of {}", pair.clone, pair.base),
+            (true, false) => format!("the sessions of {} do not run as {}", pair.clone, pair.base),
+        };
+        Err(EngineError::new(EngineErrorKind::Statement, &self.target, format!("the pair is incomplete: {problem}")))
+    }
+
+    /// A role's own settings (in every database), by name.
+    async fn settings_of(&self, role: &UserName) -> Result<BTreeMap<String, String>, EngineError> {
+        let statement = sql::pg_role_settings();
+        let rows = match self.client.query(statement.as_str(), &[&role.as_str()]).await {
+            Ok(rows) => rows,
+            Err(err) => return Err(self.statement_error(&err, "reading role settings")),
+        };
+        let settings = rows.iter().map(|row| row.get::<_, String>(0));
+        Ok(settings.filter_map(|setting| setting.split_once('=').map(|(n, v)| (n.to_owned(), v.to_owned()))).collect())
+    }
+
+    /// A statement that may hold a verifier: its errors keep only the SQLSTATE.
+    async fn execute(&self, statement: Sql, what: &str) -> Result<(), EngineError> {
+        match self.client.batch_execute(statement.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.statement_error(&err, what)),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! PostgreSQL statements. `ALTER ROLE` and its kin take no bind parameters: names are quoted with libpq's
+//! `PQescapeIdentifier`, values with `PQescapeLiteral`, as ported by postgres-protocol.
+
+use std::borrow::Cow;
+
+use postgres_protocol::escape::{escape_identifier, escape_literal};
+
+use super::{Role, Sql};
+use crate::credentials::UserName;
+
+/// PostgreSQL: the setting that decides which verifier the server would compute itself.
+pub fn pg_show_password_encryption() -> Sql {
+    Sql(Cow::Borrowed("SHOW password_encryption"))
+}
+
+/// PostgreSQL: whether RDS restricts password changes (`rds.restrict_password_commands`) and, if it does, whether
+/// the session's user may make them (membership in `rds_password`). Elsewhere the setting does not exist: "off".
+pub fn pg_password_commands_allowed() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT coalesce(current_setting('rds.restrict_password_commands', true), 'off'), \
+         EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'rds_password' AND pg_has_role(current_user, r.oid, 'member'))",
+    ))
+}
+
+/// PostgreSQL: whether a role exists ($1: its name).
+pub fn pg_role_exists() -> Sql {
+    Sql(Cow::Borrowed("SELECT 1 FROM pg_roles WHERE rolname = $1"))
+}
+
+/// PostgreSQL: a login role with its password's verifier, in one statement.
+pub fn pg_create_login_role(role: &UserName, verifier: &str) -> Sql {
+    let (role, verifier) = (escape_identifier(role.as_str()), escape_literal(verifier));
+    Sql(Cow::Owned(format!("CREATE ROLE {role} LOGIN PASSWORD {verifier}")))
+}
+
+/// PostgreSQL: `member` becomes a member of `role` (a no-op with a notice when it is one already).
+pub fn pg_grant_role(role: &UserName, member: &UserName) -> Sql {
+    let (role, member) = (escape_identifier(role.as_str()), escape_identifier(member.as_str()));
+    Sql(Cow::Owned(format!("GRANT {role} TO {member}")))
+}
+
+/// PostgreSQL: `member`'s sessions start as `role` (`SET ROLE` at login), so what they create `role` owns.
+pub fn pg_sessions_run_as(member: &UserName, role: &UserName) -> Sql {
+    let (member, role) = (escape_identifier(member.as_str()), escape_literal(role.as_str()));
+    Sql(Cow::Owned(format!("ALTER ROLE {member} SET role = {role}")))
+}
+
+/// PostgreSQL: a role's own settings, as `name=value` ($1: its name).
+pub fn pg_role_settings() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole \
+         WHERE r.rolname = $1 AND s.setdatabase = 0",
+    ))
+}
+
+/// PostgreSQL: one setting of a role, as `pg_db_role_setting` stores it (`name=value`); `None` when the name is
+/// not a setting's name. A list setting whose elements the server quotes as identifiers (`search_path` and kin) is
+/// given element by element — one literal would become one element — so the stored value comes out the same.
+pub fn pg_set_role_setting(role: &UserName, name: &str, stored: &str) -> Option<Sql> {
+    let role = escape_identifier(role.as_str());
+    let name = setting_name(name)?;
+    let values: Vec<String> = if LIST_QUOTE_SETTINGS.contains(&name.to_ascii_lowercase().as_str()) {
+        list_elements(stored).iter().map(|element| escape_literal(element)).collect()
+    } else {
+        vec![escape_literal(stored)]
+    };
+    Some(Sql(Cow::Owned(format!("ALTER ROLE {role} SET {name} = {}", values.join(", ")))))
+}
+
+/// PostgreSQL: removes one setting of a role.
+pub fn pg_reset_role_setting(role: &UserName, name: &str) -> Option<Sql> {
+    let role = escape_identifier(role.as_str());
+    Some(Sql(Cow::Owned(format!("ALTER ROLE {role} RESET {}", setting_name(name)?))))
+}
+
+/// Settings flagged `GUC_LIST_QUOTE` in the server: each element is stored as a quoted identifier.
+const LIST_QUOTE_SETTINGS: [&str; 5] = [
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+    "local_preload_libraries",
+    "shared_preload_libraries",
+];
+
+/// Setting names are identifiers, possibly qualified (`app.tenant`); anything else is refused, not quoted.
+fn setting_name(name: &str) -> Option<&str> {
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    valid.then_some(name)
+}
+
+/// The elements of a stored list value: `"$user", public, "a ""b"""` → `$user`, `public`, `a "b"`.
+fn list_elements(stored: &str) -> Vec<String> {
+    let mut elements = Vec::new();
+    let mut chars = stored.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut element = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                // A doubled quote is a quote; a single one ends the element.
+                if c == '"' && chars.next_if_eq(&'"').is_none() {
+                    break;
+                }
+                element.push(c);
+            }
+            while chars.next_if(|c| *c != ',').is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                element.push(c);
+            }
+            element.truncate(element.trim_end().len());
+        }
+        elements.push(element);
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    elements.retain(|element| !element.is_empty());
+    elements
+}
+
+/// PostgreSQL: whether $1 is a member of $2 and its sessions run as $2 ($3: `role=` and $2's name).
+pub fn pg_verify_pair() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT pg_has_role($1, $2, 'MEMBER'), coalesce((SELECT $3 = ANY(s.setconfig) FROM pg_db_role_setting s \
+         JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND s.setdatabase = 0), false)",
+    ))
+}
+
+/// PostgreSQL: the smoke test of testSecret.
+pub fn pg_check() -> Sql {
+    Sql(Cow::Borrowed("SELECT 1"))
+}
+
+/// PostgreSQL: set a role's password to a verifier computed on the client (`SCRAM-SHA-256$…` or `md5…`). The
+/// server recognises the form and stores it as is, so only the verifier appears in statement logs. `ALTER ROLE`
+/// takes no bind parameters, hence the quoting.
+pub fn pg_set_password(role: Role<'_>, verifier: &str) -> Sql {
+    let role = match role {
+        Role::CurrentUser => Cow::Borrowed("CURRENT_USER"),
+        Role::Named(user) => Cow::Owned(escape_identifier(user.as_str())),
+    };
+    Sql(Cow::Owned(format!("ALTER ROLE {role} PASSWORD {}", escape_literal(verifier))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(role: Role<'_>, verifier: &str, expected: &str) {
+        assert_eq!(pg_set_password(role, verifier).as_str(), expected);
+    }
+
+    #[test]
+    fn pg_set_password_quotes_names_and_values() {
+        let user = |name: &str| UserName::new(name).unwrap();
+        check(
+            Role::CurrentUser,
+            "SCRAM-SHA-256$4096:abc$def:ghi",
+            "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$4096:abc$def:ghi'",
+        );
+        check(Role::Named(&user("app")), "md5abc", r#"ALTER ROLE "app" PASSWORD 'md5abc'"#);
+        check(Role::Named(&user("Mixed Case")), "v", r#"ALTER ROLE "Mixed Case" PASSWORD 'v'"#);
+        check(Role::Named(&user(r#"a"; DROP ROLE x; --"#)), "v", r#"ALTER ROLE "a""; DROP ROLE x; --" PASSWORD 'v'"#);
+        check(Role::Named(&user("it's")), "v", r#"ALTER ROLE "it's" PASSWORD 'v'"#);
+        check(Role::Named(&user(r"back\slash")), "v", r#"ALTER ROLE "back\slash" PASSWORD 'v'"#);
+        check(Role::CurrentUser, "it's", "ALTER ROLE CURRENT_USER PASSWORD 'it''s'");
+        // libpq's escaping switches to E'' (with a leading space) when the value holds a backslash.
+        check(Role::CurrentUser, r"a\b", r"ALTER ROLE CURRENT_USER PASSWORD  E'a\\b'");
+    }
+
+    #[test]
+    fn role_settings_come_out_as_stored() {
+        let clone = UserName::new("app_clone").unwrap();
+        let set =
+            |name: &str, stored: &str| pg_set_role_setting(&clone, name, stored).map(|sql| sql.as_str().to_owned());
+        assert_eq!(
+            set("search_path", r#""$user", public, "Mixed ""q""", x"#).unwrap(),
+            r#"ALTER ROLE "app_clone" SET search_path = '$user', 'public', 'Mixed "q"', 'x'"#
+        );
+        assert_eq!(set("statement_timeout", "5s").unwrap(), r#"ALTER ROLE "app_clone" SET statement_timeout = '5s'"#);
+        assert_eq!(set("DateStyle", "ISO, MDY").unwrap(), r#"ALTER ROLE "app_clone" SET DateStyle = 'ISO, MDY'"#);
+        assert_eq!(set("app.tenant", "it's").unwrap(), r#"ALTER ROLE "app_clone" SET app.tenant = 'it''s'"#);
+        assert_eq!(set("x; DROP ROLE y", "v"), None);
+        assert_eq!(
+            pg_reset_role_setting(&clone, "work_mem").unwrap().as_str(),
+            r#"ALTER ROLE "app_clone" RESET work_mem"#
+        );
+        assert_eq!(list_elements(""), Vec::<String>::new());
+        assert_eq!(list_elements(r#""a,b", c"#), vec!["a,b".to_owned(), "c".to_owned()]);
+    }
+}
