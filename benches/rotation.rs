@@ -122,13 +122,48 @@ fn settings() -> Vec<(&'static str, String)> {
     vec![("DB_EXTRA_CA_BUNDLE", env("TEST_TLS_CA"))]
 }
 
-/// A user, and a secret for it over verified TLS (the default: no "ssl" key).
-async fn fixture(engine: Engine) -> String {
+/// Single user, or alternating users with a master secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strategy {
+    Single,
+    Alternating,
+}
+
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Single => "single user",
+            Strategy::Alternating => "alternating users",
+        }
+    }
+}
+
+/// A user, and a secret for it over verified TLS (the default: no "ssl" key); for alternating users also a master
+/// with the least privilege README.md names, and its secret (username and password only, as RDS manages them).
+async fn fixture(engine: Engine, strategy: Strategy) -> String {
     let user = unique("bench");
     engine.create_user(&user, "initial-Passw0rd").await;
     let mut secret = engine.secret(&user, "initial-Passw0rd");
     secret["host"] = env("TEST_TLS_HOST").into();
     secret.as_object_mut().unwrap().remove("ssl");
+    if strategy == Strategy::Alternating {
+        let master = unique("bench_master");
+        let password = "master-Passw0rd";
+        match engine {
+            Engine::Postgres => {
+                let sql = format!("CREATE ROLE {master} LOGIN CREATEROLE PASSWORD '{password}'");
+                pg_admin().await.batch_execute(&sql).await.unwrap();
+            }
+            Engine::Mariadb => {
+                my_exec(&format!("CREATE USER {master}@'%' IDENTIFIED BY '{password}'")).await;
+                my_exec(&format!("GRANT ALL PRIVILEGES ON *.* TO {master}@'%' WITH GRANT OPTION")).await;
+            }
+        }
+        let master_secret = unique("bench-master-secret");
+        create_secret(&sm().await, &master_secret, &serde_json::json!({"username": master, "password": password}))
+            .await;
+        secret["masterarn"] = master_secret.into();
+    }
     let secret_id = unique("bench-secret");
     create_secret(&sm().await, &secret_id, &secret).await;
     secret_id
@@ -182,14 +217,14 @@ fn peak_rss_kib(pid: u32) -> i64 {
     usage.ru_maxrss
 }
 
-async fn cold(engine: Engine, rotations: usize) -> Cold {
+async fn cold(engine: Engine, strategy: Strategy, rotations: usize) -> Cold {
     let sm = sm().await;
     let mut cold =
         Cold { init: Sample::default(), steps: Default::default(), rotation: Sample::default(), rss_kib: vec![] };
     let mut secret_id = String::new();
     for round in 0..rotations {
         if round % ROTATIONS_PER_SECRET == 0 {
-            secret_id = fixture(engine).await;
+            secret_id = fixture(engine, strategy).await;
         }
         let token = stage_rotation(&sm, &secret_id).await;
         let mut total = Duration::ZERO;
@@ -219,7 +254,7 @@ async fn build_config() -> Config {
     Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap()
 }
 
-async fn warm(engine: Engine, rotations: usize) -> Warm {
+async fn warm(engine: Engine, strategy: Strategy, rotations: usize) -> Warm {
     let mut secret_id = String::new();
     let sm = sm().await;
     let config = build_config().await;
@@ -230,7 +265,7 @@ async fn warm(engine: Engine, rotations: usize) -> Warm {
         Warm { first: Duration::ZERO, steps: Default::default(), rotation: Sample::default(), calls: [0; 5] };
     for round in 0..=rotations {
         if round % ROTATIONS_PER_SECRET == 0 {
-            secret_id = fixture(engine).await;
+            secret_id = fixture(engine, strategy).await;
         }
         let token = stage_rotation(&sm, &secret_id).await;
         counts.take();
@@ -261,7 +296,7 @@ async fn warm(engine: Engine, rotations: usize) -> Warm {
 
 /// Where a cold start's time goes, part by part, in this process (release build).
 async fn profile(engine: Engine) -> Vec<(&'static str, Duration)> {
-    let secret_id = fixture(engine).await;
+    let secret_id = fixture(engine, Strategy::Single).await;
     let mut parts = vec![];
     let started = Instant::now();
     let version = Command::new(BIN).arg("--version").stdout(Stdio::null()).status().unwrap();
@@ -363,22 +398,25 @@ async fn main() {
     );
     let _ = writeln!(
         report,
-        "- {rotations} cold and {} warm rotations per engine; times in milliseconds, median (p10–p90)\n",
+        "- {rotations} cold and {} warm rotations per engine and strategy; times in milliseconds, median (p10–p90)\n",
         rotations * 5
     );
 
     let _ = writeln!(
         report,
-        "| single user | cold rotation (4 fresh processes) | init per process | warm rotation | peak memory (max of processes) | Secrets Manager calls | database logins |"
+        "| rotation | cold rotation (4 fresh processes) | init per process | warm rotation | peak memory (max of processes) | Secrets Manager calls | database logins |"
     );
     let _ = writeln!(report, "| --- | --- | --- | --- | --- | --- | --- |");
     let mut details = String::new();
-    for engine in [Engine::Postgres, Engine::Mariadb] {
-        let cold = cold(engine, rotations).await;
-        let warm = warm(engine, rotations * 5).await;
+    let cases = [Strategy::Single, Strategy::Alternating]
+        .into_iter()
+        .flat_map(|strategy| [Engine::Postgres, Engine::Mariadb].map(|engine| (engine, strategy)));
+    for (engine, strategy) in cases {
+        let cold = cold(engine, strategy, rotations).await;
+        let warm = warm(engine, strategy, rotations * 5).await;
         let [describe, get, put, moved, logins] = warm.calls;
         let rss = cold.rss_kib.iter().max().copied().unwrap_or(0);
-        let name = format!("{engine:?}");
+        let name = format!("{engine:?}, {}", strategy.name());
         let _ = writeln!(
             report,
             "| {name} | {} | {} | {} | {:.1} MiB | {} ({describe} Describe, {get} Get, {put} Put, {moved} UpdateStage) | {logins} |",
@@ -435,9 +473,10 @@ const NOTES: &str = "
   a new trust store for every connection, where the PostgreSQL engine builds one per process; the likely cause, not
   confirmed by a heap profile.
 - **Compiler layout depth**: the step future is boxed once in `handler::handle`, which also keeps it off the stack.
-- **Calls**: 12 Secrets Manager calls and 2 database logins per rotation, the protocol's minimum for this design
-  (README.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a normal rotation
-  has no failed login.
+- **Calls**: 12 Secrets Manager calls and 2 database logins per single-user rotation, the protocol's minimum for
+  this design (README.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a
+  normal rotation has no failed login. Alternating users need 17 calls and 3 logins (README.md, \"Alternating
+  users\"): testSecret takes the pair from the current and pending users instead of reading AWSPREVIOUS again.
 - **What bounds the rest**: each call to moto (a Python emulator) takes about 2.3 ms, so 12 calls are about 28 ms of
   every rotation; each PostgreSQL login forks a backend and runs TLS and SCRAM (about 5-6 ms); starting a process
   of this binary takes about 2 ms. These set a floor of about 45 ms warm and 60 ms cold before any of this code runs.

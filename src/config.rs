@@ -27,6 +27,8 @@ pub struct Config {
     pub tls_mode: TlsMode,
     /// `DB_EXTRA_CA_BUNDLE`: certificate authorities trusted beside the built-in RDS bundle.
     pub extra_ca_bundle: Option<ExtraCaBundle>,
+    /// `METRICS_NAMESPACE`: the namespace of the metrics lines (default `rds-rotator`); set empty, none are written.
+    pub metrics_namespace: Option<String>,
 }
 
 /// A PEM file of extra certificate authorities, read and checked at start-up.
@@ -123,7 +125,19 @@ impl Config {
             Some(path) => Some(ExtraCaBundle::read(path)?),
             None => None,
         };
+        let metrics_namespace = match lookup("METRICS_NAMESPACE") {
+            None => Some(crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+            Some(namespace) if namespace.trim().is_empty() => None,
+            Some(namespace) => {
+                if namespace.chars().count() > 255 || namespace.chars().any(char::is_control) {
+                    let problem = "must be at most 255 characters, without control characters".to_owned();
+                    return Err(ConfigError { var: "METRICS_NAMESPACE", problem });
+                }
+                Some(namespace)
+            }
+        };
         Ok(Config {
+            metrics_namespace,
             password,
             default_engine,
             username_character_limit,

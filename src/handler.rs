@@ -1,7 +1,7 @@
 //! From an invocation to a step and back: `RotationEvent` in, `Rotator::run`, `Error` out as a `Diagnostic`.
 //! The only file that uses lambda_runtime; the local command line calls `handle` too, so both share one path.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::engines::{DbEngine, Drivers};
 use crate::error::Error;
 use crate::event::RotationEvent;
-use crate::rotation::{Outcome, Rotator};
+use crate::metrics::{Metrics, StepReport};
+use crate::rotation::{Outcome, Rotator, StepFacts};
 use crate::secrets::{AwsSecretStore, SecretStore};
 
 /// The rotator a deployed function uses: Secrets Manager through the AWS SDK, and the real database drivers.
@@ -29,13 +30,23 @@ pub async fn handle<S: SecretStore, E: DbEngine>(
     rotator: &Rotator<S, E>,
     event: &RotationEvent,
 ) -> Result<Outcome, Error> {
+    handle_measured(rotator, event).await.0
+}
+
+/// `handle`, with what the step learned and how long it took.
+async fn handle_measured<S: SecretStore, E: DbEngine>(
+    rotator: &Rotator<S, E>,
+    event: &RotationEvent,
+) -> (Result<Outcome, Error>, StepFacts, Duration) {
     let span = info_span!("rotation", secret_id = %event.secret_id, step = %event.step, token = %event.token);
     async {
         let started = Instant::now();
+        let mut facts = StepFacts::default();
         // Boxed: the step's future nests the SDK's and the drivers' deeply, and inlined into lambda_runtime's
         // service future it overflows the compiler's layout depth in release builds.
-        let result = Box::pin(rotator.run(event)).await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let result = Box::pin(rotator.run_noting(event, &mut facts)).await;
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_millis() as u64;
         match &result {
             Ok(outcome) => info!(?outcome, elapsed_ms, "{}: done", event.step),
             Err(err) => error!(
@@ -46,16 +57,17 @@ pub async fn handle<S: SecretStore, E: DbEngine>(
                 event.step
             ),
         }
-        result
+        (result, facts, elapsed)
     }
     .instrument(span)
     .await
 }
 
 /// The Lambda entry: the payload is taken as raw JSON and parsed here, so a bad event gets the same clear error
-/// as on the command line rather than a serde message.
+/// as on the command line rather than a serde message. Each step writes one metrics line.
 pub async fn lambda_handler<S: SecretStore, E: DbEngine>(
     rotator: &Rotator<S, E>,
+    metrics: &Metrics,
     invocation: LambdaEvent<Value>,
 ) -> Result<(), Diagnostic> {
     let event = match RotationEvent::from_value(&invocation.payload) {
@@ -66,7 +78,16 @@ pub async fn lambda_handler<S: SecretStore, E: DbEngine>(
             return Err(err.into());
         }
     };
-    handle(rotator, &event).await.map(drop).map_err(Diagnostic::from)
+    let (result, facts, duration) = handle_measured(rotator, &event).await;
+    metrics.record(&StepReport {
+        step: event.step,
+        secret_id: &event.secret_id,
+        outcome: result.as_ref().map_or_else(Error::error_type, |_| "ok"),
+        engine: facts.engine,
+        strategy: facts.strategy,
+        duration,
+    });
+    result.map(drop).map_err(Diagnostic::from)
 }
 
 impl From<Error> for Diagnostic {

@@ -30,6 +30,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 pub mod password;
 pub mod rotation;
 pub mod secrets;

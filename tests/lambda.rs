@@ -90,6 +90,20 @@ async fn a_rotation_through_the_lambda_runtime() {
     for secret in [initial, new.as_str(), rotation_token] {
         assert!(!stdout.contains(secret), "stdout holds {secret:?}");
     }
+    // One embedded-metric-format line per step, with the default namespace, beside the log lines.
+    let metrics: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let steps: Vec<(&str, &str)> =
+        metrics.iter().map(|m| (m["Step"].as_str().unwrap(), m["Outcome"].as_str().unwrap())).collect();
+    assert_eq!(steps, [("createSecret", "ok"), ("setSecret", "ok"), ("testSecret", "ok"), ("finishSecret", "ok")]);
+    assert!(metrics.iter().all(|m| m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "rds-rotator"));
+    assert_eq!(
+        (metrics[0]["Engine"].as_str(), metrics[0]["Strategy"].as_str()),
+        (Some("postgres"), Some("single-user"))
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use common::*;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use rds_rotator::handler::lambda_handler;
 use rds_rotator::logging::{self, LogSettings};
+use rds_rotator::metrics::Metrics;
 
 fn payload(step: &str, secret_id: &str, token: &str, rotation_token: &str) -> LambdaEvent<serde_json::Value> {
     let payload = serde_json::json!({
@@ -41,12 +42,13 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     secret["apiKey"] = "users-own-secret-value".into();
     create_secret(&sm, &secret_id, &secret).await;
     let rotator = rotator().await;
+    let metrics = Metrics::buffer("rds-rotator");
     let rotation_token = "rotation-token-must-not-leak-7f3a";
 
     // A whole rotation through the Lambda handler.
     let token = stage_rotation(&sm, &secret_id).await;
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        lambda_handler(&rotator, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
+        lambda_handler(&rotator, &metrics, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
     }
     let new = password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap());
     assert!(engine.logs_in(&user, &new).await);
@@ -55,9 +57,12 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     engine.set_password(&user, "Drifted-Passw0rd-leak-check").await;
     let token = stage_rotation(&sm, &secret_id).await;
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    lambda_handler(&rotator, payload("createSecret", &secret_id, token.as_str(), rotation_token)).await.unwrap();
+    lambda_handler(&rotator, &metrics, payload("createSecret", &secret_id, token.as_str(), rotation_token))
+        .await
+        .unwrap();
     let pending = password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap());
-    let failed = lambda_handler(&rotator, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
+    let failed =
+        lambda_handler(&rotator, &metrics, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
     diagnostics.push(failed.unwrap_err());
     assert_eq!(diagnostics[0].error_type, "CredentialsRejected");
     // ...a pending version that is not JSON, and one that is JSON with a bad key, both holding a password...
@@ -74,7 +79,8 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
             .send()
             .await
             .unwrap();
-        let failed = lambda_handler(&rotator, payload("testSecret", &secret_id, token.as_str(), rotation_token)).await;
+        let failed =
+            lambda_handler(&rotator, &metrics, payload("testSecret", &secret_id, token.as_str(), rotation_token)).await;
         let diagnostic = failed.unwrap_err();
         assert!(diagnostic.error_message.contains(expected), "{}", diagnostic.error_message);
         diagnostics.push(diagnostic);
@@ -84,7 +90,7 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
         serde_json::json!({"Step": "dropSecret", "RotationToken": rotation_token}),
         Context::default(),
     );
-    diagnostics.push(lambda_handler(&rotator, bad_event).await.unwrap_err());
+    diagnostics.push(lambda_handler(&rotator, &metrics, bad_event).await.unwrap_err());
     assert_eq!(diagnostics[3].error_type, "InvalidEvent");
 
     let secrets = [
@@ -98,7 +104,14 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
         rotation_token,
         &env("TEST_PG_ADMIN_PASSWORD"),
     ];
-    let text = logs.text();
+    // One metrics line per step that ran (not for the event that is none), naming its outcome.
+    let metric_lines = metrics.lines();
+    let outcomes: Vec<String> = metric_lines
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["Outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "ok", "ok", "CredentialsRejected", "InvalidSecret", "InvalidSecret"]);
+    let text = format!("{}{}", logs.text(), metric_lines.join("\n"));
     assert!(text.lines().count() > 20, "the capture works: {text}");
     let shown: Vec<String> = diagnostics.iter().map(|d| format!("{d:?}")).collect();
     for secret in secrets {
@@ -172,7 +185,9 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
     for _ in 0..2 {
         let token = stage_rotation(&sm, &secret_id).await;
         for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-            lambda_handler(&rotator, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
+            lambda_handler(&rotator, &Metrics::disabled(), payload(step, &secret_id, token.as_str(), rotation_token))
+                .await
+                .unwrap();
         }
         generated.push(password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap()));
     }
@@ -182,9 +197,16 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
     let stale = serde_json::json!({"username": admin_user, "password": wrong}).to_string();
     sm.put_secret_value().secret_id(&master).secret_string(stale).send().await.unwrap();
     let token = stage_rotation(&sm, &secret_id).await;
-    lambda_handler(&rotator, payload("createSecret", &secret_id, token.as_str(), rotation_token)).await.unwrap();
+    lambda_handler(&rotator, &Metrics::disabled(), payload("createSecret", &secret_id, token.as_str(), rotation_token))
+        .await
+        .unwrap();
     generated.push(password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap()));
-    let failed = lambda_handler(&rotator, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
+    let failed = lambda_handler(
+        &rotator,
+        &Metrics::disabled(),
+        payload("setSecret", &secret_id, token.as_str(), rotation_token),
+    )
+    .await;
     let diagnostic = failed.unwrap_err();
     assert_eq!(diagnostic.error_type, "MasterSecretError");
     assert!(diagnostic.error_message.contains(&master), "{}", diagnostic.error_message);

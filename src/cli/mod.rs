@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::event::RotationEvent;
 use crate::handler::{self, AwsRotator};
 use crate::logging::{self, LogSettings};
+use crate::metrics::Metrics;
 
 const USAGE: &str = "\
 rds-rotator: Secrets Manager rotation for Amazon RDS and Aurora database users
@@ -124,15 +125,20 @@ async fn lambda() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let rotator = match rotator_from_env().await {
-        Ok(rotator) => rotator,
+    let built = match config_from_env() {
+        Ok(config) => handler::build(&config).await.map(|rotator| (rotator, config.metrics_namespace)),
+        Err(err) => Err(err),
+    };
+    let (rotator, metrics) = match built {
+        Ok((rotator, namespace)) => (rotator, Metrics::stdout(namespace)),
         Err(err) => {
             error!(error_type = err.error_type(), "start-up failed: {err}");
             return ExitCode::FAILURE;
         }
     };
     let rotator = &rotator;
-    match lambda_runtime::run(service_fn(move |event| handler::lambda_handler(rotator, event))).await {
+    let metrics = &metrics;
+    match lambda_runtime::run(service_fn(move |event| handler::lambda_handler(rotator, metrics, event))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!("the Lambda runtime stopped: {err}");

@@ -170,7 +170,13 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             // RotateImmediately=false tests a copy of the current version: nothing alternates.
             return Ok(());
         }
-        let (pair, _) = self.pair(event, &current).await?;
+        // setSecret checked the pending user against the history; here the two users name the pair.
+        let pair = Pair::of(current.username(), Some(pending.username())).map_err(|problem| Error::AlternateName {
+            secret_id: event.secret_id.clone(),
+            user: current.username().clone(),
+            alternate: pending.username().to_string(),
+            problem,
+        })?;
         let master = self.master(event, &current, masterarn).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let alternate =

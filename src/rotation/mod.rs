@@ -1,4 +1,5 @@
-//! The protocol core: the four steps of a Secrets Manager rotation, for the single-user strategy.
+//! The protocol core: the four steps of a Secrets Manager rotation, single user here and alternating users in
+//! `alternating.rs`.
 //!
 //! No I/O of its own: it calls a `SecretStore` and a `DbEngine` and never sees an SDK or driver type, so tests run
 //! every step against fakes. Every step is idempotent — run twice, or again after a crash part-way, it reaches the
@@ -18,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, PasswordPolicy};
 use crate::credentials::{DbSecret, Login, SecretDefaults};
-use crate::engines::{DbEngine, DbSession, LoginOutcome};
+use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
 use crate::password;
@@ -31,6 +32,42 @@ pub struct Rotator<S, E> {
     engine: E,
     policy: PasswordPolicy,
     defaults: SecretDefaults,
+}
+
+/// How a secret is rotated: its user changes its own password, or (a `masterarn` key) the secret alternates between
+/// two users that a master user manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    SingleUser,
+    AlternatingUsers,
+}
+
+/// What a step learned about the secret it rotated, for its metrics line. Empty where the step read no value
+/// (finishSecret, or a step that failed first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepFacts {
+    pub engine: Option<EngineKind>,
+    pub strategy: Option<Strategy>,
+}
+
+impl Strategy {
+    pub fn of(secret: &DbSecret) -> Strategy {
+        if secret.masterarn().is_some() { Strategy::AlternatingUsers } else { Strategy::SingleUser }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::SingleUser => "single-user",
+            Strategy::AlternatingUsers => "alternating-users",
+        }
+    }
+}
+
+impl StepFacts {
+    fn note(&mut self, secret: &DbSecret) {
+        self.engine = Some(secret.target().engine);
+        self.strategy = Some(Strategy::of(secret));
+    }
 }
 
 /// What a step did, for logs and the local command line.
@@ -83,6 +120,11 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
 
     /// Runs the event's step after the stage checks every step starts with.
     pub async fn run(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+        self.run_noting(event, &mut StepFacts::default()).await
+    }
+
+    /// As `run`, noting in `facts` the engine and strategy of the secret the step read.
+    pub async fn run_noting(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let meta = self.store.describe(&event.secret_id).await?;
         let check = stages::check(&meta, &event.token)
             .map_err(|source| Error::Stage { secret_id: event.secret_id.clone(), source })?;
@@ -92,16 +134,17 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
                 info!("{step}: version is already AWSCURRENT, nothing to do");
                 Ok(Outcome::AlreadyCurrent)
             }
-            (StageCheck::Proceed, Step::Create) => self.create(event).await,
-            (StageCheck::Proceed, Step::Set) => self.set(event).await,
-            (StageCheck::Proceed, Step::Test) => self.test(event).await,
+            (StageCheck::Proceed, Step::Create) => self.create(event, facts).await,
+            (StageCheck::Proceed, Step::Set) => self.set(event, facts).await,
+            (StageCheck::Proceed, Step::Test) => self.test(event, facts).await,
             (StageCheck::Proceed, Step::Finish) => self.finish(event, &meta).await,
         }
     }
 
     /// createSecret: a copy of AWSCURRENT with a new password, stored as AWSPENDING under the token.
-    async fn create(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+    async fn create(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let current = self.require(event, Version::Current).await?;
+        facts.note(&current);
         // A value already stored under this token is the password setSecret may have set: never replace it.
         if !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing) {
             info!("createSecret: the AWSPENDING version already has a value, nothing to do");
@@ -124,8 +167,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     }
 
     /// setSecret: make the database accept the pending password, logging in with whichever version it has.
-    async fn set(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+    async fn set(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let current = self.require(event, Version::Current).await?;
+        facts.note(&current);
         let pending = self.require(event, Version::Pending(&event.token)).await?;
         if let Some(masterarn) = current.masterarn() {
             return self.set_alternating(event, &current, &pending, masterarn).await;
@@ -164,8 +208,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     }
 
     /// testSecret: the pending version logs in and the session works.
-    async fn test(&self, event: &RotationEvent) -> Result<Outcome, Error> {
+    async fn test(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let pending = self.require(event, Version::Pending(&event.token)).await?;
+        facts.note(&pending);
         let (at, user) = (pending.target(), pending.username());
         match self.engine.login(at, pending.login()).await? {
             LoginOutcome::Accepted(mut session) => {

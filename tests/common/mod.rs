@@ -3,6 +3,7 @@
 //! and a log buffer. A missing server is a loud failure, never a skip.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod runtime_api;
 
 use std::collections::BTreeMap;

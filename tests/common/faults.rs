@@ -1,0 +1,228 @@
+//! Fault injection around the real adapters: the Secrets Manager store (on moto) and the database drivers (on the
+//! local servers). Every external call — each Secrets Manager request, each login, each statement a session runs
+//! for the rotation — is counted across both, and the Nth can be failed before it is made, or after it took effect
+//! (a timeout that hides a commit).
+
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use rds_rotator::credentials::{Login, Password, Target, UserName};
+use rds_rotator::engines::{
+    Alternate, AnySession, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome,
+};
+use rds_rotator::event::{RotationToken, VersionId};
+use rds_rotator::secrets::{AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
+use secrecy::SecretString;
+
+/// When an armed fault strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// The call is not made.
+    Before,
+    /// The call is made and takes effect; the caller sees an error.
+    After,
+}
+
+/// Counts external calls and fails the armed one.
+#[derive(Default)]
+pub struct Injector {
+    state: Mutex<InjectorState>,
+}
+
+#[derive(Default)]
+struct InjectorState {
+    calls: usize,
+    armed: Option<(usize, When)>,
+    struck: Vec<String>,
+}
+
+impl Injector {
+    /// Fails call `n` (1-based, counted from now).
+    pub fn arm(&self, n: usize, when: When) {
+        let mut state = self.state.lock().unwrap();
+        state.calls = 0;
+        state.armed = Some((n, when));
+    }
+
+    pub fn disarm(&self) {
+        self.state.lock().unwrap().armed = None;
+    }
+
+    /// Calls counted since the last `arm` or `reset`.
+    pub fn calls(&self) -> usize {
+        self.state.lock().unwrap().calls
+    }
+
+    pub fn reset(&self) {
+        self.state.lock().unwrap().calls = 0;
+    }
+
+    /// The calls that were failed, by name.
+    pub fn struck(&self) -> Vec<String> {
+        self.state.lock().unwrap().struck.clone()
+    }
+
+    fn next(&self, call: &str) -> Option<When> {
+        let mut state = self.state.lock().unwrap();
+        state.calls += 1;
+        match state.armed {
+            Some((n, when)) if n == state.calls => {
+                state.armed = None;
+                state.struck.push(format!("{call} ({when:?})"));
+                Some(when)
+            }
+            _ => None,
+        }
+    }
+}
+
+pub struct FaultyStore {
+    pub inner: AwsSecretStore,
+    pub injector: Arc<Injector>,
+}
+
+pub struct FaultyEngine {
+    pub inner: Drivers,
+    pub injector: Arc<Injector>,
+}
+
+pub struct FaultySession {
+    inner: AnySession,
+    injector: Arc<Injector>,
+    target: Target,
+}
+
+fn store_fault(operation: &'static str, secret_id: &str) -> StoreError {
+    let message = "injected fault: the connection dropped".to_owned();
+    StoreError { operation, secret_id: secret_id.to_owned(), kind: StoreErrorKind::Unavailable, message }
+}
+
+fn engine_fault(at: &Target) -> EngineError {
+    EngineError::new(EngineErrorKind::Timeout, at, "injected fault: no answer")
+}
+
+impl FaultyStore {
+    async fn guarded<T, F>(&self, operation: &'static str, secret_id: &str, call: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        match self.injector.next(operation) {
+            Some(When::Before) => Err(store_fault(operation, secret_id)),
+            Some(When::After) => {
+                let _ = call.await;
+                Err(store_fault(operation, secret_id))
+            }
+            None => call.await,
+        }
+    }
+}
+
+impl SecretStore for FaultyStore {
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
+        self.guarded("DescribeSecret", secret_id, self.inner.describe(secret_id)).await
+    }
+
+    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
+        self.guarded("GetSecretValue", secret_id, self.inner.get(secret_id, version)).await
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &VersionId,
+        value: &SecretString,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.put_pending(secret_id, token, value, rotation_token);
+        self.guarded("PutSecretValue", secret_id, call).await
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&VersionId>,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.move_stage(secret_id, stage, to, from);
+        self.guarded("UpdateSecretVersionStage", secret_id, call).await
+    }
+}
+
+impl DbEngine for FaultyEngine {
+    type Session = FaultySession;
+
+    async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<FaultySession>, EngineError> {
+        let wrap = |outcome| match outcome {
+            LoginOutcome::Accepted(inner) => {
+                let injector = self.injector.clone();
+                LoginOutcome::Accepted(FaultySession { inner, injector, target: at.clone() })
+            }
+            LoginOutcome::Rejected => LoginOutcome::Rejected,
+        };
+        match self.injector.next("login") {
+            Some(When::Before) => Err(engine_fault(at)),
+            Some(When::After) => {
+                if let Ok(LoginOutcome::Accepted(session)) = self.inner.login(at, login).await {
+                    session.close().await;
+                }
+                Err(engine_fault(at))
+            }
+            None => self.inner.login(at, login).await.map(wrap),
+        }
+    }
+
+    fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
+        self.inner.rejection_hint(at)
+    }
+}
+
+impl DbSession for FaultySession {
+    async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
+        let call = self.inner.set_password(user, new);
+        guard(&self.injector, &self.target, "set_password", call).await
+    }
+
+    async fn check(&mut self) -> Result<(), EngineError> {
+        let call = self.inner.check();
+        guard(&self.injector, &self.target, "check", call).await
+    }
+
+    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
+        self.inner.describe_password_change(user).await
+    }
+
+    async fn close(self) {
+        self.inner.close().await
+    }
+
+    async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        let call = self.inner.user_exists(user);
+        guard(&self.injector, &self.target, "user_exists", call).await
+    }
+
+    async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
+        let call = self.inner.sync_alternate(pair, password);
+        guard(&self.injector, &self.target, "sync_alternate", call).await
+    }
+
+    async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        let call = self.inner.verify_alternate(pair);
+        guard(&self.injector, &self.target, "verify_alternate", call).await
+    }
+}
+
+/// Fails `call` as the injector says; split from the session so that the call can borrow the inner session.
+async fn guard<T, F>(injector: &Injector, target: &Target, name: &str, call: F) -> Result<T, EngineError>
+where
+    F: Future<Output = Result<T, EngineError>>,
+{
+    match injector.next(name) {
+        Some(When::Before) => Err(engine_fault(target)),
+        Some(When::After) => {
+            let _ = call.await;
+            Err(engine_fault(target))
+        }
+        None => call.await,
+    }
+}
