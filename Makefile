@@ -14,7 +14,7 @@ demo: ## A complete local rotation against throwaway servers, showing what happe
 test: ## Every test: formatting, the SAM template, and the suites against throwaway PostgreSQL, MariaDB and moto
 	$(CARGO) fmt --check
 	scripts/check-template.sh
-	scripts/local-servers.sh run -- $(CARGO) test --locked
+	CARGO="$(CARGO)" scripts/local-servers.sh run -- scripts/test-suite.sh
 
 bench: ## Cold and warm rotation times, memory and calls on the local servers; rewrites BENCHMARKS.md (BENCH_ROTATIONS=20)
 	scripts/local-servers.sh run -- $(CARGO) bench --bench rotation --locked

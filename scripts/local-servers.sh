@@ -12,6 +12,9 @@
 #   scripts/local-servers.sh start           start a set; its environment goes to target/local-servers.env
 #   scripts/local-servers.sh stop [ENVFILE]  stop the set that ENVFILE (default target/local-servers.env) describes
 #   scripts/local-servers.sh install         only install what is missing
+#   scripts/local-servers.sh db stop|start|restart postgres|mariadb
+#                                            inside a set's environment (LOCAL_SERVERS_DIR): stop, start or restart
+#                                            its main PostgreSQL cluster or its MariaDB server (tests of outages)
 #
 # Missing pieces are installed: PostgreSQL and MariaDB with apt-get (as root, or through sudo), moto[server] with pip into a
 # virtualenv under ~/.cache/rds-rotator. Where that is impossible the script says what to install and stops.
@@ -309,7 +312,49 @@ stop_set() {
     rm -rf "$dir"
 }
 
+# Stops or starts one server of the set in $LOCAL_SERVERS_DIR, keeping its port, data and logs.
+db_control() {
+    local action=$1 server=$2 dir=${LOCAL_SERVERS_DIR:-}
+    [ -n "$dir" ] && [ -d "$dir" ] || die "LOCAL_SERVERS_DIR is not set: run this inside '$0 run', or source target/local-servers.env"
+    case "$server:$action" in
+        postgres:stop)
+            as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$dir/pg-main/data" -m fast -w -t 30 stop >/dev/null
+            ;;
+        postgres:start)
+            as_pg "$TEST_PG_BINDIR/pg_ctl" -D "$dir/pg-main/data" -l "$dir/pg-main/log/postgres.log" -w -t 30 start >/dev/null
+            ;;
+        mariadb:stop)
+            local pid tries=0
+            pid=$(cat "$dir/mariadb.pid")
+            kill "$pid" 2>/dev/null || true
+            while kill -0 "$pid" 2>/dev/null; do
+                tries=$((tries + 1))
+                [ $tries -lt 300 ] || die "MariaDB did not stop"
+                sleep 0.1
+            done
+            ;;
+        mariadb:start)
+            local tries=0
+            "$(mariadb_bin mariadbd)" --defaults-file="$dir/mariadb.cnf" >/dev/null 2>&1 &
+            echo $! >"$dir/mariadb.pid"
+            until "$(mariadb_bin mariadb)" -h 127.0.0.1 -P "$TEST_MARIADB_PORT" -uroot -p"$TEST_MARIADB_ADMIN_PASSWORD" \
+                --ssl=0 -e 'SELECT 1' >/dev/null 2>&1; do
+                tries=$((tries + 1))
+                [ $tries -lt 300 ] || die "MariaDB did not start again"
+                sleep 0.1
+            done
+            ;;
+        *) die "usage: $0 db stop|start|restart postgres|mariadb" ;;
+    esac
+}
+
 case "${1:-}" in
+    db)
+        case "${2:-}" in
+            restart) db_control stop "${3:-}" && db_control start "${3:-}" ;;
+            *) db_control "${2:-}" "${3:-}" ;;
+        esac
+        ;;
     install)
         install_missing
         say "PostgreSQL: $(pg_bindir); moto_server: $(moto_bin)"
@@ -338,7 +383,7 @@ case "${1:-}" in
         exit "$status"
         ;;
     *)
-        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

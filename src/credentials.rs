@@ -76,7 +76,12 @@ pub enum ShapeError {
          add \"engine\" to the secret or set DEFAULT_ENGINE"
     )]
     NoEngine,
+    #[error("the secret is {bytes} bytes, over Secrets Manager's limit of {MAX_SECRET_BYTES} bytes")]
+    TooLarge { bytes: usize },
 }
+
+/// Secrets Manager's limit on a `SecretString`.
+pub const MAX_SECRET_BYTES: usize = 65_536;
 
 impl Password {
     pub fn new(password: String) -> Password {
@@ -141,6 +146,9 @@ impl fmt::Display for Target {
 impl DbSecret {
     /// Parses one version's `SecretString`.
     pub fn parse(text: &str, defaults: &SecretDefaults) -> Result<DbSecret, ShapeError> {
+        if text.len() > MAX_SECRET_BYTES {
+            return Err(ShapeError::TooLarge { bytes: text.len() });
+        }
         // Only the position of a syntax error is passed on: the text around it could be the password.
         let value = serde_json::from_str::<Value>(text)
             .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;

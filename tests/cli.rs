@@ -21,7 +21,10 @@ fn run(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
         input.write_all(text.as_bytes()).unwrap();
     }
     drop(input);
-    child.wait_with_output().unwrap()
+    let output = child.wait_with_output().unwrap();
+    capture(&String::from_utf8_lossy(&output.stdout));
+    capture(&String::from_utf8_lossy(&output.stderr));
+    output
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -131,6 +131,7 @@ async fn matrix(engine: Engine, strategy: Strategy) {
             }
             injector.disarm();
             let (step, err) = failed_step.unwrap_or_else(|| panic!("{context}: no step failed"));
+            capture(&format!("{err}\n{err:?}"));
             assert!(err.is_transient(), "{context}: {step} failed with a non-transient error: {err}");
             injected += 1;
             assert_some_version_works(engine, strategy, &secret_id, &context).await;

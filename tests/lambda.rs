@@ -59,6 +59,7 @@ async fn a_rotation_through_the_lambda_runtime() {
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     let stdout = std::fs::read_to_string(&log_path).unwrap();
+    capture(&stdout);
     std::fs::remove_file(&log_path).unwrap();
     assert_eq!(
         got.len(),

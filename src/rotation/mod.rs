@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
 use crate::config::{Config, PasswordPolicy};
-use crate::credentials::{DbSecret, Login, SecretDefaults};
+use crate::credentials::{DbSecret, Login, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
 use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
@@ -160,6 +160,12 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             }
         };
         let value = pending.to_secret_string();
+        // A longer password or user name can push a secret at the limit over it: say so before the service refuses.
+        let bytes = value.expose_secret().len();
+        if bytes > MAX_SECRET_BYTES {
+            let source = ShapeError::TooLarge { bytes };
+            return Err(Error::SecretShape { secret_id: event.secret_id.clone(), version: "new AWSPENDING", source });
+        }
         let rotation_token = event.rotation_token.as_ref();
         self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
         info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
@@ -251,11 +257,30 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     async fn finish(&self, event: &RotationEvent, meta: &SecretMeta) -> Result<Outcome, Error> {
         let previous = stages::current_version(meta).map(str::to_owned);
         let id = &event.secret_id;
-        self.store.move_stage(id, AWSCURRENT, Some(&event.token), previous.as_deref()).await?;
-        info!(previous = previous.as_deref().unwrap_or("none"), "finishSecret: AWSCURRENT moved to this version");
-        self.store.move_stage(id, AWSPENDING, None, Some(event.token.as_str())).await?;
-        info!("finishSecret: AWSPENDING removed");
+        if let Err(err) = self.store.move_stage(id, AWSCURRENT, Some(&event.token), previous.as_deref()).await {
+            // An overlapping invocation (a slow one and its retry) may have moved it first: then this one is done.
+            if err.is_transient() || !self.has_label(event, AWSCURRENT).await? {
+                return Err(err.into());
+            }
+            info!("finishSecret: another invocation moved AWSCURRENT to this version first");
+        } else {
+            info!(previous = previous.as_deref().unwrap_or("none"), "finishSecret: AWSCURRENT moved to this version");
+        }
+        if let Err(err) = self.store.move_stage(id, AWSPENDING, None, Some(event.token.as_str())).await {
+            if err.is_transient() || self.has_label(event, AWSPENDING).await? {
+                return Err(err.into());
+            }
+            info!("finishSecret: another invocation removed AWSPENDING first");
+        } else {
+            info!("finishSecret: AWSPENDING removed");
+        }
         Ok(Outcome::Finished { previous })
+    }
+
+    /// Whether the event's version carries `label` now (a fresh `DescribeSecret`).
+    async fn has_label(&self, event: &RotationEvent, label: &str) -> Result<bool, Error> {
+        let meta = self.store.describe(&event.secret_id).await?;
+        Ok(meta.versions.get(event.token.as_str()).is_some_and(|labels| labels.iter().any(|l| l == label)))
     }
 
     /// finishSecret, re-run after it moved AWSCURRENT but before it removed AWSPENDING.

@@ -728,3 +728,19 @@ async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
         }
     }
 }
+
+/// Two finishSecret invocations at once (a slow one and its retry): both see the token AWSPENDING, one moves
+/// AWSCURRENT, the other's move is refused — and it reports the rotation finished instead of failing it.
+#[tokio::test]
+async fn overlapping_finish_secrets_both_succeed() {
+    let w = world();
+    for step in [Step::Create, Step::Set, Step::Test] {
+        w.step(step).await.unwrap();
+    }
+    // The second invocation described the secret before the first finished.
+    let stale = w.store.describe(SECRET).await.unwrap();
+    assert!(matches!(w.step(Step::Finish).await, Ok(Outcome::Finished { .. })));
+    let late = w.rotator.finish(&w.event(Step::Finish), &stale).await;
+    assert!(matches!(late, Ok(Outcome::Finished { .. })), "{late:?}");
+    w.assert_rotated();
+}

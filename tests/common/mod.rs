@@ -5,6 +5,7 @@
 
 pub mod faults;
 pub mod runtime_api;
+pub mod sm_proxy;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -94,13 +95,20 @@ pub async fn pg_logs_in(user: &str, password: &str) -> bool {
     }
 }
 
+/// A SCRAM-SHA-256 verifier: tests, like the code under test, never send a password in cleartext, so the servers'
+/// statement logs hold none (the suite's leak scan checks them).
+pub fn pg_verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
+}
+
 pub async fn pg_create_role(name: &str, password: &str) {
-    let sql = format!("CREATE ROLE {} LOGIN PASSWORD {}", escape_identifier(name), escape_literal(password));
+    let sql =
+        format!("CREATE ROLE {} LOGIN PASSWORD {}", escape_identifier(name), escape_literal(&pg_verifier(password)));
     pg_admin().await.batch_execute(&sql).await.expect("create role");
 }
 
 pub async fn pg_set_password(name: &str, password: &str) {
-    let sql = format!("ALTER ROLE {} PASSWORD {}", escape_identifier(name), escape_literal(password));
+    let sql = format!("ALTER ROLE {} PASSWORD {}", escape_identifier(name), escape_literal(&pg_verifier(password)));
     pg_admin().await.batch_execute(&sql).await.expect("alter role");
 }
 
@@ -166,6 +174,11 @@ pub async fn my_admin() -> mysql_async::Conn {
 /// A MariaDB string literal for a session in the default sql_mode (backslashes escape).
 pub fn my_quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The mysql_native_password hash, so that no test sends a password in cleartext.
+pub fn my_native_hash(password: &str) -> String {
+    rds_rotator::engines::mysql_auth::native_hash(password.as_bytes())
 }
 
 pub async fn my_exec(sql: &str) {
@@ -242,7 +255,8 @@ impl Engine {
         match self {
             Engine::Postgres => pg_create_role(name, password).await,
             Engine::Mariadb => {
-                my_exec(&format!("CREATE USER {}@'%' IDENTIFIED BY {}", my_quote(name), my_quote(password))).await
+                let hash = my_native_hash(password);
+                my_exec(&format!("CREATE USER {}@'%' IDENTIFIED BY PASSWORD '{hash}'", my_quote(name))).await
             }
         }
     }
@@ -252,7 +266,8 @@ impl Engine {
         match self {
             Engine::Postgres => pg_set_password(name, password).await,
             Engine::Mariadb => {
-                my_exec(&format!("ALTER USER {}@'%' IDENTIFIED BY {}", my_quote(name), my_quote(password))).await
+                let hash = my_native_hash(password);
+                my_exec(&format!("ALTER USER {}@'%' IDENTIFIED BY PASSWORD '{hash}'", my_quote(name))).await
             }
         }
     }
@@ -384,7 +399,11 @@ pub async fn run_step(
     token: &VersionId,
     step: Step,
 ) -> Result<Outcome, rds_rotator::Error> {
-    handler::handle(rotator, &event(secret_id, token, step)).await
+    let result = handler::handle(rotator, &event(secret_id, token, step)).await;
+    if let Err(err) = &result {
+        capture(&format!("{err}\n{err:?}"));
+    }
+    result
 }
 
 /// The four steps in order, as the service invokes them.
@@ -396,6 +415,17 @@ pub async fn run_rotation(rotator: &AwsRotator, secret_id: &str, token: &Version
 }
 
 // ---------------------------------------------------------------- logs
+
+/// Keeps `text` for the suite's leak scan (scripts/leak-scan.py): everything the code under test said — log
+/// lines, error messages, the binary's output — goes to `$LOCAL_SERVERS_DIR/captured.log`.
+pub fn capture(text: &str) {
+    use std::io::Write as _;
+    let Ok(dir) = std::env::var("LOCAL_SERVERS_DIR") else { return };
+    let path = std::path::Path::new(&dir).join("captured.log");
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{text}");
+    }
+}
 
 /// A `MakeWriter` that keeps everything written, for assertions on log output.
 #[derive(Clone, Default)]
@@ -409,6 +439,7 @@ impl LogBuffer {
 
 impl io::Write for LogBuffer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        capture(&String::from_utf8_lossy(buf));
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
     }
