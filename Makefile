@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 STEP ?= createSecret
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := secret_json parse_master rotation_event
 
-.PHONY: help demo test check-template bench servers servers-stop invoke lint build deploy refresh-rds-ca
+.PHONY: help demo test check-template bench servers servers-stop invoke lint fuzz build deploy refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -34,6 +36,11 @@ invoke: ## One sample event through cargo lambda invoke/watch, against `make ser
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+fuzz: ## The cargo-fuzz targets one after another (FUZZ_SECONDS=60 each); needs nightly and cargo-fuzz
+	for target in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 build: ## The Lambda zip, target/lambda/rds-rotator/bootstrap.zip, with cargo-lambda (ARCH=arm64|x86_64)
 	scripts/lambda-build.sh

@@ -18,12 +18,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Every action the role may ever hold, and the conditions it may sit under ("" = unconditional).
 ALLOWED = {
-    "secretsmanager:DescribeSecret": {""},
+    "secretsmanager:DescribeSecret": {"", "HasMasterSecret"},
     "secretsmanager:GetSecretValue": {"", "HasMasterSecret"},
     "secretsmanager:PutSecretValue": {""},
     "secretsmanager:UpdateSecretVersionStage": {""},
     "kms:Decrypt": {"HasKmsKey"},
     "kms:GenerateDataKey": {"HasKmsKey"},
+    "rds:DescribeDBInstances": {""},
+    "rds:DescribeDBClusters": {""},
+    "rds:ModifyDBInstance": {"HasBreakGlass"},
+    "rds:ModifyDBCluster": {"HasBreakGlass"},
     "logs:CreateLogStream": {""},
     "logs:PutLogEvents": {""},
     "ec2:CreateNetworkInterface": {"InVpc"},
@@ -75,7 +79,8 @@ def problems(template):
                 expected = [{"Ref": "MasterSecretArn"}] if sid == "ReadTheMasterSecret" else [{"Ref": "SecretArns"}]
                 if as_list(statement.get("Resource")) != expected:
                     found.append(f"{role}/{sid}: {action} must be on {expected[0]['Ref']} only")
-        if sid == "ReadTheMasterSecret" and as_list(statement.get("Action")) != ["secretsmanager:GetSecretValue"]:
+        master_reads = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+        if sid == "ReadTheMasterSecret" and not set(as_list(statement.get("Action"))) <= master_reads:
             found.append(f"{role}/{sid}: the master secret may only be read")
         if "NotAction" in statement or "NotResource" in statement:
             found.append(f"{role}/{sid}: NotAction / NotResource grant more than they name")
@@ -133,6 +138,7 @@ def self_test():
         "named secrets": lambda t: policy(t)[0].update(Resource="*"),
         "SecretArns only": lambda t: policy(t)[0].update(Resource="arn:aws:secretsmanager:*:*:secret:*"),
         "under HasKmsKey": lambda t: policy(t).append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "k"}),
+        "under HasBreakGlass": lambda t: policy(t).append({"Effect": "Allow", "Action": "rds:ModifyDBInstance", "Resource": "*"}),
         "may only be read": lambda t: policy(t)[1]["Fn::If"][1].update(Action=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]),
         "SourceAccount": lambda t: t["Resources"]["SecretsManagerInvoke"]["Properties"].pop("SourceAccount"),
         "does not read it": lambda t: t["Resources"]["RotationFunction"]["Properties"]["Environment"]["Variables"].update(NOT_A_SETTING="x"),

@@ -29,6 +29,24 @@ pub struct Config {
     pub extra_ca_bundle: Option<ExtraCaBundle>,
     /// `METRICS_NAMESPACE`: the namespace of the metrics lines (default `rds-rotator`); set empty, none are written.
     pub metrics_namespace: Option<String>,
+    /// `RDS_ENDPOINT`: overrides the RDS API endpoint (a VPC interface endpoint's, say).
+    pub rds_endpoint: Option<String>,
+    /// `RDS_ENDPOINT_MAP`: test-only; database endpoints replaced by local addresses (`host[:port]=host:port,…`).
+    pub endpoint_map: Vec<EndpointMapping>,
+    /// `PROPAGATION_TIMEOUT_SECONDS`: how long setSecret waits for a new password to work where applications
+    /// connect (a reader endpoint, a replica), and for a break-glass reset to take effect.
+    pub propagation_timeout: Duration,
+    /// `BREAK_GLASS_MASTER_RESET`: reset a drifted master user's password through the RDS API (default off).
+    pub break_glass: bool,
+}
+
+/// One entry of `RDS_ENDPOINT_MAP`: connections to `host` (on `port`, or any port) go to `to_host:to_port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointMapping {
+    pub host: String,
+    pub port: Option<u16>,
+    pub to_host: String,
+    pub to_port: u16,
 }
 
 /// A PEM file of extra certificate authorities, read and checked at start-up.
@@ -68,6 +86,7 @@ const DEFAULT_PASSWORD_LENGTH: usize = 32;
 const MAX_PASSWORD_LENGTH: usize = 4096;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -101,12 +120,7 @@ impl Config {
             None => None,
         };
         let secrets_manager_endpoint = vars.get("SECRETS_MANAGER_ENDPOINT");
-        if let Some(url) = &secrets_manager_endpoint {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                let problem = "must be a URL starting with https:// (or http:// for a local emulator)".to_owned();
-                return Err(ConfigError { var: "SECRETS_MANAGER_ENDPOINT", problem });
-            }
-        }
+        check_url("SECRETS_MANAGER_ENDPOINT", &secrets_manager_endpoint)?;
         let username_character_limit = match vars.get("USERNAME_CHARACTER_LIMIT") {
             Some(value) => match value.parse::<usize>() {
                 Ok(limit @ 1..=128) => Some(limit),
@@ -136,7 +150,19 @@ impl Config {
                 Some(namespace)
             }
         };
+        let rds_endpoint = vars.get("RDS_ENDPOINT");
+        check_url("RDS_ENDPOINT", &rds_endpoint)?;
+        let endpoint_map = match vars.get("RDS_ENDPOINT_MAP") {
+            Some(map) => {
+                EndpointMapping::parse_list(&map).map_err(|problem| ConfigError { var: "RDS_ENDPOINT_MAP", problem })?
+            }
+            None => Vec::new(),
+        };
         Ok(Config {
+            rds_endpoint,
+            endpoint_map,
+            propagation_timeout: vars.seconds("PROPAGATION_TIMEOUT_SECONDS", DEFAULT_PROPAGATION_TIMEOUT)?,
+            break_glass: vars.flag("BREAK_GLASS_MASTER_RESET", false)?,
             metrics_namespace,
             password,
             default_engine,
@@ -158,6 +184,67 @@ impl Config {
     /// Engines this password policy cannot serve: their rotations would fail. Logged at start-up.
     pub fn password_problems(&self) -> Vec<PasswordError> {
         EngineKind::ALL.iter().filter_map(|engine| Alphabet::new(&self.password, *engine).err()).collect()
+    }
+}
+
+/// An endpoint override must be a URL.
+fn check_url(var: &'static str, url: &Option<String>) -> Result<(), ConfigError> {
+    match url {
+        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            let problem = "must be a URL starting with https:// (or http:// for a local emulator)".to_owned();
+            Err(ConfigError { var, problem })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod endpoint_map_tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_map_is_parsed_or_refused() {
+        let map = EndpointMapping::parse_list("DB1.rds.example:5432=127.0.0.1:6000, r.rds=localhost:6001").unwrap();
+        assert_eq!(
+            map[0],
+            EndpointMapping {
+                host: "db1.rds.example".into(),
+                port: Some(5432),
+                to_host: "127.0.0.1".into(),
+                to_port: 6000
+            }
+        );
+        assert_eq!((map[1].port, map[1].to_port), (None, 6001));
+        for bad in ["a=b", "=127.0.0.1:1", "a:0=b:1", "a=b:x", "a"] {
+            assert!(EndpointMapping::parse_list(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+impl EndpointMapping {
+    /// `host[:port]=host:port`, comma-separated.
+    fn parse_list(text: &str) -> Result<Vec<EndpointMapping>, String> {
+        let split_port = |address: &str| -> Option<(String, Option<u16>)> {
+            match address.rsplit_once(':') {
+                Some((host, port)) => Some((host.to_owned(), Some(port.parse().ok().filter(|p| *p > 0)?))),
+                None => Some((address.to_owned(), None)),
+            }
+        };
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let problem = || format!("has {entry:?}: expected host[:port]=host:port");
+                let (from, to) = entry.split_once('=').ok_or_else(problem)?;
+                let (host, port) = split_port(from.trim()).ok_or_else(problem)?;
+                let (to_host, to_port) = split_port(to.trim()).ok_or_else(problem)?;
+                let to_port = to_port.ok_or_else(problem)?;
+                if host.is_empty() || to_host.is_empty() {
+                    return Err(problem());
+                }
+                Ok(EndpointMapping { host: host.to_ascii_lowercase(), port, to_host, to_port })
+            })
+            .collect()
     }
 }
 

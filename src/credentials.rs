@@ -58,6 +58,15 @@ pub struct DbSecret {
     target: Target,
     username: UserName,
     masterarn: Option<String>,
+    rds: RdsIds,
+}
+
+/// The RDS resource a secret names (`dbInstanceIdentifier`, `dbClusterIdentifier`, as RDS's own secrets carry
+/// them), as identifiers: an ARN is reduced to its identifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RdsIds {
+    pub instance: Option<String>,
+    pub cluster: Option<String>,
 }
 
 /// What is wrong with a secret's JSON. Names the key; never repeats a value that could be secret.
@@ -169,15 +178,25 @@ impl DbSecret {
         if let Some(problem) = engine.username_problem(username.as_str(), defaults.mysql_username_limit) {
             return Err(invalid("username", problem));
         }
+        let rds = RdsIds {
+            instance: parse_rds_id(&fields, "dbInstanceIdentifier", ":db:")?,
+            cluster: parse_rds_id(&fields, "dbClusterIdentifier", ":cluster:")?,
+        };
+        // Without a host, the RDS API names the endpoint of the instance or cluster the secret names.
+        let host = match optional_str(&fields, "host")? {
+            Some(host) => parse_host(host)?,
+            None if rds.instance.is_some() || rds.cluster.is_some() => String::new(),
+            None => return Err(ShapeError::Missing("host")),
+        };
         let target = Target {
             engine,
-            host: parse_host(required_str(&fields, "host")?)?,
+            host,
             port: parse_port(fields.get("port"), engine.default_port())?,
             dbname: parse_dbname(optional_str(&fields, "dbname")?)?,
             ssl: parse_ssl(fields.get("ssl"))?,
         };
         let masterarn = optional_str(&fields, "masterarn")?.map(str::to_owned);
-        Ok(DbSecret { fields, password, target, username, masterarn })
+        Ok(DbSecret { fields, password, target, username, masterarn, rds })
     }
 
     pub fn target(&self) -> &Target {
@@ -194,6 +213,16 @@ impl DbSecret {
 
     pub fn login(&self) -> Login<'_> {
         Login { user: &self.username, password: &self.password }
+    }
+
+    /// The RDS instance or cluster the secret names, if any.
+    pub fn rds(&self) -> &RdsIds {
+        &self.rds
+    }
+
+    /// The same secret, reached at `target` (an endpoint the RDS API resolved); the stored JSON is unchanged.
+    pub fn at(&self, target: &Target) -> DbSecret {
+        DbSecret { target: target.clone(), ..self.clone() }
     }
 
     /// The master secret's id, present when the secret asks for alternating users.
@@ -215,12 +244,18 @@ impl DbSecret {
 
     /// Parses a master secret (alternating users). An RDS-managed master secret holds only `username` and
     /// `password`: the keys it lacks — engine, host, port, dbname, ssl — are those of the rotated secret.
-    pub fn parse_master(text: &str, rotated: &Target, defaults: &SecretDefaults) -> Result<DbSecret, ShapeError> {
+    /// The `bool` says whether the host was taken from the rotated secret.
+    pub fn parse_master(
+        text: &str,
+        rotated: &Target,
+        defaults: &SecretDefaults,
+    ) -> Result<(DbSecret, bool), ShapeError> {
         let value = serde_json::from_str::<Value>(text)
             .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
         let Value::Object(mut fields) = value else {
             return Err(ShapeError::NotAnObject);
         };
+        let host_inherited = matches!(fields.get("host"), None | Some(Value::Null));
         let inherited = [
             ("engine", Some(Value::String(rotated.engine.as_str().to_owned()))),
             ("host", Some(Value::String(rotated.host.clone()))),
@@ -233,7 +268,7 @@ impl DbSecret {
                 fields.insert(key.to_owned(), value);
             }
         }
-        DbSecret::parse(&Value::Object(fields).to_string(), defaults)
+        Ok((DbSecret::parse(&Value::Object(fields).to_string(), defaults)?, host_inherited))
     }
 
     /// The JSON text to store, with the password back in its original place.
@@ -299,6 +334,22 @@ fn parse_host(host: &str) -> Result<String, ShapeError> {
         return Err(invalid("host", "must be one host name or IP address (printable ASCII, no '/' or ',')"));
     }
     Ok(host.to_owned())
+}
+
+/// An RDS identifier (1 to 63 letters, digits and hyphens), or an ARN of that kind (`:db:` or `:cluster:`) holding
+/// one.
+fn parse_rds_id(fields: &Map<String, Value>, key: &'static str, kind: &str) -> Result<Option<String>, ShapeError> {
+    let Some(value) = optional_str(fields, key)? else { return Ok(None) };
+    let id = match value.strip_prefix("arn:") {
+        Some(_) => value.split_once(kind).map(|(_, id)| id).unwrap_or(""),
+        None => value,
+    };
+    let valid = (1..=63).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid {
+        let problem = format!("must be an RDS identifier (letters, digits, hyphens) or an ARN with {kind}");
+        return Err(invalid(key, problem));
+    }
+    Ok(Some(id.to_owned()))
 }
 
 fn parse_port(value: Option<&Value>, default: u16) -> Result<u16, ShapeError> {
@@ -460,17 +511,34 @@ mod tests {
             parse(r#"{"engine":"mariadb","host":"db","port":3307,"username":"app","password":"p","ssl":false}"#)
                 .unwrap();
         let defaults = SecretDefaults::default();
-        let master =
+        let (master, inherited) =
             DbSecret::parse_master(r#"{"username":"admin","password":"m"}"#, rotated.target(), &defaults).unwrap();
+        assert!(inherited);
         assert_eq!(master.target(), rotated.target());
         assert_eq!(master.username().as_str(), "admin");
         let own = r#"{"username":"admin","password":"m","host":"writer","port":"3306"}"#;
-        let master = DbSecret::parse_master(own, rotated.target(), &defaults).unwrap();
+        let (master, inherited) = DbSecret::parse_master(own, rotated.target(), &defaults).unwrap();
+        assert!(!inherited);
         assert_eq!((master.target().host.as_str(), master.target().port), ("writer", 3306));
         assert_eq!(
             DbSecret::parse_master(r#"{"username":"admin"}"#, rotated.target(), &defaults).unwrap_err(),
             ShapeError::Missing("password")
         );
+    }
+
+    #[test]
+    fn rds_identifiers_may_stand_in_for_the_host() {
+        let secret =
+            parse(r#"{"engine":"postgres","username":"u","password":"p","dbInstanceIdentifier":"db-1"}"#).unwrap();
+        assert_eq!((secret.target().host.as_str(), secret.rds().instance.as_deref()), ("", Some("db-1")));
+        let arn = r#"{"engine":"postgres","username":"u","password":"p","dbClusterIdentifier":"arn:aws:rds:eu-west-1:1:cluster:app"}"#;
+        assert_eq!(parse(arn).unwrap().rds().cluster.as_deref(), Some("app"));
+        check_err(r#"{"engine":"postgres","username":"u","password":"p"}"#, ShapeError::Missing("host"));
+        for bad in ["", "db 1", "db;1", "arn:aws:rds:eu-west-1:1:db:x", &"a".repeat(64)] {
+            let text =
+                format!(r#"{{"engine":"postgres","username":"u","password":"p","dbClusterIdentifier":{bad:?}}}"#);
+            assert!(matches!(parse(&text), Err(ShapeError::Invalid { key: "dbClusterIdentifier", .. })), "{bad}");
+        }
     }
 
     #[test]

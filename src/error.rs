@@ -6,6 +6,7 @@ use crate::credentials::{ShapeError, Target, UserName};
 use crate::engines::EngineError;
 use crate::event::{EventError, VersionId};
 use crate::password::PasswordError;
+use crate::rds::RdsError;
 use crate::rotation::stages::StageError;
 use crate::secrets::StoreError;
 
@@ -67,6 +68,27 @@ pub enum Error {
     #[error("secret {secret_id}: the alternate of user {user} would be {alternate:?}, which {problem}")]
     AlternateName { secret_id: String, user: UserName, alternate: String, problem: String },
 
+    /// The RDS API does not say where the secret's database is (no such instance or cluster, no endpoint yet).
+    #[error("secret {secret_id}: {problem}")]
+    Topology { secret_id: String, problem: String },
+
+    /// The new password did not start working where applications connect (a reader endpoint or a replica) in
+    /// time. Replication may be slow: the service's retry checks again.
+    #[error(
+        "the new password of user {user} set at the writer did not log in at {target} within {} s \
+         (PROPAGATION_TIMEOUT_SECONDS)",
+        waited.as_secs()
+    )]
+    NotPropagated { user: UserName, target: Target, waited: std::time::Duration },
+
+    /// Break-glass was needed but cannot be done, or did not take effect.
+    #[error("secret {secret_id}: break-glass master reset: {problem}")]
+    BreakGlass { secret_id: String, problem: String },
+
+    /// The RDS API could not be used.
+    #[error(transparent)]
+    Rds(#[from] RdsError),
+
     /// The database could not be used (unreachable, TLS, privilege, statement failure).
     #[error(transparent)]
     Db(#[from] EngineError),
@@ -95,6 +117,11 @@ impl Error {
             Error::MasterSecret { .. } => "MasterSecretError",
             Error::AlternateConflict { .. } => "AlternateUserConflict",
             Error::AlternateName { .. } => "AlternateUserName",
+            Error::Topology { .. } => "TopologyError",
+            Error::NotPropagated { .. } => "PasswordNotPropagated",
+            Error::BreakGlass { .. } => "BreakGlassError",
+            Error::Rds(err) if err.is_transient() => "RdsUnavailable",
+            Error::Rds(_) => "RdsError",
             Error::Db(err) if err.is_transient() => "DatabaseUnavailable",
             Error::Db(_) => "DatabaseError",
             Error::Store(err) if err.is_transient() => "SecretsManagerUnavailable",
@@ -107,6 +134,8 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Db(err) => err.is_transient(),
+            Error::Rds(err) => err.is_transient(),
+            Error::NotPropagated { .. } => true,
             Error::Store(err) => err.is_transient(),
             _ => false,
         }

@@ -12,30 +12,34 @@ use crate::engines::{DbEngine, Drivers};
 use crate::error::Error;
 use crate::event::RotationEvent;
 use crate::metrics::{Metrics, StepReport};
+use crate::rds::{AwsRds, RdsApi};
 use crate::rotation::{Outcome, Rotator, StepFacts};
-use crate::secrets::{AwsSecretStore, SecretStore};
+use crate::secrets::{AwsSecretStore, SecretStore, sdk_config};
 
 /// The rotator a deployed function uses: Secrets Manager through the AWS SDK, and the real database drivers.
-pub type AwsRotator = Rotator<AwsSecretStore, Drivers>;
+pub type AwsRotator = Rotator<AwsSecretStore, Drivers, AwsRds>;
 
-/// Builds the deployed rotator from a validated configuration.
+/// Builds the deployed rotator from a validated configuration: one SDK configuration for Secrets Manager and RDS
+/// (the RDS client makes no call until a secret needs it).
 pub async fn build(config: &Config) -> Result<AwsRotator, Error> {
-    let store = AwsSecretStore::from_config(config).await?;
-    Ok(Rotator::new(store, Drivers::new(config), config))
+    let sdk = sdk_config(config).await?;
+    let store = AwsSecretStore::new(&sdk, config);
+    let rds = AwsRds::new(&sdk, config.rds_endpoint.as_deref());
+    Ok(Rotator::new(store, Drivers::new(config), config).with_rds(rds))
 }
 
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),
 /// and logs the outcome or the error — the one place an error is logged.
-pub async fn handle<S: SecretStore, E: DbEngine>(
-    rotator: &Rotator<S, E>,
+pub async fn handle<S: SecretStore, E: DbEngine, R: RdsApi>(
+    rotator: &Rotator<S, E, R>,
     event: &RotationEvent,
 ) -> Result<Outcome, Error> {
     handle_measured(rotator, event).await.0
 }
 
 /// `handle`, with what the step learned and how long it took.
-async fn handle_measured<S: SecretStore, E: DbEngine>(
-    rotator: &Rotator<S, E>,
+async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
+    rotator: &Rotator<S, E, R>,
     event: &RotationEvent,
 ) -> (Result<Outcome, Error>, StepFacts, Duration) {
     let span = info_span!("rotation", secret_id = %event.secret_id, step = %event.step, token = %event.token);
@@ -65,8 +69,8 @@ async fn handle_measured<S: SecretStore, E: DbEngine>(
 
 /// The Lambda entry: the payload is taken as raw JSON and parsed here, so a bad event gets the same clear error
 /// as on the command line rather than a serde message. Each step writes one metrics line.
-pub async fn lambda_handler<S: SecretStore, E: DbEngine>(
-    rotator: &Rotator<S, E>,
+pub async fn lambda_handler<S: SecretStore, E: DbEngine, R: RdsApi>(
+    rotator: &Rotator<S, E, R>,
     metrics: &Metrics,
     invocation: LambdaEvent<Value>,
 ) -> Result<(), Diagnostic> {

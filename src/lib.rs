@@ -32,6 +32,7 @@ pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod password;
+pub mod rds;
 pub mod rotation;
 pub mod secrets;
 pub mod tls;

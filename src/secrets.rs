@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
@@ -25,6 +25,8 @@ pub struct SecretMeta {
     pub rotation_enabled: Option<bool>,
     /// `VersionIdsToStages`.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// The secret's tags (an RDS-managed secret names its instance or cluster in `aws:rds:…` tags).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Which version to read.
@@ -104,6 +106,22 @@ pub struct AwsSecretStore {
     endpoint: String,
 }
 
+/// The AWS SDK's configuration for every client of the function: the SDK's usual environment (region, credentials,
+/// `AWS_ENDPOINT_URL*`) and short timeouts — an unreachable endpoint must fail fast and say so, not eat the Lambda's
+/// whole time budget.
+pub async fn sdk_config(config: &Config) -> Result<SdkConfig, crate::config::ConfigError> {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(config.connect_timeout)
+        .operation_attempt_timeout(config.connect_timeout * 2)
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+    if sdk.region().is_none() {
+        let problem = "is not set, and no AWS profile names a region".to_owned();
+        return Err(crate::config::ConfigError { var: "AWS_REGION", problem });
+    }
+    Ok(sdk)
+}
+
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         self.kind == StoreErrorKind::Unavailable
@@ -115,16 +133,13 @@ impl AwsSecretStore {
     /// `SECRETS_MANAGER_ENDPOINT` taking precedence as in AWS's templates, and short timeouts: an unreachable
     /// endpoint must fail fast and say so, not eat the Lambda's whole time budget.
     pub async fn from_config(config: &Config) -> Result<AwsSecretStore, crate::config::ConfigError> {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(config.connect_timeout)
-            .operation_attempt_timeout(config.connect_timeout * 2)
-            .build();
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
-        let Some(region) = sdk.region().map(ToString::to_string) else {
-            let problem = "is not set, and no AWS profile names a region".to_owned();
-            return Err(crate::config::ConfigError { var: "AWS_REGION", problem });
-        };
-        let mut builder = aws_sdk_secretsmanager::config::Builder::from(&sdk);
+        Ok(AwsSecretStore::new(&sdk_config(config).await?, config))
+    }
+
+    /// The client on an SDK configuration `sdk_config` made.
+    pub fn new(sdk: &SdkConfig, config: &Config) -> AwsSecretStore {
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
         if let Some(url) = &config.secrets_manager_endpoint {
             builder = builder.endpoint_url(url);
         }
@@ -135,7 +150,7 @@ impl AwsSecretStore {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok())
             .or_else(|| sdk.endpoint_url().map(str::to_owned))
             .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
-        Ok(AwsSecretStore { client: Client::from_conf(builder.build()), endpoint })
+        AwsSecretStore { client: Client::from_conf(builder.build()), endpoint }
     }
 
     /// The endpoint requests go to, as far as it is known.
@@ -191,7 +206,9 @@ impl SecretStore for AwsSecretStore {
             Err(err) => return Err(self.error("DescribeSecret", secret_id, err)),
         };
         let versions = output.version_ids_to_stages().cloned().unwrap_or_default().into_iter().collect();
-        Ok(SecretMeta { rotation_enabled: output.rotation_enabled(), versions })
+        let tags =
+            output.tags().iter().filter_map(|tag| Some((tag.key()?.to_owned(), tag.value()?.to_owned()))).collect();
+        Ok(SecretMeta { rotation_enabled: output.rotation_enabled(), versions, tags })
     }
 
     async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {

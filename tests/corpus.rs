@@ -110,6 +110,18 @@ fn cases() -> Vec<Case> {
         case("ssl neither true nor false", Edit(|s| s["ssl"] = "maybe".into()), invalid, "\"ssl\""),
         case("dbname a number", Edit(|s| s["dbname"] = 5.into()), invalid, "\"dbname\""),
         case("masterarn a number", Edit(|s| s["masterarn"] = 5.into()), invalid, "\"masterarn\""),
+        case(
+            "dbInstanceIdentifier with a space",
+            Edit(|s| s["dbInstanceIdentifier"] = "db 1; drop".into()),
+            invalid,
+            "\"dbInstanceIdentifier\"",
+        ),
+        case(
+            "dbClusterIdentifier a number",
+            Edit(|s| s["dbClusterIdentifier"] = 7.into()),
+            invalid,
+            "\"dbClusterIdentifier\"",
+        ),
         case("a new version over the size limit", Current(padded), invalid, "limit of 65536 bytes"),
         case("a binary secret", Binary, "MissingVersion", "SecretBinary"),
         Case {

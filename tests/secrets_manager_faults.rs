@@ -5,21 +5,21 @@
 
 mod common;
 
-use common::sm_proxy::{Answer, SmProxy};
+use common::aws_proxy::{Answer, AwsProxy};
 use common::*;
 use rds_rotator::event::Step;
 
 const FOREVER: usize = usize::MAX;
 
 struct Setup {
-    proxy: SmProxy,
+    proxy: AwsProxy,
     rotator: rds_rotator::handler::AwsRotator,
     user: String,
     secret_id: String,
 }
 
 async fn setup() -> Setup {
-    let proxy = SmProxy::start(&env("TEST_MOTO_URL"));
+    let proxy = AwsProxy::start(&env("TEST_MOTO_URL"));
     let rotator = rotator_with(&[("SECRETS_MANAGER_ENDPOINT", &proxy.url), ("CONNECT_TIMEOUT_SECONDS", "1")]).await;
     let user = unique("smf");
     Engine::Postgres.create_user(&user, "initial-Passw0rd").await;
@@ -39,7 +39,7 @@ impl Setup {
     }
 
     fn answered(&self, operation: &str, answer: Answer) -> usize {
-        self.proxy.seen().iter().filter(|(op, a)| op == operation && *a == answer).count()
+        self.proxy.seen().iter().filter(|seen| seen.operation == operation && seen.answer == answer).count()
     }
 }
 

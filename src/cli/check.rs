@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::credentials::DbSecret;
 use crate::engines::{DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome};
 use crate::error::Error;
+use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::password::Alphabet;
 use crate::rotation::Pair;
@@ -139,6 +140,23 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
         }
     }
 
+    // Where the rotation would connect: the secret's host, or what the RDS API resolves.
+    let located = match handler::build(config).await?.locate(secret_id, &current).await {
+        Ok(located) => located,
+        Err(err) => {
+            let fix = "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path \
+                       to the RDS API (RDS_ENDPOINT names a VPC endpoint), or put the endpoint in the secret's host";
+            report.fail("endpoint", err.to_string(), fix);
+            return Ok(());
+        }
+    };
+    if located.resource.is_some() || located.writer != *at {
+        let readers =
+            located.readers.as_ref().map(|r| format!("; the new password must then work at {r}")).unwrap_or_default();
+        report.ok("endpoint", format!("password changes go to {}{readers}", located.writer));
+    }
+    let current = current.at(&located.writer);
+    let at = current.target();
     let drivers = Drivers::new(config);
     let tls = drivers.tls_mode_for(at);
     let mut session = match drivers.login(at, current.login()).await {
@@ -182,7 +200,7 @@ async fn check_master<W: Write>(
 ) -> Result<(), Error> {
     let master = match store.get(masterarn, Version::Current).await {
         Ok(Fetched::Text(text)) if masterarn != secret_id => {
-            DbSecret::parse_master(text.expose_secret(), current.target(), &config.secret_defaults())
+            DbSecret::parse_master(text.expose_secret(), current.target(), &config.secret_defaults()).map(|(m, _)| m)
         }
         Ok(Fetched::Text(_)) => {
             report.fail("master secret", "masterarn names the rotated secret itself", "name the master user's secret");
@@ -266,5 +284,8 @@ fn fix_for(err: &EngineError) -> &'static str {
         }
         EngineErrorKind::Busy => "the server is at its connection limit or starting: try again",
         EngineErrorKind::LoginRefused | EngineErrorKind::Statement => "see the server's message",
+        EngineErrorKind::ReadOnly => {
+            "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or point it at the writer"
+        }
     }
 }

@@ -144,6 +144,8 @@ pub enum EngineErrorKind {
     LoginRefused,
     /// A statement failed after login.
     Statement,
+    /// The server refused a change because it is read-only: a replica or a reader, not the writer.
+    ReadOnly,
 }
 
 /// How one login attempt reaches the server.
@@ -300,6 +302,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::Busy => "database cannot take a session now",
             EngineErrorKind::LoginRefused => "database refused the session",
             EngineErrorKind::Statement => "database statement failed",
+            EngineErrorKind::ReadOnly => "database is read-only",
         })
     }
 }

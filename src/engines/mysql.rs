@@ -58,6 +58,7 @@ mod code {
     pub const PLUGIN_NOT_LOADED: u16 = 1524;
     pub const PASSWORD_FORMAT: u16 = 1827;
     pub const READ_ONLY: u16 = 1290;
+    pub const READ_ONLY_TRANSACTION: u16 = 1792;
     pub const NOT_VALID_PASSWORD: u16 = 1819;
     pub const MISSING_CURRENT_PASSWORD: u16 = 3892;
     pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
@@ -316,12 +317,14 @@ impl MySession {
                 ": the server's password policy (validate_password) refused the new password; \
                  adjust PASSWORD_LENGTH or the EXCLUDE_* settings"
             }
-            code::READ_ONLY => ": the server is read-only (a replica, not the writer)",
+            code::READ_ONLY | code::READ_ONLY_TRANSACTION => ": the server is read-only (a replica, not the writer)",
             code::MISSING_CURRENT_PASSWORD => ": the account requires its current password",
             _ => "",
         };
         let detail = format!("{what} failed with MySQL error {} (SQLSTATE {}){hint}", server.code, server.state);
-        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+        let read_only = matches!(server.code, code::READ_ONLY | code::READ_ONLY_TRANSACTION);
+        let kind = if read_only { EngineErrorKind::ReadOnly } else { EngineErrorKind::Statement };
+        EngineError::new(kind, &self.target, detail)
     }
 }
 

@@ -239,7 +239,12 @@ impl PgSession {
             _ => "",
         };
         let detail = format!("{what} failed with SQLSTATE {}{hint}", db.code().code());
-        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+        let kind = if *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION {
+            EngineErrorKind::ReadOnly
+        } else {
+            EngineErrorKind::Statement
+        };
+        EngineError::new(kind, &self.target, detail)
     }
 }
 

@@ -14,12 +14,24 @@
 use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
+use super::topology::{Located, mapped};
 use super::{Outcome, Rotator};
-use crate::credentials::{DbSecret, UserName};
+use crate::credentials::{DbSecret, Target, UserName};
 use crate::engines::{Alternate, DbEngine, DbSession, LoginOutcome};
 use crate::error::Error;
 use crate::event::RotationEvent;
+use crate::rds::RdsApi;
 use crate::secrets::{Fetched, SecretStore, Version};
+
+/// The tags of an RDS-managed master secret.
+const CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
+const INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
+
+/// RDS names the secrets it manages `rds!db-…` and `rds!cluster-…`.
+fn is_rds_managed(masterarn: &str) -> bool {
+    let name = masterarn.rsplit(":secret:").next().unwrap_or(masterarn);
+    name.starts_with("rds!")
+}
 
 /// Appended to the original user's name to name the other user.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -53,7 +65,7 @@ impl Pair {
     }
 }
 
-impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
+impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// The pair of `current`, and AWSPREVIOUS's user. An AWSPREVIOUS that cannot be read now is an error (the pair
     /// would be guessed wrongly); one that is not a valid secret counts as none, with a warning.
     pub(super) async fn pair(
@@ -94,7 +106,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         if masterarn == event.secret_id {
             return Err(refused("is the rotated secret itself".to_owned()));
         }
-        let master = match self.store.get(masterarn, Version::Current).await {
+        let (master, host_inherited) = match self.store.get(masterarn, Version::Current).await {
             Ok(Fetched::Text(text)) => DbSecret::parse_master(text.expose_secret(), current.target(), &self.defaults)
                 .map_err(|problem| refused(problem.to_string()))?,
             Ok(Fetched::Binary) => return Err(refused("holds SecretBinary, not a JSON SecretString".to_owned())),
@@ -111,7 +123,50 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         if ours.family() != theirs.family() {
             return Err(refused(format!("is for engine {theirs}, and the rotated secret for {ours}")));
         }
+        if !host_inherited {
+            return Ok(master.at(&mapped(&self.topology.endpoint_map, master.target())));
+        }
+        // An RDS-managed master secret holds no host: its tags name the instance or cluster it is the master of.
+        if is_rds_managed(masterarn)
+            && let Some(writer) = self.tagged_writer(masterarn, current.target(), &refused).await?
+        {
+            return Ok(master.at(&writer));
+        }
         Ok(master)
+    }
+
+    /// The writer endpoint of the instance or cluster an RDS-managed secret's tags name.
+    async fn tagged_writer(
+        &self,
+        masterarn: &str,
+        rotated: &Target,
+        refused: &impl Fn(String) -> Error,
+    ) -> Result<Option<Target>, Error> {
+        let meta = match self.store.describe(masterarn).await {
+            Ok(meta) => meta,
+            Err(err) if err.is_transient() => return Err(err.into()),
+            Err(err) => {
+                warn!(error = %err, "the master secret's tags cannot be read; its endpoint is the rotated secret's");
+                return Ok(None);
+            }
+        };
+        let id = |arn: &str| arn.rsplit(':').next().unwrap_or(arn).to_owned();
+        let endpoint = if let Some(arn) = meta.tags.get(CLUSTER_TAG) {
+            let cluster = self.rds.cluster(&id(arn)).await?;
+            let cluster = cluster
+                .ok_or_else(|| refused(format!("names DB cluster {arn} ({CLUSTER_TAG}), which does not exist")))?;
+            cluster.writer.ok_or_else(|| refused(format!("names DB cluster {arn}, which has no writer endpoint")))?
+        } else if let Some(arn) = meta.tags.get(INSTANCE_TAG) {
+            let instance = self.rds.instance(&id(arn)).await?;
+            let instance = instance
+                .ok_or_else(|| refused(format!("names DB instance {arn} ({INSTANCE_TAG}), which does not exist")))?;
+            instance.endpoint.ok_or_else(|| refused(format!("names DB instance {arn}, which has no endpoint yet")))?
+        } else {
+            return Ok(None);
+        };
+        let writer = Target { host: endpoint.host, port: endpoint.port, ..rotated.clone() };
+        info!(writer = %writer, "the master secret is RDS-managed; its tags name the endpoint");
+        Ok(Some(mapped(&self.topology.endpoint_map, &writer)))
     }
 
     /// setSecret for alternating users: the master makes the pending user the current user's twin.
@@ -129,13 +184,37 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
-        let master = self.master(event, current, masterarn).await?;
-        let mut session = self.login_master(event, masterarn, &master).await?;
-        let result = self.sync_pair(event, &mut session, current, pending, &pair, previous.as_ref()).await;
-        session.close().await;
-        result?;
+        let mut located = self.locate(&event.secret_id, current).await?;
+        let synced = self.sync_at(event, current, pending, masterarn, &pair, previous.as_ref(), &located).await;
+        if let Some(behind) = self.writer_behind_read_only(event, current, &located, &synced).await? {
+            located = behind;
+            self.sync_at(event, current, pending, masterarn, &pair, previous.as_ref(), &located).await?;
+        } else {
+            synced?;
+        }
+        self.await_propagation(pending, &located).await?;
         info!(user = %next, host = %current.target(), "setSecret: the master made {next} the twin of {}", current.username());
         Ok(Outcome::PasswordSet { with: "the master secret" })
+    }
+
+    /// setSecret's work in the master's session at the writer `located` names.
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_at(
+        &self,
+        event: &RotationEvent,
+        current: &DbSecret,
+        pending: &DbSecret,
+        masterarn: &str,
+        pair: &Pair,
+        previous: Option<&UserName>,
+        located: &Located,
+    ) -> Result<(), Error> {
+        let (current_w, pending_w) = (current.at(&located.writer), pending.at(&located.writer));
+        let master = self.master(event, &current_w, masterarn).await?;
+        let mut session = self.login_master(event, masterarn, &master).await?;
+        let result = self.sync_pair(event, &mut session, &current_w, &pending_w, pair, previous).await;
+        session.close().await;
+        result
     }
 
     async fn sync_pair(
@@ -164,6 +243,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         event: &RotationEvent,
         pending: &DbSecret,
         masterarn: &str,
+        located: &Located,
     ) -> Result<(), Error> {
         let current = self.require(event, Version::Current).await?;
         if current.username() == pending.username() {
@@ -177,7 +257,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             alternate: pending.username().to_string(),
             problem,
         })?;
-        let master = self.master(event, &current, masterarn).await?;
+        let master = self.master(event, &current.at(&located.writer), masterarn).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let alternate =
             Alternate { current: current.username(), next: pending.username(), base: &pair.base, clone: &pair.clone };

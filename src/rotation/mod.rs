@@ -7,31 +7,44 @@
 
 mod alternating;
 pub mod stages;
+pub mod topology;
 
 pub use alternating::{CLONE_SUFFIX, Pair};
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
-use crate::config::{Config, PasswordPolicy};
+use crate::config::{Config, EndpointMapping, PasswordPolicy};
 use crate::credentials::{DbSecret, Login, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
 use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::{RotationEvent, Step};
 use crate::password;
+use crate::rds::{NoRds, RdsApi};
 use crate::secrets::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, Version};
 use stages::StageCheck;
 
-/// Runs rotation steps against one secret store and one set of database drivers.
-pub struct Rotator<S, E> {
+/// Runs rotation steps against one secret store, one set of database drivers and, where a secret needs it, the
+/// RDS API.
+pub struct Rotator<S, E, R = NoRds> {
     store: S,
     engine: E,
+    rds: R,
     policy: PasswordPolicy,
     defaults: SecretDefaults,
+    topology: TopologySettings,
+}
+
+/// The settings `topology.rs` follows.
+struct TopologySettings {
+    endpoint_map: Vec<EndpointMapping>,
+    propagation_timeout: Duration,
+    break_glass: bool,
 }
 
 /// How a secret is rotated: its user changes its own password, or (a `masterarn` key) the secret alternates between
@@ -109,11 +122,28 @@ impl fmt::Display for Outcome {
     }
 }
 
-impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
-    pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E> {
-        Rotator { store, engine, policy: config.password.clone(), defaults: config.secret_defaults() }
+impl<S: SecretStore, E: DbEngine> Rotator<S, E, NoRds> {
+    /// A rotator without the RDS API: secrets that need it (no host, a reader endpoint, break-glass) fail clearly.
+    pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E, NoRds> {
+        let topology = TopologySettings {
+            endpoint_map: config.endpoint_map.clone(),
+            propagation_timeout: config.propagation_timeout,
+            break_glass: config.break_glass,
+        };
+        let (policy, defaults) = (config.password.clone(), config.secret_defaults());
+        Rotator { store, engine, rds: NoRds, policy, defaults, topology }
     }
+}
 
+impl<S, E, R> Rotator<S, E, R> {
+    /// The same rotator, resolving endpoints through `rds`.
+    pub fn with_rds<R2: RdsApi>(self, rds: R2) -> Rotator<S, E, R2> {
+        let Rotator { store, engine, policy, defaults, topology, .. } = self;
+        Rotator { store, engine, rds, policy, defaults, topology }
+    }
+}
+
+impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -184,11 +214,36 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
+        let mut located = self.locate(&event.secret_id, &current).await?;
+        let at_writer = (current.at(&located.writer), pending.at(&located.writer));
+        let mut result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located).await;
+        if let Some(behind) = self.writer_behind_read_only(event, &current, &located, &result).await? {
+            located = behind;
+            let at_writer = (current.at(&located.writer), pending.at(&located.writer));
+            result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located).await;
+        }
+        let outcome = result?;
+        if matches!(outcome, Outcome::PasswordSet { .. } | Outcome::AlreadySet) {
+            self.await_propagation(&pending, &located).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// setSecret's single-user change, at the writer (`current` and `pending` are located there; `stored` is the
+    /// pending version as stored, for comparing AWSPREVIOUS with it).
+    async fn set_at(
+        &self,
+        event: &RotationEvent,
+        current: &DbSecret,
+        pending: &DbSecret,
+        stored: &DbSecret,
+        located: &topology::Located,
+    ) -> Result<Outcome, Error> {
         let (at, user) = (pending.target(), pending.username());
         // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
         // gets no failed login (which brute-force alarms count) in every rotation. A database that accepts the
         // current password does not have the pending one, so "pending already works" needs no login to rule out.
-        if let Some(outcome) = self.change_as(&pending, current.login(), AWSCURRENT).await? {
+        if let Some(outcome) = self.change_as(pending, current.login(), AWSCURRENT).await? {
             return Ok(outcome);
         }
         if let LoginOutcome::Accepted(session) = self.engine.login(at, pending.login()).await? {
@@ -198,9 +253,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         }
         // The last resort: a rotation that failed after changing the password, then lost its pending version.
         match self.load(event, Version::Previous).await {
-            Ok(Some(previous)) => match previous.differs_from(&pending) {
+            Ok(Some(previous)) => match previous.differs_from(stored) {
                 None => {
-                    if let Some(outcome) = self.change_as(&pending, previous.login(), AWSPREVIOUS).await? {
+                    if let Some(outcome) = self.change_as(pending, previous.login(), AWSPREVIOUS).await? {
                         return Ok(outcome);
                     }
                 }
@@ -208,6 +263,10 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
             },
             Ok(None) => {}
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
+        }
+        // The last resort of all, when switched on: the RDS API resets a drifted master user's password.
+        if let Some(outcome) = self.break_glass(event, pending, located).await? {
+            return Ok(outcome);
         }
         let (tried, hint) = ("AWSCURRENT, AWSPENDING or AWSPREVIOUS", self.engine.rejection_hint(at));
         Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried, hint })
@@ -217,13 +276,15 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
     async fn test(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let pending = self.require(event, Version::Pending(&event.token)).await?;
         facts.note(&pending);
-        let (at, user) = (pending.target(), pending.username());
+        // Where applications connect: the secret's host, or the writer when the secret names none.
+        let located = self.locate(&event.secret_id, &pending).await?;
+        let (at, user) = (located.application(), pending.username());
         match self.engine.login(at, pending.login()).await? {
             LoginOutcome::Accepted(mut session) => {
                 session.check().await?;
                 session.close().await;
                 if let Some(masterarn) = pending.masterarn() {
-                    self.verify_alternating(event, &pending, masterarn).await?;
+                    self.verify_alternating(event, &pending, masterarn, &located).await?;
                 }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
@@ -266,15 +327,24 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
         } else {
             info!(previous = previous.as_deref().unwrap_or("none"), "finishSecret: AWSCURRENT moved to this version");
         }
-        if let Err(err) = self.store.move_stage(id, AWSPENDING, None, Some(event.token.as_str())).await {
-            if err.is_transient() || self.has_label(event, AWSPENDING).await? {
-                return Err(err.into());
-            }
-            info!("finishSecret: another invocation removed AWSPENDING first");
-        } else {
+        if self.remove_pending(event).await? {
             info!("finishSecret: AWSPENDING removed");
         }
         Ok(Outcome::Finished { previous })
+    }
+
+    /// Removes AWSPENDING from the event's version. `false` when an overlapping invocation removed it first (then
+    /// this one has nothing left to do); any other failure is an error.
+    async fn remove_pending(&self, event: &RotationEvent) -> Result<bool, Error> {
+        let Err(err) = self.store.move_stage(&event.secret_id, AWSPENDING, None, Some(event.token.as_str())).await
+        else {
+            return Ok(true);
+        };
+        if err.is_transient() || self.has_label(event, AWSPENDING).await? {
+            return Err(err.into());
+        }
+        info!("finishSecret: another invocation removed AWSPENDING first");
+        Ok(false)
     }
 
     /// Whether the event's version carries `label` now (a fresh `DescribeSecret`).
@@ -285,8 +355,9 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E> {
 
     /// finishSecret, re-run after it moved AWSCURRENT but before it removed AWSPENDING.
     async fn clear_pending(&self, event: &RotationEvent) -> Result<Outcome, Error> {
-        self.store.move_stage(&event.secret_id, AWSPENDING, None, Some(event.token.as_str())).await?;
-        info!("finishSecret: version was already AWSCURRENT; removed the AWSPENDING label left on it");
+        if self.remove_pending(event).await? {
+            info!("finishSecret: version was already AWSCURRENT; removed the AWSPENDING label left on it");
+        }
         Ok(Outcome::PendingCleared)
     }
 

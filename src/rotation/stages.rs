@@ -56,6 +56,7 @@ mod tests {
 
     fn meta(enabled: Option<bool>, versions: &[(&str, &[&str])]) -> SecretMeta {
         SecretMeta {
+            tags: Default::default(),
             rotation_enabled: enabled,
             versions: versions
                 .iter()

@@ -58,6 +58,9 @@ struct StoreState {
     rotation_tokens: Vec<String>,
     /// AWSCURRENT of other secrets (the master secret of alternating users), by id.
     others: HashMap<String, String>,
+    /// What the next DescribeSecret calls answer instead of the state: what an invocation saw just before an
+    /// overlapping one changed the labels.
+    stale_describes: Vec<SecretMeta>,
 }
 
 #[derive(Clone)]
@@ -121,9 +124,12 @@ impl SecretStore for FakeStore {
         if self.faults.lock().unwrap().next() != Fault::None {
             return Err(unavailable("DescribeSecret"));
         }
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
+        if !state.stale_describes.is_empty() {
+            return Ok(state.stale_describes.remove(0));
+        }
         let versions = state.versions.iter().map(|(id, (_, labels))| (id.clone(), labels.clone())).collect();
-        Ok(SecretMeta { rotation_enabled: state.rotation_enabled, versions })
+        Ok(SecretMeta { rotation_enabled: state.rotation_enabled, versions, tags: Default::default() })
     }
 
     async fn get(&self, id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
@@ -162,10 +168,10 @@ impl SecretStore for FakeStore {
         }
         let mut state = self.state.lock().unwrap();
         let value = value.expose_secret().to_owned();
-        if let Some((Some(existing), _)) = state.versions.get(token.as_str()) {
-            if *existing != value {
-                return Err(refused("PutSecretValue", "ResourceExistsException"));
-            }
+        if let Some((Some(existing), _)) = state.versions.get(token.as_str())
+            && *existing != value
+        {
+            return Err(refused("PutSecretValue", "ResourceExistsException"));
         }
         state.detach(AWSPENDING);
         let entry = state.versions.entry(token.to_string()).or_default();
@@ -200,11 +206,11 @@ impl SecretStore for FakeStore {
                 return Err(refused("UpdateSecretVersionStage", "no such version"));
             };
             labels.push(stage.to_owned());
-            if stage == AWSCURRENT {
-                if let Some(from) = from {
-                    state.detach(AWSPREVIOUS);
-                    state.versions.get_mut(from).unwrap().1.push(AWSPREVIOUS.into());
-                }
+            if stage == AWSCURRENT
+                && let Some(from) = from
+            {
+                state.detach(AWSPREVIOUS);
+                state.versions.get_mut(from).unwrap().1.push(AWSPREVIOUS.into());
             }
         }
         if fault == Fault::After { Err(unavailable("UpdateSecretVersionStage")) } else { Ok(()) }
@@ -535,6 +541,19 @@ async fn finish_removes_a_pending_label_left_on_the_current_version() {
     let w = world();
     w.rotate().await.unwrap();
     w.store.state.lock().unwrap().versions.get_mut("tok").unwrap().1.push(AWSPENDING.into());
+    assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::PendingCleared);
+    w.assert_rotated();
+}
+
+/// Two finishSecret invocations overlap: this one saw the version already AWSCURRENT with AWSPENDING still on it,
+/// and the other removed AWSPENDING before this one could. The work is done; that is not an error.
+#[tokio::test]
+async fn finish_after_an_overlapping_finish_removed_the_pending_label_succeeds() {
+    let w = world();
+    w.rotate().await.unwrap();
+    let mut stale = w.store.describe(SECRET).await.unwrap();
+    stale.versions.get_mut("tok").unwrap().push(AWSPENDING.into());
+    w.store.state.lock().unwrap().stale_describes.push(stale);
     assert_eq!(w.step(Step::Finish).await.unwrap(), Outcome::PendingCleared);
     w.assert_rotated();
 }

@@ -3,9 +3,9 @@
 //! and a log buffer. A missing server is a loud failure, never a skip.
 #![allow(dead_code)]
 
+pub mod aws_proxy;
 pub mod faults;
 pub mod runtime_api;
-pub mod sm_proxy;
 
 use std::collections::BTreeMap;
 use std::io;

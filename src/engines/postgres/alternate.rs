@@ -31,10 +31,11 @@ impl PgSession {
         let wanted = self.settings_of(pair.base).await?;
         let held = self.settings_of(pair.clone).await?;
         for (name, value) in &wanted {
-            if name != "role" && held.get(name) != Some(value) {
-                if let Some(statement) = sql::pg_set_role_setting(pair.clone, name, value) {
-                    self.execute(statement, "ALTER ROLE … SET").await?;
-                }
+            if name != "role"
+                && held.get(name) != Some(value)
+                && let Some(statement) = sql::pg_set_role_setting(pair.clone, name, value)
+            {
+                self.execute(statement, "ALTER ROLE … SET").await?;
             }
         }
         for name in held.keys().filter(|name| *name != "role" && !wanted.contains_key(*name)) {

@@ -1,6 +1,7 @@
-//! A loopback proxy in front of moto that answers chosen Secrets Manager requests with throttling, a server error or
-//! silence, and relays the others — what the real endpoint does on a bad day. Requests are recognised by their
-//! `X-Amz-Target` header (`secretsmanager.GetSecretValue`).
+//! A loopback proxy in front of moto that answers chosen AWS requests with throttling, a server error or silence,
+//! and relays the others — what a real endpoint does on a bad day — and keeps every request it saw, so a test can
+//! check the calls made. Requests are recognised by their `X-Amz-Target` header (`secretsmanager.GetSecretValue`,
+//! JSON protocols) or their `Action` parameter (`ModifyDBInstance`, the RDS query protocol).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -26,20 +27,29 @@ struct Rule {
     times: usize,
 }
 
-pub struct SmProxy {
+#[derive(Clone)]
+pub struct AwsProxy {
     pub url: String,
     rules: Arc<Mutex<Vec<Rule>>>,
-    seen: Arc<Mutex<Vec<(String, Answer)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-impl SmProxy {
+/// One request: its operation, how it was answered, and its body.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub operation: String,
+    pub answer: Answer,
+    pub body: String,
+}
+
+impl AwsProxy {
     /// A proxy to `upstream` (`http://host:port`), relaying everything until told otherwise.
-    pub fn start(upstream: &str) -> SmProxy {
+    pub fn start(upstream: &str) -> AwsProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
-        let seen: Arc<Mutex<Vec<(String, Answer)>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let (rules_for_thread, seen_for_thread) = (rules.clone(), seen.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -48,7 +58,7 @@ impl SmProxy {
                 std::thread::spawn(move || serve(stream, &upstream, &rules, &seen));
             }
         });
-        SmProxy { url, rules, seen }
+        AwsProxy { url, rules, seen }
     }
 
     /// Answers the next `times` requests of `operation` (any operation when `None`) with `answer`.
@@ -62,19 +72,26 @@ impl SmProxy {
         self.rules.lock().unwrap().clear();
     }
 
-    /// Every request so far: its operation and how it was answered.
-    pub fn seen(&self) -> Vec<(String, Answer)> {
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The parameters of every request of `operation` (query protocol), decoded.
+    pub fn parameters(&self, operation: &str) -> Vec<Vec<(String, String)>> {
+        self.seen().into_iter().filter(|seen| seen.operation == operation).map(|seen| form(&seen.body)).collect()
     }
 }
 
 /// Serves one client connection, request after request.
-fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mutex<Vec<(String, Answer)>>) {
+fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mutex<Vec<Seen>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut client = stream;
     while let Some((head, body)) = read_message(&mut reader) {
+        let text = String::from_utf8_lossy(&body).into_owned();
         let operation = header(&head, "x-amz-target")
             .and_then(|target| target.rsplit('.').next().map(str::to_owned))
+            .or_else(|| form(&text).into_iter().find(|(key, _)| key == "Action").map(|(_, action)| action))
             .unwrap_or_default();
         let answer = {
             let mut rules = rules.lock().unwrap();
@@ -88,7 +105,7 @@ fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mut
                 None => Answer::Relay,
             }
         };
-        seen.lock().unwrap().push((operation, answer));
+        seen.lock().unwrap().push(Seen { operation, answer, body: text });
         let reply = match answer {
             Answer::Relay => match relay(upstream, &head, &body) {
                 Some(reply) => reply,
@@ -189,4 +206,33 @@ fn header(head: &[String], name: &str) -> Option<String> {
         let (key, value) = line.split_once(':')?;
         key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
     })
+}
+
+/// `a=1&b=x%2By` → [("a", "1"), ("b", "x+y")].
+pub fn form(body: &str) -> Vec<(String, String)> {
+    let decode = |text: &str| {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex =
+                        std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(byte) => {
+                            out.push(byte);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                byte => out.push(byte),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    body.split('&').filter_map(|pair| pair.split_once('=')).map(|(key, value)| (decode(key), decode(value))).collect()
 }

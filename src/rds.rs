@@ -1,0 +1,246 @@
+//! The RDS API, as far as rotation needs it: the `RdsApi` trait the topology code calls, and `AwsRds`, its
+//! implementation on aws-sdk-rds — the only code that uses that SDK. Reads (`DescribeDBInstances`,
+//! `DescribeDBClusters`) whenever a secret's endpoint must be resolved; the master-password reset
+//! (`ModifyDBInstance` / `ModifyDBCluster`) only for the opt-in break-glass.
+
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::config::http::HttpResponse;
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+
+use crate::credentials::Password;
+
+/// A host and port the RDS API names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+/// What rotation needs to know of a DB instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbInstance {
+    pub id: String,
+    pub endpoint: Option<Endpoint>,
+    pub engine: String,
+    pub master_username: Option<String>,
+    /// The Aurora cluster the instance belongs to.
+    pub cluster: Option<String>,
+    /// The instance this one is a read replica of (an identifier, or an ARN across Regions).
+    pub replica_of: Option<String>,
+    /// RDS keeps the master password in a secret of its own (`ManageMasterUserPassword`).
+    pub manages_master_password: bool,
+}
+
+/// What rotation needs to know of a DB cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbCluster {
+    pub id: String,
+    /// The cluster (writer) endpoint.
+    pub writer: Option<Endpoint>,
+    /// The reader endpoint's host.
+    pub reader_host: Option<String>,
+    pub engine: String,
+    pub master_username: Option<String>,
+    pub manages_master_password: bool,
+}
+
+/// An RDS API call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("RDS {operation} for {id} failed: {message}")]
+pub struct RdsError {
+    pub operation: &'static str,
+    pub id: String,
+    pub kind: RdsErrorKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RdsErrorKind {
+    /// No answer, throttling, or a server error. Transient.
+    Unavailable,
+    AccessDenied,
+    /// Refused, or this build has no RDS API (tests on fakes).
+    Refused,
+}
+
+/// The RDS API as rotation needs it. Implementations do what they are told; the decisions are in `topology.rs`.
+pub trait RdsApi: Send + Sync {
+    /// `DescribeDBInstances` of one instance; `None` when there is no such instance.
+    fn instance(&self, id: &str) -> impl Future<Output = Result<Option<DbInstance>, RdsError>> + Send;
+
+    /// `DescribeDBClusters` of one cluster; `None` when there is no such cluster.
+    fn cluster(&self, id: &str) -> impl Future<Output = Result<Option<DbCluster>, RdsError>> + Send;
+
+    /// `ModifyDBInstance` with `MasterUserPassword`, applied immediately.
+    fn reset_instance_master_password(
+        &self,
+        id: &str,
+        password: &Password,
+    ) -> impl Future<Output = Result<(), RdsError>> + Send;
+
+    /// `ModifyDBCluster` with `MasterUserPassword`, applied immediately.
+    fn reset_cluster_master_password(
+        &self,
+        id: &str,
+        password: &Password,
+    ) -> impl Future<Output = Result<(), RdsError>> + Send;
+}
+
+/// No RDS API: every call is refused. For rotators built without one (the protocol core's fakes).
+pub struct NoRds;
+
+impl RdsApi for NoRds {
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, RdsError> {
+        Err(NoRds::refused("DescribeDBInstances", id))
+    }
+
+    async fn cluster(&self, id: &str) -> Result<Option<DbCluster>, RdsError> {
+        Err(NoRds::refused("DescribeDBClusters", id))
+    }
+
+    async fn reset_instance_master_password(&self, id: &str, _: &Password) -> Result<(), RdsError> {
+        Err(NoRds::refused("ModifyDBInstance", id))
+    }
+
+    async fn reset_cluster_master_password(&self, id: &str, _: &Password) -> Result<(), RdsError> {
+        Err(NoRds::refused("ModifyDBCluster", id))
+    }
+}
+
+impl NoRds {
+    fn refused(operation: &'static str, id: &str) -> RdsError {
+        let message = "this rotator has no RDS API".to_owned();
+        RdsError { operation, id: id.to_owned(), kind: RdsErrorKind::Refused, message }
+    }
+}
+
+impl RdsError {
+    pub fn is_transient(&self) -> bool {
+        self.kind == RdsErrorKind::Unavailable
+    }
+}
+
+/// `RdsApi` on the AWS SDK.
+pub struct AwsRds {
+    client: Client,
+    endpoint: String,
+}
+
+impl AwsRds {
+    /// A client from the SDK configuration the Secrets Manager client uses (region, credentials, timeouts), with
+    /// `RDS_ENDPOINT` taking precedence.
+    pub fn new(sdk: &SdkConfig, endpoint: Option<&str>) -> AwsRds {
+        let mut builder = aws_sdk_rds::config::Builder::from(sdk);
+        if let Some(url) = endpoint {
+            builder = builder.endpoint_url(url);
+        }
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let named = endpoint
+            .map(str::to_owned)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_RDS").ok())
+            .or_else(|| sdk.endpoint_url().map(str::to_owned))
+            .unwrap_or_else(|| format!("https://rds.{region}.amazonaws.com"));
+        AwsRds { client: Client::from_conf(builder.build()), endpoint: named }
+    }
+
+    fn error<E>(&self, operation: &'static str, id: &str, err: SdkError<E, HttpResponse>) -> RdsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let endpoint = &self.endpoint;
+        let (kind, message) = match &err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => (
+                RdsErrorKind::Unavailable,
+                format!("no usable answer from {endpoint} (a network path to the RDS API?)"),
+            ),
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("unknown error");
+                let text = service.err().message().unwrap_or("");
+                let status = service.raw().status().as_u16();
+                let kind = match code {
+                    "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => RdsErrorKind::AccessDenied,
+                    "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => RdsErrorKind::Unavailable,
+                    _ if status >= 500 => RdsErrorKind::Unavailable,
+                    _ => RdsErrorKind::Refused,
+                };
+                (kind, format!("{code}: {text}"))
+            }
+            _ => (RdsErrorKind::Refused, "the request could not be built".to_owned()),
+        };
+        RdsError { operation, id: id.to_owned(), kind, message }
+    }
+}
+
+fn endpoint(host: Option<&str>, port: Option<i32>) -> Option<Endpoint> {
+    let host = host.filter(|host| !host.is_empty())?;
+    let port = port.and_then(|port| u16::try_from(port).ok()).filter(|port| *port > 0)?;
+    Some(Endpoint { host: host.to_owned(), port })
+}
+
+impl RdsApi for AwsRds {
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, RdsError> {
+        let output = match self.client.describe_db_instances().db_instance_identifier(id).send().await {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_db_instance_not_found_fault()) => return Ok(None),
+            Err(err) => return Err(self.error("DescribeDBInstances", id, err)),
+        };
+        let Some(instance) = output.db_instances().first() else { return Ok(None) };
+        let address = instance.endpoint().and_then(|e| e.address());
+        let port = instance.endpoint().and_then(|e| e.port());
+        Ok(Some(DbInstance {
+            id: instance.db_instance_identifier().unwrap_or(id).to_owned(),
+            endpoint: endpoint(address, port),
+            engine: instance.engine().unwrap_or_default().to_owned(),
+            master_username: instance.master_username().map(str::to_owned),
+            cluster: instance.db_cluster_identifier().map(str::to_owned),
+            replica_of: instance.read_replica_source_db_instance_identifier().map(str::to_owned),
+            manages_master_password: instance.master_user_secret().is_some(),
+        }))
+    }
+
+    async fn cluster(&self, id: &str) -> Result<Option<DbCluster>, RdsError> {
+        let output = match self.client.describe_db_clusters().db_cluster_identifier(id).send().await {
+            Ok(output) => output,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_db_cluster_not_found_fault()) => return Ok(None),
+            Err(err) => return Err(self.error("DescribeDBClusters", id, err)),
+        };
+        let Some(cluster) = output.db_clusters().first() else { return Ok(None) };
+        Ok(Some(DbCluster {
+            id: cluster.db_cluster_identifier().unwrap_or(id).to_owned(),
+            writer: endpoint(cluster.endpoint(), cluster.port()),
+            reader_host: cluster.reader_endpoint().map(str::to_owned),
+            engine: cluster.engine().unwrap_or_default().to_owned(),
+            master_username: cluster.master_username().map(str::to_owned),
+            manages_master_password: cluster.master_user_secret().is_some(),
+        }))
+    }
+
+    async fn reset_instance_master_password(&self, id: &str, password: &Password) -> Result<(), RdsError> {
+        let request = self
+            .client
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .master_user_password(password.expose_secret())
+            .apply_immediately(true);
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.error("ModifyDBInstance", id, err)),
+        }
+    }
+
+    async fn reset_cluster_master_password(&self, id: &str, password: &Password) -> Result<(), RdsError> {
+        let request = self
+            .client
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .master_user_password(password.expose_secret())
+            .apply_immediately(true);
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.error("ModifyDBCluster", id, err)),
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Where a rotation talks to the database. The secret's host is authoritative, with four exceptions that need the
+//! RDS API (through the `RdsApi` trait; nothing here does I/O of its own):
+//!
+//! - a secret without a host names its instance or cluster (`dbInstanceIdentifier`, `dbClusterIdentifier`): the
+//!   endpoint is the instance's, or the cluster's writer;
+//! - a host that is a cluster's reader endpoint (`<cluster>.cluster-ro-…`), known by its name: the change goes to
+//!   the writer, and the secret's host is where the new password must then work (`await_propagation`);
+//! - a host that refuses the change as read-only (a read replica, an Aurora reader): the writer is looked up from
+//!   the identifiers the secret names, or the instance its host names, and the change goes there;
+//! - break-glass (opt-in): a drifted master user's password is reset through the RDS API.
+//!
+//! A secret with a host makes no RDS call unless one of these happens, so rotations that worked without a network
+//! path to the RDS API keep working without one. `RDS_ENDPOINT_MAP` (test-only) replaces the
+//! endpoints the function connects to by local addresses.
+
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+
+use super::{Outcome, Rotator};
+use crate::config::EndpointMapping;
+use crate::credentials::{DbSecret, Target};
+use crate::engines::{DbEngine, DbSession, EngineErrorKind, LoginOutcome};
+use crate::error::Error;
+use crate::event::RotationEvent;
+use crate::rds::{DbCluster, DbInstance, Endpoint, RdsApi};
+use crate::secrets::SecretStore;
+
+/// Where one rotation connects.
+#[derive(Clone, Debug)]
+pub struct Located {
+    /// The endpoint that takes the password change: the secret's host, or the writer behind it.
+    pub writer: Target,
+    /// Where applications connect, when it is another endpoint than the writer: the new password must work there
+    /// before the rotation goes on.
+    pub readers: Option<Target>,
+    /// The instance or cluster behind the endpoint, when the RDS API was asked.
+    pub resource: Option<Resource>,
+}
+
+/// The RDS resource that owns an endpoint.
+#[derive(Clone, Debug)]
+pub enum Resource {
+    Instance(DbInstance),
+    Cluster(DbCluster),
+}
+
+impl Located {
+    /// Where a login that stands for the application's goes.
+    pub fn application(&self) -> &Target {
+        self.readers.as_ref().unwrap_or(&self.writer)
+    }
+}
+
+impl Resource {
+    fn master_username(&self) -> Option<&str> {
+        match self {
+            Resource::Instance(instance) => instance.master_username.as_deref(),
+            Resource::Cluster(cluster) => cluster.master_username.as_deref(),
+        }
+    }
+
+    fn manages_master_password(&self) -> bool {
+        match self {
+            Resource::Instance(instance) => instance.manages_master_password,
+            Resource::Cluster(cluster) => cluster.manages_master_password,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Resource::Instance(instance) => format!("DB instance {}", instance.id),
+            Resource::Cluster(cluster) => format!("DB cluster {}", cluster.id),
+        }
+    }
+}
+
+/// The cluster identifier in a reader endpoint's host name: `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`.
+pub fn reader_endpoint_cluster(host: &str) -> Option<&str> {
+    let (first, rest) = host.split_once('.')?;
+    (rest.starts_with("cluster-ro-") && rest.contains(".rds.")).then_some(first)
+}
+
+/// The instance identifier in an instance endpoint's host name: `db1.abc123.eu-west-1.rds.amazonaws.com` (not a
+/// cluster's `cluster-…` or a proxy's endpoint).
+pub fn instance_endpoint_id(host: &str) -> Option<&str> {
+    let (first, rest) = host.split_once('.')?;
+    let second = rest.split('.').next()?;
+    let rds = rest.contains(".rds.amazonaws.") && !second.starts_with("cluster-") && !second.starts_with("proxy-");
+    rds.then_some(first)
+}
+
+/// `target` with its host (and port) replaced as the map says.
+pub fn mapped(map: &[EndpointMapping], target: &Target) -> Target {
+    let host = target.host.to_ascii_lowercase();
+    let entry = map.iter().find(|m| m.host == host && m.port.is_none_or(|p| p == target.port));
+    match entry {
+        Some(m) => Target { host: m.to_host.clone(), port: m.to_port, ..target.clone() },
+        None => target.clone(),
+    }
+}
+
+fn at(target: &Target, endpoint: &Endpoint) -> Target {
+    Target { host: endpoint.host.clone(), port: endpoint.port, ..target.clone() }
+}
+
+impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+    /// Where `secret` is changed and where it must then work (see the module's documentation). Asks the RDS API
+    /// only for a secret without a host, or whose host is a reader endpoint.
+    pub async fn locate(&self, secret_id: &str, secret: &DbSecret) -> Result<Located, Error> {
+        let target = secret.target();
+        let reader_cluster = reader_endpoint_cluster(&target.host);
+        if !target.host.is_empty() && reader_cluster.is_none() {
+            let writer = mapped(&self.topology.endpoint_map, target);
+            return Ok(Located { writer, readers: None, resource: None });
+        }
+        let ids = secret.rds();
+        let cluster = ids.cluster.as_deref().or(reader_cluster);
+        self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await
+    }
+
+    /// After the secret's host refused a change as read-only (a read replica, an Aurora reader): the writer behind
+    /// it, from the identifiers the secret names or the instance its host names. `None` when nothing names one.
+    pub(super) async fn writer_behind(&self, secret_id: &str, secret: &DbSecret) -> Result<Option<Located>, Error> {
+        let ids = secret.rds();
+        let instance = ids.instance.as_deref().or_else(|| instance_endpoint_id(&secret.target().host));
+        if ids.cluster.is_none() && instance.is_none() {
+            return Ok(None);
+        }
+        let located = self.resolve(secret_id, secret, ids.cluster.as_deref(), instance).await?;
+        Ok((located.readers.is_some()).then_some(located))
+    }
+
+    /// When `result` is the secret's host refusing a change as read-only, and the RDS API names a writer behind
+    /// it: that writer (logged). `None` otherwise, `result` then stands.
+    pub(super) async fn writer_behind_read_only<T>(
+        &self,
+        event: &RotationEvent,
+        secret: &DbSecret,
+        located: &Located,
+        result: &Result<T, Error>,
+    ) -> Result<Option<Located>, Error> {
+        let read_only = matches!(result, Err(Error::Db(err)) if err.kind == EngineErrorKind::ReadOnly);
+        if !read_only || located.resource.is_some() {
+            return Ok(None);
+        }
+        let behind = self.writer_behind(&event.secret_id, secret).await?;
+        if let Some(behind) = &behind {
+            warn!(
+                host = %located.writer,
+                writer = %behind.writer,
+                "setSecret: the secret's host is read-only (a read replica or a reader); the change goes to the writer"
+            );
+        }
+        Ok(behind)
+    }
+
+    async fn resolve(
+        &self,
+        secret_id: &str,
+        secret: &DbSecret,
+        cluster: Option<&str>,
+        instance: Option<&str>,
+    ) -> Result<Located, Error> {
+        let target = secret.target();
+        let unresolved = |problem: String| Error::Topology { secret_id: secret_id.to_owned(), problem };
+        let (writer, resource) = if let Some(id) = cluster {
+            let cluster =
+                self.cluster(id).await?.ok_or_else(|| unresolved(format!("DB cluster {id} does not exist")))?;
+            let writer =
+                cluster.writer.clone().ok_or_else(|| unresolved(format!("DB cluster {id} has no writer endpoint")))?;
+            (writer, Resource::Cluster(cluster))
+        } else {
+            let id = instance.unwrap_or_default();
+            let instance =
+                self.instance(id).await?.ok_or_else(|| unresolved(format!("DB instance {id} does not exist")))?;
+            if let Some(source) = instance.replica_of.clone() {
+                // A read replica: the change goes to its source (named by an ARN across Regions).
+                let source_id = source.rsplit(':').next().unwrap_or(&source).to_owned();
+                let primary = self
+                    .instance(&source_id)
+                    .await?
+                    .ok_or_else(|| unresolved(format!("{id} is a read replica of {source}, which does not exist")))?;
+                let endpoint = primary
+                    .endpoint
+                    .clone()
+                    .ok_or_else(|| unresolved(format!("DB instance {source_id} has no endpoint yet")))?;
+                (endpoint, Resource::Instance(primary))
+            } else if let Some(cluster_id) = instance.cluster.clone() {
+                // An Aurora instance, perhaps a reader: changes go through the cluster's writer endpoint.
+                let cluster = self
+                    .cluster(&cluster_id)
+                    .await?
+                    .ok_or_else(|| unresolved(format!("DB cluster {cluster_id} of {id} does not exist")))?;
+                let writer = cluster
+                    .writer
+                    .clone()
+                    .ok_or_else(|| unresolved(format!("DB cluster {cluster_id} has no writer endpoint")))?;
+                (writer, Resource::Cluster(cluster))
+            } else {
+                let endpoint = instance
+                    .endpoint
+                    .clone()
+                    .ok_or_else(|| unresolved(format!("DB instance {id} has no endpoint yet")))?;
+                (endpoint, Resource::Instance(instance))
+            }
+        };
+        let writer_target = at(target, &writer);
+        let readers =
+            (!target.host.is_empty() && !target.host.eq_ignore_ascii_case(&writer.host)).then(|| target.clone());
+        info!(
+            writer = %writer_target,
+            readers = readers.as_ref().map(ToString::to_string),
+            resource = resource.describe(),
+            "the RDS API resolved the endpoint: password changes go to the writer"
+        );
+        let map = &self.topology.endpoint_map;
+        Ok(Located {
+            writer: mapped(map, &writer_target),
+            readers: readers.map(|target| mapped(map, &target)),
+            resource: Some(resource),
+        })
+    }
+
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, Error> {
+        Ok(self.rds.instance(id).await?)
+    }
+
+    async fn cluster(&self, id: &str) -> Result<Option<DbCluster>, Error> {
+        Ok(self.rds.cluster(id).await?)
+    }
+
+    /// After a change at the writer: waits, with exponential backoff up to `PROPAGATION_TIMEOUT_SECONDS`, until
+    /// `secret` logs in where applications connect.
+    pub(super) async fn await_propagation(&self, secret: &DbSecret, located: &Located) -> Result<(), Error> {
+        let Some(readers) = &located.readers else { return Ok(()) };
+        let waited = self.wait_for_login(secret, readers).await?;
+        info!(at = %readers, waited_ms = waited.as_millis() as u64, "setSecret: the new password works where applications connect");
+        Ok(())
+    }
+
+    /// Logs in as `secret` at `at` until it works, with backoff (0.25 s doubling to 4 s), within the timeout.
+    async fn wait_for_login(&self, secret: &DbSecret, at: &Target) -> Result<Duration, Error> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let outcome = self.engine.login(at, secret.login()).await;
+            match outcome {
+                Ok(LoginOutcome::Accepted(session)) => {
+                    session.close().await;
+                    return Ok(started.elapsed());
+                }
+                Ok(LoginOutcome::Rejected) => {}
+                Err(err) if err.is_transient() => {}
+                Err(err) => return Err(err.into()),
+            }
+            let timeout = self.topology.propagation_timeout;
+            if started.elapsed() + pause > timeout {
+                return Err(Error::NotPropagated {
+                    user: secret.username().clone(),
+                    target: at.clone(),
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        }
+    }
+
+    /// Break-glass (`BREAK_GLASS_MASTER_RESET`): no version of the secret logs in, and the user is the master
+    /// user of the instance or cluster behind the writer. Resets its password to the pending one through the RDS
+    /// API, then waits until that logs in. `None` when break-glass does not apply (off, or not the master user).
+    pub(super) async fn break_glass(
+        &self,
+        event: &RotationEvent,
+        pending: &DbSecret,
+        located: &Located,
+    ) -> Result<Option<Outcome>, Error> {
+        if !self.topology.break_glass {
+            return Ok(None);
+        }
+        let resource = match &located.resource {
+            Some(resource) => resource.clone(),
+            None => match instance_endpoint_id(&pending.target().host) {
+                // A plain host: the RDS API is asked only now, on the failure path.
+                Some(id) => match self.instance(id).await? {
+                    Some(instance) => Resource::Instance(instance),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+        };
+        if resource.master_username() != Some(pending.username().as_str()) {
+            return Ok(None);
+        }
+        let what = resource.describe();
+        let refused = |problem: String| Error::BreakGlass { secret_id: event.secret_id.clone(), problem };
+        if resource.manages_master_password() {
+            return Err(refused(format!(
+                "{what} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
+                 secret instead, or turn the managed password off"
+            )));
+        }
+        error!(
+            resource = what,
+            user = %pending.username(),
+            "setSecret: BREAK-GLASS: no version of the secret logs in as the master user; resetting its password \
+             to the AWSPENDING version's through the RDS API (BREAK_GLASS_MASTER_RESET)"
+        );
+        match &resource {
+            Resource::Instance(instance) => {
+                self.rds.reset_instance_master_password(&instance.id, pending.password()).await?
+            }
+            Resource::Cluster(cluster) => {
+                self.rds.reset_cluster_master_password(&cluster.id, pending.password()).await?
+            }
+        }
+        let waited = self.wait_for_login(pending, &located.writer).await.map_err(|err| match err {
+            Error::NotPropagated { waited, .. } => refused(format!(
+                "{what} accepted the reset, but the new password did not log in within {} s \
+                 (PROPAGATION_TIMEOUT_SECONDS); the service's retry will check again",
+                waited.as_secs()
+            )),
+            other => other,
+        })?;
+        warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
+        Ok(Some(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_recognised_by_their_names() {
+        assert_eq!(reader_endpoint_cluster("app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com"), Some("app"));
+        assert_eq!(reader_endpoint_cluster("app.cluster-abc123.eu-west-1.rds.amazonaws.com"), None);
+        assert_eq!(reader_endpoint_cluster("db.example.com"), None);
+        assert_eq!(instance_endpoint_id("db1.abc123.eu-west-1.rds.amazonaws.com"), Some("db1"));
+        assert_eq!(instance_endpoint_id("app.cluster-abc123.eu-west-1.rds.amazonaws.com"), None);
+        assert_eq!(instance_endpoint_id("app.proxy-abc123.eu-west-1.rds.amazonaws.com"), None);
+        assert_eq!(instance_endpoint_id("db.example.com"), None);
+    }
+
+    #[test]
+    fn the_map_replaces_hosts_and_ports() {
+        let map = vec![
+            EndpointMapping { host: "w.rds".into(), port: Some(5432), to_host: "127.0.0.1".into(), to_port: 6000 },
+            EndpointMapping { host: "r.rds".into(), port: None, to_host: "127.0.0.1".into(), to_port: 6001 },
+        ];
+        let target = |host: &str, port| Target {
+            engine: crate::engines::EngineKind::Postgres,
+            host: host.into(),
+            port,
+            dbname: None,
+            ssl: None,
+        };
+        assert_eq!(mapped(&map, &target("W.rds", 5432)).port, 6000);
+        assert_eq!(mapped(&map, &target("w.rds", 5433)).host, "w.rds");
+        assert_eq!(mapped(&map, &target("r.rds", 1)).port, 6001);
+    }
+}
