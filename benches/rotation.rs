@@ -3,7 +3,7 @@
 //!
 //! - cold: every step in a fresh process of the release binary, in Lambda mode against a fake Lambda Runtime API on
 //!   loopback, as Lambda runs a function that is not warm: init is spawn to the first `next` request, the step is
-//!   the event's delivery to its reply, and the peak resident memory comes from `wait4`.
+//!   the event's delivery to its reply, and the peak resident memory is the process's `VmHWM` after its reply.
 //! - warm: many rotations through `handler::handle` in one process, as a warm Lambda serves them, with counting
 //!   wrappers around the secret store and the database engine.
 //! - profile: the parts of a cold start, timed one by one in this process.
@@ -177,7 +177,6 @@ struct Cold {
 }
 
 /// One step in a fresh process, in Lambda mode: (init, step, peak RSS in KiB).
-#[allow(clippy::zombie_processes, reason = "the child is reaped by wait4, which also reports its peak memory")]
 fn cold_step(event: serde_json::Value) -> (Duration, Duration, i64) {
     let (address, seen) = fake_runtime_api(vec![event]);
     let spawned = Instant::now();
@@ -202,19 +201,21 @@ fn cold_step(event: serde_json::Value) -> (Duration, Duration, i64) {
             }
         }
     }
-    child.kill().unwrap();
+    // The process has replied and waits for its next event: its high-water mark covers init and the step.
     let rss = peak_rss_kib(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
     let ready = ready.unwrap();
     (ready - spawned, replied.unwrap() - ready, rss)
 }
 
-/// The child's peak resident set, from the kernel's accounting as it is reaped.
+/// The child's peak resident set (`VmHWM`), read while it is alive. Not `wait4`'s `ru_maxrss`: that also counts
+/// this (larger, growing) process's pages, which the child shares between fork and exec, and overstated the peak by
+/// up to 3 MiB, more with every rotation.
 fn peak_rss_kib(pid: u32) -> i64 {
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid as libc::pid_t, "wait4");
-    usage.ru_maxrss
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("VmHWM in /proc/PID/status");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmHWM in kB")
 }
 
 async fn cold(engine: Engine, strategy: Strategy, rotations: usize) -> Cold {
@@ -467,19 +468,25 @@ const NOTES: &str = "
   `perf`), on every cold start; cold rotations took 140 ms. `.cargo/config.toml` builds AWS-LC with
   `AWS_LC_SYS_NO_JITTER_ENTROPY=1`, the option aws-lc-rs documents for this: randomness then comes from the
   operating system (`getrandom`) alone, as with ring, BoringSSL or Go. A cold login fell from 50-65 ms to 6-7 ms.
-- **Code size**: peak memory was 14-17.5 MiB, much of it code pages of a 13 MiB binary. `opt-level = \"s\"` makes
-  the binary about 10 MiB and the peak about 2.4 MiB lower, for about 3% more time per rotation.
-- **MariaDB's higher peak** (about 2.5 MiB over PostgreSQL's): mysql_async parses the 120-certificate PEM bundle into
-  a new trust store for every connection, where the PostgreSQL engine builds one per process; the likely cause, not
-  confirmed by a heap profile.
+- **Code size**: peak memory was 14-17.5 MiB (by the old measure, below), much of it code pages of a 13 MiB binary.
+  `opt-level = \"s\"` makes the binary about 10 MiB and the peak about 2.4 MiB lower, for about 3% more time per
+  rotation.
+- **How peak memory is measured**: until 2026-11-26 the peak came from `wait4`'s `ru_maxrss`, which also counts the
+  pages of the benchmark process the child shares between fork and exec: it grew with every rotation the benchmark
+  ran (from 10.8 to 13.7 MiB over twelve processes whose own `VmHWM` stayed between 10.4 and 12.3 MiB) and made
+  MariaDB, measured after PostgreSQL, look 2.5 MiB heavier. The peak is now each process's own `VmHWM`. Of it, the
+  heap is small: heaptrack over a whole rotation in one process (`rds-rotator rotate`) measured a peak heap of
+  0.73 MB on PostgreSQL and 0.98 MB on MariaDB; starting and exiting the binary (`--version`) already takes 5 MiB.
+  The rest is code and library pages touched by the SDK, TLS and the drivers.
 - **Compiler layout depth**: the step future is boxed once in `handler::handle`, which also keeps it off the stack.
 - **Calls**: 12 Secrets Manager calls and 2 database logins per single-user rotation, the protocol's minimum for
   this design (README.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a
   normal rotation has no failed login. Alternating users need 17 calls and 3 logins (README.md, \"Alternating
   users\"): testSecret takes the pair from the current and pending users instead of reading AWSPREVIOUS again.
-- **What bounds the rest**: each call to moto (a Python emulator) takes about 2.3 ms, so 12 calls are about 28 ms of
+- **What bounds the rest**: each call to moto (a Python emulator) takes 1.9-2.3 ms, so 12 calls are 23-28 ms of
   every rotation; each PostgreSQL login forks a backend and runs TLS and SCRAM (about 5-6 ms); starting a process
-  of this binary takes about 2 ms. These set a floor of about 45 ms warm and 60 ms cold before any of this code runs.
+  of this binary takes about 3 ms. These set a floor of about 35 ms warm and 50 ms cold before any of this code
+  runs. Between runs on this shared VM, medians move by up to a tenth on a quiet machine and nearly double on a busy one.
 ";
 
 async fn my_version() -> String {

@@ -165,11 +165,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let target = secret.target();
         let unresolved = |problem: String| Error::Topology { secret_id: secret_id.to_owned(), problem };
         let (writer, resource) = if let Some(id) = cluster {
-            let cluster =
-                self.cluster(id).await?.ok_or_else(|| unresolved(format!("DB cluster {id} does not exist")))?;
-            let writer =
-                cluster.writer.clone().ok_or_else(|| unresolved(format!("DB cluster {id} has no writer endpoint")))?;
-            (writer, Resource::Cluster(cluster))
+            self.cluster_writer(id, || unresolved(format!("DB cluster {id} does not exist")), &unresolved).await?
         } else {
             let id = instance.unwrap_or_default();
             let instance =
@@ -188,15 +184,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 (endpoint, Resource::Instance(primary))
             } else if let Some(cluster_id) = instance.cluster.clone() {
                 // An Aurora instance, perhaps a reader: changes go through the cluster's writer endpoint.
-                let cluster = self
-                    .cluster(&cluster_id)
-                    .await?
-                    .ok_or_else(|| unresolved(format!("DB cluster {cluster_id} of {id} does not exist")))?;
-                let writer = cluster
-                    .writer
-                    .clone()
-                    .ok_or_else(|| unresolved(format!("DB cluster {cluster_id} has no writer endpoint")))?;
-                (writer, Resource::Cluster(cluster))
+                let missing = || unresolved(format!("DB cluster {cluster_id} of {id} does not exist"));
+                self.cluster_writer(&cluster_id, missing, &unresolved).await?
             } else {
                 let endpoint = instance
                     .endpoint
@@ -220,6 +209,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             readers: readers.map(|target| mapped(map, &target)),
             resource: Some(resource),
         })
+    }
+
+    /// The writer endpoint of cluster `id`; `missing()` is the error when the cluster does not exist.
+    async fn cluster_writer(
+        &self,
+        id: &str,
+        missing: impl FnOnce() -> Error,
+        unresolved: &impl Fn(String) -> Error,
+    ) -> Result<(Endpoint, Resource), Error> {
+        let cluster = self.cluster(id).await?.ok_or_else(missing)?;
+        let writer =
+            cluster.writer.clone().ok_or_else(|| unresolved(format!("DB cluster {id} has no writer endpoint")))?;
+        Ok((writer, Resource::Cluster(cluster)))
     }
 
     async fn instance(&self, id: &str) -> Result<Option<DbInstance>, Error> {
