@@ -290,9 +290,21 @@ impl DbSecret {
             Some("port")
         } else if self.username != other.username {
             Some("username")
+        } else if !same_id(&self.rds().instance, &other.rds().instance) {
+            Some("dbInstanceIdentifier")
+        } else if !same_id(&self.rds().cluster, &other.rds().cluster) {
+            Some("dbClusterIdentifier")
         } else {
             None
         }
+    }
+}
+
+/// RDS identifiers are case-insensitive (RDS stores them in lower case).
+fn same_id(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a.is_none() && b.is_none(),
     }
 }
 
@@ -562,6 +574,11 @@ mod tests {
             Some("port"),
         );
         check(r#"{"engine":"postgres","host":"db.example.com","username":"App","password":"x"}"#, Some("username"));
+        let no_host = parse(r#"{"engine":"postgres","dbInstanceIdentifier":"db1","username":"app","password":"x"}"#);
+        let other = r#"{"engine":"postgres","dbInstanceIdentifier":"db2","username":"app","password":"x"}"#;
+        assert_eq!(no_host.as_ref().unwrap().differs_from(&parse(other).unwrap()), Some("dbInstanceIdentifier"));
+        let same = r#"{"engine":"postgres","dbInstanceIdentifier":"DB1","username":"app","password":"x"}"#;
+        assert_eq!(no_host.unwrap().differs_from(&parse(same).unwrap()), None);
         check(
             r#"{"engine":"aurora-postgresql","host":"db.example.com","username":"app","password":"x"}"#,
             Some("engine"),

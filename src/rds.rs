@@ -227,7 +227,7 @@ impl RdsApi for AwsRds {
             .apply_immediately(true);
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err) => Err(self.error("ModifyDBInstance", id, err)),
+            Err(err) => Err(without(self.error("ModifyDBInstance", id, err), password)),
         }
     }
 
@@ -240,7 +240,35 @@ impl RdsApi for AwsRds {
             .apply_immediately(true);
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err) => Err(self.error("ModifyDBCluster", id, err)),
+            Err(err) => Err(without(self.error("ModifyDBCluster", id, err), password)),
         }
+    }
+}
+
+/// `err` with every occurrence of `password` in the service's message replaced: RDS does not repeat a
+/// `MasterUserPassword` in its errors, but whatever answers at `RDS_ENDPOINT` (a proxy, an emulator) might.
+fn without(mut err: RdsError, password: &Password) -> RdsError {
+    let secret = password.expose_secret();
+    if !secret.is_empty() {
+        err.message = err.message.replace(secret, "[the new password]");
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_error_never_repeats_the_password() {
+        let err = RdsError {
+            operation: "ModifyDBInstance",
+            id: "db1".into(),
+            kind: RdsErrorKind::Refused,
+            message: "InvalidParameterValue: MasterUserPassword 'Zq8#new-pass' is not valid".into(),
+        };
+        let err = without(err, &Password::new("Zq8#new-pass".into()));
+        assert!(!err.to_string().contains("Zq8#new-pass"), "{err}");
+        assert!(err.to_string().contains("[the new password]"), "{err}");
     }
 }

@@ -135,6 +135,12 @@ fn cases() -> Vec<Case> {
         case("pending for another host", Pending(|s| s["host"] = "evil.example".into()), "PendingMismatch", "host"),
         case("pending for another port", Pending(|s| s["port"] = 5433.into()), "PendingMismatch", "port"),
         case(
+            "pending naming an RDS instance the current version does not",
+            Pending(|s| s["dbInstanceIdentifier"] = "other-db".into()),
+            "PendingMismatch",
+            "dbInstanceIdentifier",
+        ),
+        case(
             "pending for the administrator",
             Pending(|s| s["username"] = env("TEST_PG_ADMIN_USER").into()),
             "PendingMismatch",

@@ -242,28 +242,37 @@ async fn a_password_that_never_reaches_the_readers_is_a_clear_transient_error() 
     run_step(&rotator, &secret_id, &token, Step::Finish).await.unwrap();
 }
 
-/// A secret whose host is a read replica: the replica refuses the change as read-only, the RDS API names its
-/// source instance, the change goes there, and the rotation waits until it has reached the replica.
-#[tokio::test]
-async fn a_read_replica_sends_the_change_to_its_source() {
-    let source = rds_id("src");
-    let source_host = instance(&source, "admin", false).await;
-    let replica = rds_id("rep");
-    let created = rds()
-        .await
-        .create_db_instance_read_replica()
-        .db_instance_identifier(&replica)
-        .source_db_instance_identifier(&source)
-        .send()
-        .await
-        .expect("create replica");
-    let replica_host = created.db_instance().unwrap().endpoint().unwrap().address().unwrap().to_owned();
-    let user = unique("topo_rep");
+/// A read replica of `source` in the emulator; returns its endpoint host.
+async fn replica(id: &str, source: &str) -> String {
+    let request = rds().await.create_db_instance_read_replica().db_instance_identifier(id);
+    let created = request.source_db_instance_identifier(source).send().await.expect("create replica");
+    created.db_instance().unwrap().endpoint().unwrap().address().unwrap().to_owned()
+}
+
+/// A login user on both clusters whose sessions on the second one (the replica) are read-only: its ALTER ROLE
+/// there fails with SQLSTATE 25006, as on a real replica.
+async fn user_on_writer_and_replica(prefix: &str) -> String {
+    let user = unique(prefix);
     user_on_both(&user).await;
-    // The replica is read-only: the user's ALTER ROLE there fails with SQLSTATE 25006, as on a real replica.
     let sql = format!("ALTER ROLE {} SET default_transaction_read_only = on", escape_identifier(&user));
     reader_admin().await.batch_execute(&sql).await.unwrap();
-    let secret = secret_for(&user, json!({"host": replica_host, "dbInstanceIdentifier": replica}));
+    user
+}
+
+/// A secret whose host is a read replica (`depth` 1), or a replica of a replica (2): the replica refuses the change
+/// as read-only, the RDS API names the source at the top, the change goes there, and the rotation waits until it
+/// has reached the replica.
+async fn replica_rotation(depth: usize) {
+    let source = rds_id("src");
+    let source_host = instance(&source, "admin", false).await;
+    let (mut replica_id, mut replica_host) = (source.clone(), source_host.clone());
+    for _ in 0..depth {
+        let id = rds_id("rep");
+        replica_host = replica(&id, &replica_id).await;
+        replica_id = id;
+    }
+    let user = user_on_writer_and_replica("topo_rep").await;
+    let secret = secret_for(&user, json!({"host": replica_host, "dbInstanceIdentifier": replica_id}));
     let secret_id = new_secret(&secret).await;
     let map = format!("{},{}", map_to_writer(&source_host), map_to_reader(&replica_host));
     let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map), ("PROPAGATION_TIMEOUT_SECONDS", "20")]).await;
@@ -273,6 +282,42 @@ async fn a_read_replica_sends_the_change_to_its_source() {
     replication.await.expect("the source instance's password changed");
     let current = current_password(&secret_id).await;
     assert!(pg_logs_in(&user, &current).await && reader_logs_in(&user, &current).await);
+}
+
+#[tokio::test]
+async fn a_read_replica_sends_the_change_to_its_source() {
+    replica_rotation(1).await;
+}
+
+#[tokio::test]
+async fn a_replica_of_a_replica_sends_the_change_to_the_first_source() {
+    replica_rotation(2).await;
+}
+
+/// A replica whose source is in another Region (RDS names it by its ARN): refused by name, nothing changed, rather
+/// than looking the source's identifier up in this Region, where another instance may carry it.
+#[tokio::test]
+async fn a_cross_region_replica_is_refused_by_name() {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region("eu-west-1").load().await;
+    let source = rds_id("xsrc");
+    let request = RdsClient::new(&config).create_db_instance().db_instance_identifier(&source);
+    let request = request.db_instance_class("db.t3.micro").engine("postgres").allocated_storage(20);
+    let request = request.master_username("admin").master_user_password("Unused-Passw0rd");
+    let source_arn = request.send().await.unwrap().db_instance().unwrap().db_instance_arn().unwrap().to_owned();
+    let replica_id = rds_id("xrep");
+    let replica_host = replica(&replica_id, &source_arn).await;
+    // The same identifier in this Region: the wrong database, which the rotation must not touch.
+    instance(&source, "admin", false).await;
+    let user = user_on_writer_and_replica("topo_xrep").await;
+    let secret_id =
+        new_secret(&secret_for(&user, json!({"host": replica_host, "dbInstanceIdentifier": replica_id}))).await;
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map_to_reader(&replica_host))]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "TopologyError", "{err}");
+    assert!(err.to_string().contains(&source_arn) && err.to_string().contains("another Region"), "{err}");
+    assert!(pg_logs_in(&user, INITIAL).await && reader_logs_in(&user, INITIAL).await, "nothing changed");
 }
 
 /// Alternating users with an RDS-managed master secret, which holds only a user name and a password: its tags name
@@ -312,14 +357,16 @@ struct BreakGlass {
     id: String,
 }
 
-/// The instance's master user, drifted away from every version of its secret.
-async fn drifted_master(managed: bool) -> (BreakGlass, String) {
+/// The instance's master user, drifted away from every version of its secret. The secret names the instance by its
+/// identifier, or (`by_host`) only by its endpoint's host name.
+async fn drifted_master(managed: bool, by_host: bool) -> (BreakGlass, String) {
     let id = rds_id("bg");
     let user = unique("bg");
     let endpoint = instance(&id, &user, managed).await;
     pg_create_role(&user, INITIAL).await;
     pg_set_password(&user, "Drifted-Passw0rd-by-hand").await;
-    let secret_id = new_secret(&secret_for(&user, json!({"dbInstanceIdentifier": id}))).await;
+    let names = if by_host { json!({"host": endpoint, "port": 5432}) } else { json!({"dbInstanceIdentifier": id}) };
+    let secret_id = new_secret(&secret_for(&user, names)).await;
     let proxy = AwsProxy::start(&env("TEST_MOTO_URL"));
     (BreakGlass { proxy, user, secret_id, id }, map_to_writer(&endpoint))
 }
@@ -328,7 +375,17 @@ async fn drifted_master(managed: bool) -> (BreakGlass, String) {
 /// it to the local server a moment later; the rotation then completes.
 #[tokio::test]
 async fn break_glass_resets_a_drifted_master_through_the_rds_api() {
-    let (bg, map) = drifted_master(false).await;
+    break_glass_resets(false).await;
+}
+
+/// The same for a secret with a plain host: the instance is found by its endpoint's name, on the failure path only.
+#[tokio::test]
+async fn break_glass_finds_the_instance_of_a_plain_host() {
+    break_glass_resets(true).await;
+}
+
+async fn break_glass_resets(by_host: bool) {
+    let (bg, map) = drifted_master(false, by_host).await;
     let rotator = rotator_with(&[
         ("RDS_ENDPOINT_MAP", &map),
         ("RDS_ENDPOINT", &bg.proxy.url),
@@ -373,7 +430,7 @@ async fn break_glass_resets_a_drifted_master_through_the_rds_api() {
 
 #[tokio::test]
 async fn break_glass_refuses_an_instance_that_manages_its_master_password() {
-    let (bg, map) = drifted_master(true).await;
+    let (bg, map) = drifted_master(true, false).await;
     let rotator = rotator_with(&[
         ("RDS_ENDPOINT_MAP", &map),
         ("RDS_ENDPOINT", &bg.proxy.url),
@@ -391,7 +448,7 @@ async fn break_glass_refuses_an_instance_that_manages_its_master_password() {
 
 #[tokio::test]
 async fn without_break_glass_a_drifted_master_is_left_to_a_human() {
-    let (bg, map) = drifted_master(false).await;
+    let (bg, map) = drifted_master(false, false).await;
     let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map), ("RDS_ENDPOINT", &bg.proxy.url)]).await;
     let token = stage_rotation(&sm().await, &bg.secret_id).await;
     run_step(&rotator, &bg.secret_id, &token, Step::Create).await.unwrap();

@@ -17,8 +17,11 @@ use crate::error::Error;
 use crate::event::{RotationEvent, RotationToken, Step, VersionId};
 use crate::handler;
 use crate::logging::{self, LogSettings};
+use crate::rds::AwsRds;
 use crate::rotation::Rotator;
-use crate::secrets::{AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version};
+use crate::secrets::{
+    AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version, sdk_config,
+};
 
 /// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
 struct Staged<S> {
@@ -65,7 +68,8 @@ impl<S: SecretStore> SecretStore for Staged<S> {
 pub async fn run(secret_id: &str) -> Result<(), Error> {
     logging::init(&LogSettings::from_env(true), std::io::stderr);
     let config = super::config_from_env()?;
-    let store = AwsSecretStore::from_config(&config).await?;
+    let sdk = sdk_config(&config).await?;
+    let store = AwsSecretStore::new(&sdk, &config);
     let mut out = std::io::stdout().lock();
     let before = store.describe(secret_id).await?;
     let token = match pending_version(&before) {
@@ -83,7 +87,10 @@ pub async fn run(secret_id: &str) -> Result<(), Error> {
         }
     }
     write_versions(&mut out, "before", &before);
-    let rotator = Rotator::new(Staged { inner: store, token: token.clone() }, Drivers::new(&config), &config);
+    // As handler::build, with the staging store: the RDS API for secrets that need it (see rotation/topology.rs).
+    let rds = AwsRds::new(&sdk, config.rds_endpoint.as_deref());
+    let staged = Staged { inner: store, token: token.clone() };
+    let rotator = Rotator::new(staged, Drivers::new(&config), &config).with_rds(rds);
     for step in Step::ALL {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = handler::handle(&rotator, &event).await?;

@@ -96,8 +96,15 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok((pair, previous))
     }
 
-    /// The master secret's AWSCURRENT, with what it lacks taken from the rotated secret.
-    async fn master(&self, event: &RotationEvent, current: &DbSecret, masterarn: &str) -> Result<DbSecret, Error> {
+    /// The master secret's AWSCURRENT, with what it lacks taken from the rotated secret (`current`, at the writer
+    /// `located` names).
+    async fn master(
+        &self,
+        event: &RotationEvent,
+        current: &DbSecret,
+        masterarn: &str,
+        located: &Located,
+    ) -> Result<DbSecret, Error> {
         let refused = |problem: String| Error::MasterSecret {
             secret_id: event.secret_id.clone(),
             masterarn: masterarn.to_owned(),
@@ -127,40 +134,34 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Ok(master.at(&mapped(&self.topology.endpoint_map, master.target())));
         }
         // An RDS-managed master secret holds no host: its tags name the instance or cluster it is the master of.
-        if is_rds_managed(masterarn)
-            && let Some(writer) = self.tagged_writer(masterarn, current.target(), &refused).await?
-        {
-            return Ok(master.at(&writer));
+        // When the RDS API already named the rotated secret's writer, that is the same endpoint; otherwise the tags
+        // are asked, and anything wrong with them leaves the master at the rotated secret's endpoint.
+        if is_rds_managed(masterarn) && located.resource.is_none() {
+            match self.tagged_writer(masterarn, current.target()).await {
+                Ok(Some(writer)) => return Ok(master.at(&writer)),
+                Ok(None) => {}
+                Err(problem) => {
+                    warn!(%problem, "the master secret is RDS-managed, but its tags name no endpoint; the master logs in at the rotated secret's");
+                }
+            }
         }
         Ok(master)
     }
 
-    /// The writer endpoint of the instance or cluster an RDS-managed secret's tags name.
-    async fn tagged_writer(
-        &self,
-        masterarn: &str,
-        rotated: &Target,
-        refused: &impl Fn(String) -> Error,
-    ) -> Result<Option<Target>, Error> {
-        let meta = match self.store.describe(masterarn).await {
-            Ok(meta) => meta,
-            Err(err) if err.is_transient() => return Err(err.into()),
-            Err(err) => {
-                warn!(error = %err, "the master secret's tags cannot be read; its endpoint is the rotated secret's");
-                return Ok(None);
-            }
-        };
+    /// The writer endpoint of the instance or cluster an RDS-managed secret's tags name; `None` when they name none.
+    async fn tagged_writer(&self, masterarn: &str, rotated: &Target) -> Result<Option<Target>, String> {
+        let meta = self.store.describe(masterarn).await.map_err(|err| err.to_string())?;
         let id = |arn: &str| arn.rsplit(':').next().unwrap_or(arn).to_owned();
         let endpoint = if let Some(arn) = meta.tags.get(CLUSTER_TAG) {
-            let cluster = self.rds.cluster(&id(arn)).await?;
-            let cluster = cluster
-                .ok_or_else(|| refused(format!("names DB cluster {arn} ({CLUSTER_TAG}), which does not exist")))?;
-            cluster.writer.ok_or_else(|| refused(format!("names DB cluster {arn}, which has no writer endpoint")))?
+            let cluster = self.rds.cluster(&id(arn)).await.map_err(|err| err.to_string())?;
+            let cluster =
+                cluster.ok_or_else(|| format!("{CLUSTER_TAG} names DB cluster {arn}, which does not exist"))?;
+            cluster.writer.ok_or_else(|| format!("DB cluster {arn} has no writer endpoint"))?
         } else if let Some(arn) = meta.tags.get(INSTANCE_TAG) {
-            let instance = self.rds.instance(&id(arn)).await?;
-            let instance = instance
-                .ok_or_else(|| refused(format!("names DB instance {arn} ({INSTANCE_TAG}), which does not exist")))?;
-            instance.endpoint.ok_or_else(|| refused(format!("names DB instance {arn}, which has no endpoint yet")))?
+            let instance = self.rds.instance(&id(arn)).await.map_err(|err| err.to_string())?;
+            let instance =
+                instance.ok_or_else(|| format!("{INSTANCE_TAG} names DB instance {arn}, which does not exist"))?;
+            instance.endpoint.ok_or_else(|| format!("DB instance {arn} has no endpoint yet"))?
         } else {
             return Ok(None);
         };
@@ -177,6 +178,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         pending: &DbSecret,
         masterarn: &str,
     ) -> Result<Outcome, Error> {
+        let deadline = self.wait_deadline();
         let (pair, previous) = self.pair(event, current).await?;
         let next = pair.other(current.username());
         let mismatch = pending.differs_from(current).filter(|key| *key != "username");
@@ -192,7 +194,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         } else {
             synced?;
         }
-        self.await_propagation(pending, &located).await?;
+        self.await_propagation(pending, &located, deadline).await?;
         info!(user = %next, host = %current.target(), "setSecret: the master made {next} the twin of {}", current.username());
         Ok(Outcome::PasswordSet { with: "the master secret" })
     }
@@ -210,7 +212,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         located: &Located,
     ) -> Result<(), Error> {
         let (current_w, pending_w) = (current.at(&located.writer), pending.at(&located.writer));
-        let master = self.master(event, &current_w, masterarn).await?;
+        let master = self.master(event, &current_w, masterarn, located).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let result = self.sync_pair(event, &mut session, &current_w, &pending_w, pair, previous).await;
         session.close().await;
@@ -257,7 +259,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             alternate: pending.username().to_string(),
             problem,
         })?;
-        let master = self.master(event, &current.at(&located.writer), masterarn).await?;
+        let master = self.master(event, &current.at(&located.writer), masterarn, located).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let alternate =
             Alternate { current: current.username(), next: pending.username(), base: &pair.base, clone: &pair.clone };

@@ -214,23 +214,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
+        let deadline = self.wait_deadline();
         let mut located = self.locate(&event.secret_id, &current).await?;
         let at_writer = (current.at(&located.writer), pending.at(&located.writer));
-        let mut result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located).await;
+        let mut result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located, deadline).await;
         if let Some(behind) = self.writer_behind_read_only(event, &current, &located, &result).await? {
             located = behind;
             let at_writer = (current.at(&located.writer), pending.at(&located.writer));
-            result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located).await;
+            result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located, deadline).await;
         }
         let outcome = result?;
         if matches!(outcome, Outcome::PasswordSet { .. } | Outcome::AlreadySet) {
-            self.await_propagation(&pending, &located).await?;
+            self.await_propagation(&pending, &located, deadline).await?;
         }
         Ok(outcome)
     }
 
     /// setSecret's single-user change, at the writer (`current` and `pending` are located there; `stored` is the
-    /// pending version as stored, for comparing AWSPREVIOUS with it).
+    /// pending version as stored, for comparing AWSPREVIOUS with it; `deadline` ends a break-glass wait).
     async fn set_at(
         &self,
         event: &RotationEvent,
@@ -238,6 +239,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         pending: &DbSecret,
         stored: &DbSecret,
         located: &topology::Located,
+        deadline: std::time::Instant,
     ) -> Result<Outcome, Error> {
         let (at, user) = (pending.target(), pending.username());
         // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
@@ -265,7 +267,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
         }
         // The last resort of all, when switched on: the RDS API resets a drifted master user's password.
-        if let Some(outcome) = self.break_glass(event, pending, located).await? {
+        if let Some(outcome) = self.break_glass(event, pending, stored, located, deadline).await? {
             return Ok(outcome);
         }
         let (tried, hint) = ("AWSCURRENT, AWSPENDING or AWSPREVIOUS", self.engine.rejection_hint(at));

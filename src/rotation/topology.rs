@@ -75,20 +75,39 @@ impl Resource {
     }
 }
 
-/// The cluster identifier in a reader endpoint's host name: `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`.
-pub fn reader_endpoint_cluster(host: &str) -> Option<&str> {
+/// An RDS endpoint's host name, split: (`app`, `cluster-ro-abc123`) of `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`,
+/// in lower case (host names and RDS identifiers are case-insensitive). `None` for a host outside RDS's domains.
+fn rds_endpoint_parts(host: &str) -> Option<(String, String)> {
+    let host = host.to_ascii_lowercase();
     let (first, rest) = host.split_once('.')?;
-    (rest.starts_with("cluster-ro-") && rest.contains(".rds.")).then_some(first)
+    let second = rest.split('.').next()?;
+    (rest.contains(".rds.amazonaws.")).then(|| (first.to_owned(), second.to_owned()))
+}
+
+/// The cluster identifier in a reader endpoint's host name: `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`.
+pub fn reader_endpoint_cluster(host: &str) -> Option<String> {
+    let (first, second) = rds_endpoint_parts(host)?;
+    second.starts_with("cluster-ro-").then_some(first)
+}
+
+/// The cluster identifier in a cluster (writer) endpoint's host name: `app.cluster-abc123.eu-west-1.rds.amazonaws.com`
+/// (not a reader's `cluster-ro-…` or a custom endpoint's `cluster-custom-…`).
+pub fn cluster_endpoint_id(host: &str) -> Option<String> {
+    let (first, second) = rds_endpoint_parts(host)?;
+    let writer =
+        second.starts_with("cluster-") && !second.starts_with("cluster-ro-") && !second.starts_with("cluster-custom-");
+    writer.then_some(first)
 }
 
 /// The instance identifier in an instance endpoint's host name: `db1.abc123.eu-west-1.rds.amazonaws.com` (not a
 /// cluster's `cluster-…` or a proxy's endpoint).
-pub fn instance_endpoint_id(host: &str) -> Option<&str> {
-    let (first, rest) = host.split_once('.')?;
-    let second = rest.split('.').next()?;
-    let rds = rest.contains(".rds.amazonaws.") && !second.starts_with("cluster-") && !second.starts_with("proxy-");
-    rds.then_some(first)
+pub fn instance_endpoint_id(host: &str) -> Option<String> {
+    let (first, second) = rds_endpoint_parts(host)?;
+    (!second.starts_with("cluster-") && !second.starts_with("proxy-")).then_some(first)
 }
+
+/// How many read replicas of read replicas are followed to the source that takes writes.
+const MAX_REPLICA_HOPS: usize = 5;
 
 /// `target` with its host (and port) replaced as the map says.
 pub fn mapped(map: &[EndpointMapping], target: &Target) -> Target {
@@ -115,7 +134,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Ok(Located { writer, readers: None, resource: None });
         }
         let ids = secret.rds();
-        let cluster = ids.cluster.as_deref().or(reader_cluster);
+        let cluster = ids.cluster.as_deref().or(reader_cluster.as_deref());
         self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await
     }
 
@@ -123,7 +142,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// it, from the identifiers the secret names or the instance its host names. `None` when nothing names one.
     pub(super) async fn writer_behind(&self, secret_id: &str, secret: &DbSecret) -> Result<Option<Located>, Error> {
         let ids = secret.rds();
-        let instance = ids.instance.as_deref().or_else(|| instance_endpoint_id(&secret.target().host));
+        let from_host = instance_endpoint_id(&secret.target().host);
+        let instance = ids.instance.as_deref().or(from_host.as_deref());
         if ids.cluster.is_none() && instance.is_none() {
             return Ok(None);
         }
@@ -144,7 +164,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if !read_only || located.resource.is_some() {
             return Ok(None);
         }
-        let behind = self.writer_behind(&event.secret_id, secret).await?;
+        let behind = match self.writer_behind(&event.secret_id, secret).await {
+            Ok(behind) => behind,
+            Err(Error::Rds(err)) if !err.is_transient() => {
+                // The RDS API cannot be used (no permission, or none here): the read-only refusal is the error
+                // that explains the failure; the lookup's goes to the log.
+                warn!(error = %err, "setSecret: the secret's host is read-only, and the RDS API names no writer");
+                None
+            }
+            Err(err) => return Err(err),
+        };
         if let Some(behind) = &behind {
             warn!(
                 host = %located.writer,
@@ -168,15 +197,33 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             self.cluster_writer(id, || unresolved(format!("DB cluster {id} does not exist")), &unresolved).await?
         } else {
             let id = instance.unwrap_or_default();
-            let instance =
+            let mut instance =
                 self.instance(id).await?.ok_or_else(|| unresolved(format!("DB instance {id} does not exist")))?;
-            if let Some(source) = instance.replica_of.clone() {
-                // A read replica: the change goes to its source (named by an ARN across Regions).
-                let source_id = source.rsplit(':').next().unwrap_or(&source).to_owned();
-                let primary = self
-                    .instance(&source_id)
-                    .await?
-                    .ok_or_else(|| unresolved(format!("{id} is a read replica of {source}, which does not exist")))?;
+            let mut hops = 0;
+            while let Some(source) = instance.replica_of.clone() {
+                // A read replica: the change goes to its source, through replicas of replicas.
+                if source.starts_with("arn:") {
+                    // RDS names a source in another Region by its ARN; this function's RDS API is its own Region's.
+                    return Err(unresolved(format!(
+                        "DB instance {} is a read replica of {source}, in another Region: rotate the source's \
+                         secret with a rotation function in that Region",
+                        instance.id
+                    )));
+                }
+                hops += 1;
+                if hops > MAX_REPLICA_HOPS {
+                    return Err(unresolved(format!("{id} is a read replica more than {MAX_REPLICA_HOPS} levels deep")));
+                }
+                instance = self.instance(&source).await?.ok_or_else(|| {
+                    unresolved(format!(
+                        "DB instance {} is a read replica of {source}, which does not exist",
+                        instance.id
+                    ))
+                })?;
+            }
+            if hops > 0 {
+                let primary = instance;
+                let source_id = primary.id.clone();
                 let endpoint = primary
                     .endpoint
                     .clone()
@@ -232,17 +279,28 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok(self.rds.cluster(id).await?)
     }
 
-    /// After a change at the writer: waits, with exponential backoff up to `PROPAGATION_TIMEOUT_SECONDS`, until
-    /// `secret` logs in where applications connect.
-    pub(super) async fn await_propagation(&self, secret: &DbSecret, located: &Located) -> Result<(), Error> {
+    /// After a change at the writer: waits, with exponential backoff until `deadline`, until `secret` logs in where
+    /// applications connect.
+    pub(super) async fn await_propagation(
+        &self,
+        secret: &DbSecret,
+        located: &Located,
+        deadline: Instant,
+    ) -> Result<(), Error> {
         let Some(readers) = &located.readers else { return Ok(()) };
-        let waited = self.wait_for_login(secret, readers).await?;
+        let waited = self.wait_for_login(secret, readers, deadline).await?;
         info!(at = %readers, waited_ms = waited.as_millis() as u64, "setSecret: the new password works where applications connect");
         Ok(())
     }
 
-    /// Logs in as `secret` at `at` until it works, with backoff (0.25 s doubling to 4 s), within the timeout.
-    async fn wait_for_login(&self, secret: &DbSecret, at: &Target) -> Result<Duration, Error> {
+    /// When setSecret must be done waiting: `PROPAGATION_TIMEOUT_SECONDS` from now. One budget for every wait of
+    /// the invocation (a break-glass reset, then readers), so that the waits together stay within it.
+    pub(super) fn wait_deadline(&self) -> Instant {
+        Instant::now() + self.topology.propagation_timeout
+    }
+
+    /// Logs in as `secret` at `at` until it works, with backoff (0.25 s doubling to 4 s), until `deadline`.
+    async fn wait_for_login(&self, secret: &DbSecret, at: &Target, deadline: Instant) -> Result<Duration, Error> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(250);
         loop {
@@ -256,12 +314,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Err(err) if err.is_transient() => {}
                 Err(err) => return Err(err.into()),
             }
-            let timeout = self.topology.propagation_timeout;
-            if started.elapsed() + pause > timeout {
+            if Instant::now() + pause > deadline {
                 return Err(Error::NotPropagated {
                     user: secret.username().clone(),
                     target: at.clone(),
-                    waited: timeout,
+                    waited: self.topology.propagation_timeout,
                 });
             }
             tokio::time::sleep(pause).await;
@@ -269,26 +326,50 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
     }
 
+    /// The instance or cluster behind a secret whose host was used as it is, and its writer, for break-glass: from
+    /// the identifiers the secret names, or what its host's name names. `None` when nothing names one, or the RDS
+    /// API cannot say (logged: the failure break-glass was meant to repair stands).
+    async fn resource_behind(&self, secret_id: &str, stored: &DbSecret) -> Result<Option<(Resource, Target)>, Error> {
+        let (ids, host) = (stored.rds(), &stored.target().host);
+        let cluster =
+            ids.cluster.clone().or_else(|| cluster_endpoint_id(host)).or_else(|| reader_endpoint_cluster(host));
+        let instance = ids.instance.clone().or_else(|| instance_endpoint_id(host));
+        if cluster.is_none() && instance.is_none() {
+            return Ok(None);
+        }
+        match self.resolve(secret_id, stored, cluster.as_deref(), instance.as_deref()).await {
+            Ok(Located { writer, resource: Some(resource), .. }) => Ok(Some((resource, writer))),
+            Ok(_) => Ok(None),
+            Err(err) if err.is_transient() => Err(err),
+            Err(err) => {
+                warn!(error = %err, "setSecret: break-glass cannot tell which instance or cluster the host belongs to");
+                Ok(None)
+            }
+        }
+    }
+
     /// Break-glass (`BREAK_GLASS_MASTER_RESET`): no version of the secret logs in, and the user is the master
-    /// user of the instance or cluster behind the writer. Resets its password to the pending one through the RDS
-    /// API, then waits until that logs in. `None` when break-glass does not apply (off, or not the master user).
+    /// user of the instance or cluster behind the writer (for a secret whose host was used as it is, the one the
+    /// RDS API names for its identifiers or host: a read replica's source, an Aurora instance's cluster). Resets
+    /// its password to the pending one through the RDS API, then waits until that logs in at the writer. `None`
+    /// when break-glass does not apply (off, nothing names a resource, or not the master user). `stored` is the
+    /// pending version as stored, with the host the secret names.
     pub(super) async fn break_glass(
         &self,
         event: &RotationEvent,
         pending: &DbSecret,
+        stored: &DbSecret,
         located: &Located,
+        deadline: Instant,
     ) -> Result<Option<Outcome>, Error> {
         if !self.topology.break_glass {
             return Ok(None);
         }
-        let resource = match &located.resource {
-            Some(resource) => resource.clone(),
-            None => match instance_endpoint_id(&pending.target().host) {
-                // A plain host: the RDS API is asked only now, on the failure path.
-                Some(id) => match self.instance(id).await? {
-                    Some(instance) => Resource::Instance(instance),
-                    None => return Ok(None),
-                },
+        let (resource, writer) = match &located.resource {
+            Some(resource) => (resource.clone(), located.writer.clone()),
+            // A host used as it is: the RDS API is asked only now, on the failure path.
+            None => match self.resource_behind(&event.secret_id, stored).await? {
+                Some(found) => found,
                 None => return Ok(None),
             },
         };
@@ -296,12 +377,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Ok(None);
         }
         let what = resource.describe();
-        let refused = |problem: String| Error::BreakGlass { secret_id: event.secret_id.clone(), problem };
         if resource.manages_master_password() {
-            return Err(refused(format!(
-                "{what} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
-                 secret instead, or turn the managed password off"
-            )));
+            return Err(Error::BreakGlass {
+                secret_id: event.secret_id.clone(),
+                problem: format!(
+                    "{what} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
+                     secret instead, or turn the managed password off"
+                ),
+            });
         }
         error!(
             resource = what,
@@ -317,13 +400,10 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 self.rds.reset_cluster_master_password(&cluster.id, pending.password()).await?
             }
         }
-        let waited = self.wait_for_login(pending, &located.writer).await.map_err(|err| match err {
-            Error::NotPropagated { waited, .. } => refused(format!(
-                "{what} accepted the reset, but the new password did not log in within {} s \
-                 (PROPAGATION_TIMEOUT_SECONDS); the service's retry will check again",
-                waited.as_secs()
-            )),
-            other => other,
+        // Not yet in effect by the deadline: PasswordNotPropagated, transient; the service's retry finds the new
+        // password working (AlreadySet), or resets again.
+        let waited = self.wait_for_login(pending, &writer, deadline).await.inspect_err(|_| {
+            error!(resource = what, "setSecret: BREAK-GLASS: RDS accepted the reset, but it has not taken effect yet");
         })?;
         warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
         Ok(Some(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
@@ -336,10 +416,16 @@ mod tests {
 
     #[test]
     fn endpoints_are_recognised_by_their_names() {
-        assert_eq!(reader_endpoint_cluster("app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com"), Some("app"));
+        let some = |id: &str| Some(id.to_owned());
+        assert_eq!(reader_endpoint_cluster("app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com"), some("app"));
+        assert_eq!(reader_endpoint_cluster("App.CLUSTER-RO-abc123.eu-west-1.rds.amazonaws.com"), some("app"));
         assert_eq!(reader_endpoint_cluster("app.cluster-abc123.eu-west-1.rds.amazonaws.com"), None);
         assert_eq!(reader_endpoint_cluster("db.example.com"), None);
-        assert_eq!(instance_endpoint_id("db1.abc123.eu-west-1.rds.amazonaws.com"), Some("db1"));
+        assert_eq!(cluster_endpoint_id("app.cluster-abc123.eu-west-1.rds.amazonaws.com"), some("app"));
+        assert_eq!(cluster_endpoint_id("app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com"), None);
+        assert_eq!(cluster_endpoint_id("app.cluster-custom-abc123.eu-west-1.rds.amazonaws.com"), None);
+        assert_eq!(instance_endpoint_id("db1.abc123.eu-west-1.rds.amazonaws.com"), some("db1"));
+        assert_eq!(instance_endpoint_id("DB1.abc123.eu-west-1.rds.amazonaws.com"), some("db1"));
         assert_eq!(instance_endpoint_id("app.cluster-abc123.eu-west-1.rds.amazonaws.com"), None);
         assert_eq!(instance_endpoint_id("app.proxy-abc123.eu-west-1.rds.amazonaws.com"), None);
         assert_eq!(instance_endpoint_id("db.example.com"), None);
