@@ -221,24 +221,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                     ))
                 })?;
             }
-            if hops > 0 {
-                let primary = instance;
-                let source_id = primary.id.clone();
-                let endpoint = primary
-                    .endpoint
-                    .clone()
-                    .ok_or_else(|| unresolved(format!("DB instance {source_id} has no endpoint yet")))?;
-                (endpoint, Resource::Instance(primary))
-            } else if let Some(cluster_id) = instance.cluster.clone() {
+            if let Some(cluster_id) = instance.cluster.clone() {
                 // An Aurora instance, perhaps a reader: changes go through the cluster's writer endpoint.
                 let missing = || unresolved(format!("DB cluster {cluster_id} of {id} does not exist"));
                 self.cluster_writer(&cluster_id, missing, &unresolved).await?
             } else {
-                let endpoint = instance
-                    .endpoint
-                    .clone()
-                    .ok_or_else(|| unresolved(format!("DB instance {id} has no endpoint yet")))?;
-                (endpoint, Resource::Instance(instance))
+                // The instance, or the source at the top of its replicas.
+                let no_endpoint = || unresolved(format!("DB instance {} has no endpoint yet", instance.id));
+                (instance.endpoint.clone().ok_or_else(no_endpoint)?, Resource::Instance(instance))
             }
         };
         let writer_target = at(target, &writer);
