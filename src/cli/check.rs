@@ -141,7 +141,8 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
     }
 
     // Where the rotation would connect: the secret's host, or what the RDS API resolves.
-    let located = match handler::build(config).await?.locate(secret_id, &current).await {
+    let rotator = handler::build(config).await?;
+    let located = match rotator.locate(secret_id, &current).await {
         Ok(located) => located,
         Err(err) => {
             let fix = "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path \
@@ -176,7 +177,17 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
     report.ok("database", format!("{at} answers (TLS mode {tls}); AWSCURRENT logs in as {user}"));
     if let Some(masterarn) = current.masterarn() {
         session.close().await;
-        return check_master(config, &store, &drivers, secret_id, &current, masterarn, report).await;
+        let master = match rotator.master(secret_id, &current, masterarn, &located).await {
+            Ok(master) => master,
+            Err(err) => {
+                let fix = "correct the secret's masterarn or the master secret (an AWSCURRENT JSON SecretString of \
+                           the same engine family), and allow secretsmanager:GetSecretValue on it (MasterSecretArn \
+                           in template.yaml) and kms:Decrypt on its key";
+                report.fail("master secret", err.to_string(), fix);
+                return Ok(());
+            }
+        };
+        return check_master(config, &store, &drivers, secret_id, &current, &master, report).await;
     }
     match session.describe_password_change(user).await {
         Ok(plan) => report.ok("password change", plan),
@@ -188,43 +199,18 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
     Ok(())
 }
 
-/// Alternating users: the master secret reads and logs in, and the next rotation's user is free or this pair's.
+/// Alternating users: the master (found as a rotation finds it, `Rotator::master`) logs in, and the next rotation's
+/// user is free or this pair's.
 async fn check_master<W: Write>(
     config: &Config,
     store: &AwsSecretStore,
     drivers: &Drivers,
     secret_id: &str,
     current: &DbSecret,
-    masterarn: &str,
+    master: &DbSecret,
     report: &mut Report<W>,
 ) -> Result<(), Error> {
-    let master = match store.get(masterarn, Version::Current).await {
-        Ok(Fetched::Text(text)) if masterarn != secret_id => {
-            DbSecret::parse_master(text.expose_secret(), current.target(), &config.secret_defaults()).map(|(m, _)| m)
-        }
-        Ok(Fetched::Text(_)) => {
-            report.fail("master secret", "masterarn names the rotated secret itself", "name the master user's secret");
-            return Ok(());
-        }
-        Ok(_) => {
-            let fix = "check the secret's masterarn: the master secret needs an AWSCURRENT JSON SecretString";
-            report.fail("master secret", format!("{masterarn} does not exist or has no usable AWSCURRENT"), fix);
-            return Ok(());
-        }
-        Err(err) => {
-            let fix = "allow secretsmanager:GetSecretValue on the master secret (MasterSecretArn in template.yaml), \
-                       and kms:Decrypt on its key";
-            report.fail("master secret", err.to_string(), fix);
-            return Ok(());
-        }
-    };
-    let master = match master {
-        Ok(master) => master,
-        Err(problem) => {
-            report.fail("master secret", format!("{masterarn}: {problem}"), "correct the master secret's JSON");
-            return Ok(());
-        }
-    };
+    let masterarn = current.masterarn().unwrap_or("the master secret");
     let previous = match store.get(secret_id, Version::Previous).await {
         Ok(Fetched::Text(text)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()).ok(),
         _ => None,

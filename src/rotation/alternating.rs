@@ -97,20 +97,21 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// The master secret's AWSCURRENT, with what it lacks taken from the rotated secret (`current`, at the writer
-    /// `located` names).
-    async fn master(
+    /// `located` names): where and as whom the master logs in. Public for `rds-rotator check`, which must find
+    /// the same master as a rotation.
+    pub async fn master(
         &self,
-        event: &RotationEvent,
+        secret_id: &str,
         current: &DbSecret,
         masterarn: &str,
         located: &Located,
     ) -> Result<DbSecret, Error> {
         let refused = |problem: String| Error::MasterSecret {
-            secret_id: event.secret_id.clone(),
+            secret_id: secret_id.to_owned(),
             masterarn: masterarn.to_owned(),
             problem,
         };
-        if masterarn == event.secret_id {
+        if masterarn == secret_id {
             return Err(refused("is the rotated secret itself".to_owned()));
         }
         let (master, host_inherited) = match self.store.get(masterarn, Version::Current).await {
@@ -212,7 +213,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         located: &Located,
     ) -> Result<(), Error> {
         let (current_w, pending_w) = (current.at(&located.writer), pending.at(&located.writer));
-        let master = self.master(event, &current_w, masterarn, located).await?;
+        let master = self.master(&event.secret_id, &current_w, masterarn, located).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let result = self.sync_pair(event, &mut session, &current_w, &pending_w, pair, previous).await;
         session.close().await;
@@ -259,7 +260,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             alternate: pending.username().to_string(),
             problem,
         })?;
-        let master = self.master(event, &current.at(&located.writer), masterarn, located).await?;
+        let master = self.master(&event.secret_id, &current.at(&located.writer), masterarn, located).await?;
         let mut session = self.login_master(event, masterarn, &master).await?;
         let alternate =
             Alternate { current: current.username(), next: pending.username(), base: &pair.base, clone: &pair.clone };
