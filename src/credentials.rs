@@ -62,11 +62,13 @@ pub struct DbSecret {
 }
 
 /// The RDS resource a secret names (`dbInstanceIdentifier`, `dbClusterIdentifier`, as RDS's own secrets carry
-/// them), as identifiers: an ARN is reduced to its identifier.
+/// them), as identifiers: an ARN is reduced to its identifier, and its Region kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RdsIds {
     pub instance: Option<String>,
     pub cluster: Option<String>,
+    /// The Region of an identifier given as an ARN (the instance's when both are).
+    pub region: Option<String>,
 }
 
 /// What is wrong with a secret's JSON. Names the key; never repeats a value that could be secret.
@@ -178,10 +180,9 @@ impl DbSecret {
         if let Some(problem) = engine.username_problem(username.as_str(), defaults.mysql_username_limit) {
             return Err(invalid("username", problem));
         }
-        let rds = RdsIds {
-            instance: parse_rds_id(&fields, "dbInstanceIdentifier", ":db:")?,
-            cluster: parse_rds_id(&fields, "dbClusterIdentifier", ":cluster:")?,
-        };
+        let (instance, instance_region) = parse_rds_id(&fields, "dbInstanceIdentifier", ":db:")?;
+        let (cluster, cluster_region) = parse_rds_id(&fields, "dbClusterIdentifier", ":cluster:")?;
+        let rds = RdsIds { instance, cluster, region: instance_region.or(cluster_region) };
         // Without a host, the RDS API names the endpoint of the instance or cluster the secret names.
         let host = match optional_str(&fields, "host")? {
             Some(host) => parse_host(host)?,
@@ -349,19 +350,28 @@ fn parse_host(host: &str) -> Result<String, ShapeError> {
 }
 
 /// An RDS identifier (1 to 63 letters, digits and hyphens), or an ARN of that kind (`:db:` or `:cluster:`) holding
-/// one.
-fn parse_rds_id(fields: &Map<String, Value>, key: &'static str, kind: &str) -> Result<Option<String>, ShapeError> {
-    let Some(value) = optional_str(fields, key)? else { return Ok(None) };
-    let id = match value.strip_prefix("arn:") {
-        Some(_) => value.split_once(kind).map(|(_, id)| id).unwrap_or(""),
-        None => value,
+/// one: (identifier, the ARN's Region).
+fn parse_rds_id(
+    fields: &Map<String, Value>,
+    key: &'static str,
+    kind: &str,
+) -> Result<(Option<String>, Option<String>), ShapeError> {
+    let Some(value) = optional_str(fields, key)? else { return Ok((None, None)) };
+    let (id, region) = match value.strip_prefix("arn:") {
+        // arn:PARTITION:rds:REGION:ACCOUNT:db:ID
+        Some(rest) => {
+            let region = rest.split(':').nth(2).filter(|r| !r.is_empty());
+            (value.split_once(kind).map(|(_, id)| id).unwrap_or(""), region)
+        }
+        None => (value, None),
     };
     let valid = (1..=63).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
+    let region_valid = region.is_none_or(|r| r.len() <= 32 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !valid || !region_valid {
         let problem = format!("must be an RDS identifier (letters, digits, hyphens) or an ARN with {kind}");
         return Err(invalid(key, problem));
     }
-    Ok(Some(id.to_owned()))
+    Ok((Some(id.to_owned()), region.map(str::to_owned)))
 }
 
 fn parse_port(value: Option<&Value>, default: u16) -> Result<u16, ShapeError> {
@@ -545,6 +555,7 @@ mod tests {
         assert_eq!((secret.target().host.as_str(), secret.rds().instance.as_deref()), ("", Some("db-1")));
         let arn = r#"{"engine":"postgres","username":"u","password":"p","dbClusterIdentifier":"arn:aws:rds:eu-west-1:1:cluster:app"}"#;
         assert_eq!(parse(arn).unwrap().rds().cluster.as_deref(), Some("app"));
+        assert_eq!(parse(arn).unwrap().rds().region.as_deref(), Some("eu-west-1"));
         check_err(r#"{"engine":"postgres","username":"u","password":"p"}"#, ShapeError::Missing("host"));
         for bad in ["", "db 1", "db;1", "arn:aws:rds:eu-west-1:1:db:x", &"a".repeat(64)] {
             let text =

@@ -87,6 +87,11 @@ pub trait RdsApi: Send + Sync {
         id: &str,
         password: &Password,
     ) -> impl Future<Output = Result<(), RdsError>> + Send;
+
+    /// The Region whose resources the calls see, when known.
+    fn region(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// No RDS API: every call is refused. For rotators built without one (the protocol core's fakes).
@@ -127,6 +132,7 @@ impl RdsError {
 pub struct AwsRds {
     client: Client,
     endpoint: String,
+    region: String,
 }
 
 impl AwsRds {
@@ -143,7 +149,7 @@ impl AwsRds {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_RDS").ok())
             .or_else(|| sdk.endpoint_url().map(str::to_owned))
             .unwrap_or_else(|| format!("https://rds.{region}.amazonaws.com"));
-        AwsRds { client: Client::from_conf(builder.build()), endpoint: named }
+        AwsRds { client: Client::from_conf(builder.build()), endpoint: named, region }
     }
 
     fn error<E>(&self, operation: &'static str, id: &str, err: SdkError<E, HttpResponse>) -> RdsError
@@ -181,6 +187,10 @@ fn endpoint(host: Option<&str>, port: Option<i32>) -> Option<Endpoint> {
 }
 
 impl RdsApi for AwsRds {
+    fn region(&self) -> Option<&str> {
+        Some(&self.region).filter(|region| !region.is_empty()).map(String::as_str)
+    }
+
     async fn instance(&self, id: &str) -> Result<Option<DbInstance>, RdsError> {
         let output = match self.client.describe_db_instances().db_instance_identifier(id).send().await {
             Ok(output) => output,

@@ -173,6 +173,25 @@ async fn an_arn_of_a_cluster_resolves_to_the_writer() {
     assert!(pg_logs_in(&user, &current_password(&secret_id).await).await);
 }
 
+/// An identifier given as an ARN of another Region: refused by name, and an instance of the same name in the
+/// function's Region, perhaps another database, is left alone.
+#[tokio::test]
+async fn an_identifier_of_another_region_is_refused_by_name() {
+    let id = rds_id("oth");
+    let endpoint = instance(&id, "admin", false).await;
+    let user = unique("topo_oth");
+    pg_create_role(&user, INITIAL).await;
+    let arn = format!("arn:aws:rds:eu-west-1:123456789012:db:{id}");
+    let secret_id = new_secret(&secret_for(&user, json!({"dbInstanceIdentifier": arn}))).await;
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map_to_writer(&endpoint))]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "TopologyError", "{err}");
+    assert!(err.to_string().contains("eu-west-1") && err.to_string().contains("us-east-1"), "{err}");
+    assert!(pg_logs_in(&user, INITIAL).await, "nothing changed");
+}
+
 #[tokio::test]
 async fn a_missing_instance_is_named() {
     let id = rds_id("gone");

@@ -193,6 +193,15 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     ) -> Result<Located, Error> {
         let target = secret.target();
         let unresolved = |problem: String| Error::Topology { secret_id: secret_id.to_owned(), problem };
+        if let (Some(theirs), Some(ours)) = (secret.rds().region.as_deref(), self.rds.region())
+            && theirs != ours
+        {
+            // The same identifier in this Region could be another database.
+            return Err(unresolved(format!(
+                "its RDS identifiers are ARNs in {theirs}, and this function's RDS API is {ours}'s: rotate it \
+                 with a rotation function in {theirs}"
+            )));
+        }
         let (writer, resource) = if let Some(id) = cluster {
             self.cluster_writer(id, || unresolved(format!("DB cluster {id} does not exist")), &unresolved).await?
         } else {
