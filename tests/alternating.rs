@@ -2,6 +2,7 @@
 //! `_clone` at each rotation, the master secret's user does the user management, and what the two users hold is
 //! compared by queries independent of the code under test (`pg_has_role`, `pg_db_role_setting`, `SHOW GRANTS`).
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -10,18 +11,6 @@ use common::*;
 use mysql_async::prelude::Queryable;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use rds_rotator::event::Step;
-
-/// Runs each scenario once per engine, as `postgres::name` and `mariadb::name`.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Postgres).await })*
-        }
-        mod mariadb {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Mariadb).await })*
-        }
-    };
-}
 
 on_both_engines!(
     ten_rotations_alternate_the_users_and_keep_them_twins,

@@ -1,23 +1,12 @@
 //! Single-user rotation on real servers with password authentication (PostgreSQL and MariaDB), through the
 //! emulated Secrets Manager: what users depend on, proved by logging in. Every scenario runs on both engines.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use rds_rotator::event::Step;
 use rds_rotator::rotation::Outcome;
-
-/// Runs each scenario once per engine, as `postgres::name` and `mariadb::name`.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Postgres).await })*
-        }
-        mod mariadb {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Mariadb).await })*
-        }
-    };
-}
 
 on_both_engines!(
     a_rotation_changes_the_password_and_keeps_everything_else,

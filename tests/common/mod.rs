@@ -3,6 +3,20 @@
 //! and a log buffer. A missing server is a loud failure, never a skip.
 #![allow(dead_code)]
 
+/// Runs each scenario (an `async fn(Engine)` of the test file) once per engine, as `postgres::name` and
+/// `mariadb::name`. For test files that declare `#[macro_use] mod common;`.
+#[allow(unused_macros)]
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Postgres).await })*
+        }
+        mod mariadb {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::Engine::Mariadb).await })*
+        }
+    };
+}
+
 pub mod aws_proxy;
 pub mod faults;
 pub mod runtime_api;
