@@ -139,7 +139,7 @@ impl Strategy {
 }
 
 /// A user, and a secret for it over verified TLS (the default: no "ssl" key); for alternating users also a master
-/// with the least privilege README.md names, and its secret (username and password only, as RDS manages them).
+/// with the least privilege the docs name, and its secret, which says where the master logs in.
 async fn fixture(engine: Engine, strategy: Strategy) -> String {
     let user = unique("bench");
     engine.create_user(&user, "initial-Passw0rd").await;
@@ -159,9 +159,7 @@ async fn fixture(engine: Engine, strategy: Strategy) -> String {
                 my_exec(&format!("GRANT ALL PRIVILEGES ON *.* TO {master}@'%' WITH GRANT OPTION")).await;
             }
         }
-        let master_secret = unique("bench-master-secret");
-        create_secret(&sm().await, &master_secret, &serde_json::json!({"username": master, "password": password}))
-            .await;
+        let master_secret = engine.master_secret(&master, password).await;
         secret["masterarn"] = master_secret.into();
     }
     let secret_id = unique("bench-secret");

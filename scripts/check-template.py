@@ -60,6 +60,10 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
+def action_of(statement):
+    return set(as_list(statement.get("Action", [])))
+
+
 def problems(template):
     found = []
     for role, condition, statement in statements(template):
@@ -79,6 +83,10 @@ def problems(template):
                 expected = [{"Ref": "MasterSecretArn"}] if sid == "ReadTheMasterSecret" else [{"Ref": "SecretArns"}]
                 if as_list(statement.get("Resource")) != expected:
                     found.append(f"{role}/{sid}: {action} must be on {expected[0]['Ref']} only")
+        if action_of(statement) & {"rds:ModifyDBInstance", "rds:ModifyDBCluster"} and as_list(
+            statement.get("Resource")
+        ) != [{"Ref": "BreakGlassDbArns"}]:
+            found.append(f"{role}/{sid}: break-glass may modify the listed instances and clusters only (BreakGlassDbArns)")
         master_reads = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
         if sid == "ReadTheMasterSecret" and not set(as_list(statement.get("Action"))) <= master_reads:
             found.append(f"{role}/{sid}: the master secret may only be read")
@@ -139,6 +147,9 @@ def self_test():
         "SecretArns only": lambda t: policy(t)[0].update(Resource="arn:aws:secretsmanager:*:*:secret:*"),
         "under HasKmsKey": lambda t: policy(t).append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "k"}),
         "under HasBreakGlass": lambda t: policy(t).append({"Effect": "Allow", "Action": "rds:ModifyDBInstance", "Resource": "*"}),
+        "listed instances and clusters only": lambda t: next(
+            s for s in policy(t) if "Fn::If" in s and s["Fn::If"][0] == "HasBreakGlass"
+        )["Fn::If"][1].update(Resource="arn:aws:rds:*:*:db:*"),
         "may only be read": lambda t: policy(t)[1]["Fn::If"][1].update(Action=["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]),
         "SourceAccount": lambda t: t["Resources"]["SecretsManagerInvoke"]["Properties"].pop("SourceAccount"),
         "does not read it": lambda t: t["Resources"]["RotationFunction"]["Properties"]["Environment"]["Variables"].update(NOT_A_SETTING="x"),

@@ -79,7 +79,7 @@ echo "stored by the server: $(admin_sql "SELECT left(rolpassword, 20) || '…' F
 echo "PostgreSQL's record of the rotator's sessions:"
 grep -o "connection authorized: user=$USER_NAME .*application_name=rds-rotator.*" "$TEST_PG_LOG" | sed 's/application_name=rds-rotator //' | sort | uniq -c | sed 's/^ */  /'
 echo "the server's statement log shows only verifiers:"
-grep -o "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256\$4096:[^:]*" "$TEST_PG_LOG" | sed "s/\$/…'/; s/^/  /"
+grep -o "ALTER ROLE SESSION_USER PASSWORD 'SCRAM-SHA-256\$4096:[^:]*" "$TEST_PG_LOG" | sed "s/\$/…'/; s/^/  /"
 if grep -qF -e "$current" -e "$previous" "$TEST_PG_LOG"; then
     echo "a generated password is in the statement log" >&2
     exit 1
@@ -92,8 +92,9 @@ maria_admin "CREATE DATABASE demo_reports; CREATE USER '$REPORT_USER'@'%' IDENTI
     CREATE USER '$REPORT_USER'@'10.0.%' IDENTIFIED BY '$INITIAL_PASSWORD' REQUIRE SSL WITH MAX_USER_CONNECTIONS 5; \
     GRANT SELECT, INSERT ON demo_reports.* TO '$REPORT_USER'@'%' WITH GRANT OPTION; \
     GRANT SELECT ON demo_reports.* TO '$REPORT_USER'@'10.0.%'"
-# An RDS-managed master secret holds only username and password; host and port come from the rotated secret.
-sm create "$SECRET-master" "{\"username\":\"$TEST_MARIADB_ADMIN_USER\",\"password\":\"$TEST_MARIADB_ADMIN_PASSWORD\"}"
+# The master secret says where the master logs in (verified TLS, like every master login); the rotated secret must
+# point at the same endpoint.
+sm create "$SECRET-master" "{\"username\":\"$TEST_MARIADB_ADMIN_USER\",\"password\":\"$TEST_MARIADB_ADMIN_PASSWORD\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT}"
 sm create "$SECRET-alternating" "{\"engine\":\"mariadb\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$REPORT_USER\",\"password\":\"$INITIAL_PASSWORD\",\"masterarn\":\"$SECRET-master\"}"
 show "rds-rotator check $SECRET-alternating"
 "$BIN" check "$SECRET-alternating"

@@ -2,7 +2,10 @@
 # Throwaway servers for the tests, the demo and the benchmarks, all on 127.0.0.1 and free ports:
 #   - PostgreSQL: its own cluster (initdb), password authentication, TLS on, every statement logged to a file; and
 #     two small clusters for TLS failures: one with an expired certificate, one without TLS;
-#   - MariaDB: its own data directory (mariadb-install-db), password authentication, TLS on, the general log on;
+#   - MariaDB: its own data directory (mariadb-install-db), password authentication, TLS on, the general log on; and
+#     a second server whose default character set is GBK, imposed on every session but an administrator's (a
+#     multi-byte set in which a quote or backtick can hide inside a character), for the test that the function pins
+#     its sessions to utf8mb4;
 # TLS uses a throwaway CA made for the set (scripts/make-test-certs.py; its certificate is $TEST_TLS_CA), whose
 # server certificates name "localhost" only.
 #   - moto_server: the Secrets Manager (and RDS) emulator.
@@ -179,64 +182,101 @@ ENV
         "an expired certificate on :$expired_port, no TLS on :$plain_port"
 }
 
-start_mariadb() {
-    local dir=$1 port password mariadbd client run_as="" tries=0
-    mariadbd=$(mariadb_bin mariadbd)
-    client=$(mariadb_bin mariadb)
-    port=$(free_port)
-    password=$(random_password)
-    mkdir -p "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log" "$dir/mariadb-tls"
-    cp "$dir/tls/server.pem" "$dir/tls/server.key" "$dir/tls/ca.pem" "$dir/mariadb-tls/"
+# One MariaDB server from the installed template: its own data, socket, pid, log directories, port and options.
+#   configure_mariadb DIR NAME PORT EXTRA-OPTIONS
+configure_mariadb() {
+    local dir=$1 name=$2 port=$3 extra=$4 run_as=""
+    mkdir -p "$dir/$name-run" "$dir/$name-log"
+    cp -a "$dir/mariadb-template" "$dir/$name"
     if [ "$(id -u)" = 0 ]; then
-        id mysql >/dev/null 2>&1 || die "the mysql account is missing; reinstall the mariadb-server package"
-        chown -R mysql "$dir/mariadb" "$dir/mariadb-run" "$dir/mariadb-log" "$dir/mariadb-tls"
+        chown -R mysql "$dir/$name" "$dir/$name-run" "$dir/$name-log"
         run_as="user = mysql"
     fi
-    cat >"$dir/mariadb.cnf" <<CNF
+    cat >"$dir/$name.cnf" <<CNF
 [mysqld]
 $run_as
-datadir = $dir/mariadb
-socket = $dir/mariadb-run/mariadb.sock
-pid-file = $dir/mariadb-run/mariadb.pid
+datadir = $dir/$name
+socket = $dir/$name-run/mariadb.sock
+pid-file = $dir/$name-run/mariadb.pid
 port = $port
 bind-address = 127.0.0.1
 skip-name-resolve
 skip-log-bin
 general_log = 1
-general_log_file = $dir/mariadb-log/general.log
-log-error = $dir/mariadb-log/error.log
+general_log_file = $dir/$name-log/general.log
+log-error = $dir/$name-log/error.log
 innodb_buffer_pool_size = 32M
 innodb_log_file_size = 16M
 innodb_flush_log_at_trx_commit = 0
 ssl_cert = $dir/mariadb-tls/server.pem
 ssl_key = $dir/mariadb-tls/server.key
 ssl_ca = $dir/mariadb-tls/ca.pem
+$extra
 CNF
-    "$(mariadb_bin mariadb-install-db)" --defaults-file="$dir/mariadb.cnf" --auth-root-authentication-method=normal \
-        --skip-test-db >"$dir/mariadb-install.log" 2>&1 || { cat "$dir/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
-    "$mariadbd" --defaults-file="$dir/mariadb.cnf" >/dev/null 2>&1 &
-    echo $! >"$dir/mariadb.pid"
-    until "$client" --socket="$dir/mariadb-run/mariadb.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
+}
+
+# Starts the server NAME configured above and gives root a password over TCP; waits until it answers.
+launch_mariadb() {
+    local dir=$1 name=$2 password=$3 mariadbd client tries=0
+    mariadbd=$(mariadb_bin mariadbd)
+    client=$(mariadb_bin mariadb)
+    "$mariadbd" --defaults-file="$dir/$name.cnf" >/dev/null 2>&1 &
+    echo $! >"$dir/$name.pid"
+    until "$client" --socket="$dir/$name-run/mariadb.sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; do
         tries=$((tries + 1))
-        [ $tries -lt 300 ] || { cat "$dir/mariadb-log/error.log" >&2; die "MariaDB did not start"; }
+        [ $tries -lt 300 ] || { cat "$dir/$name-log/error.log" >&2; die "MariaDB ($name) did not start"; }
         sleep 0.1
     done
     # The administrator logs in over TCP with a password, like every test account; ed25519 is there for the tests
     # of accounts that use it.
-    "$client" --socket="$dir/mariadb-run/mariadb.sock" -uroot <<SQL || die "could not set up the MariaDB administrator"
+    "$client" --socket="$dir/$name-run/mariadb.sock" -uroot <<SQL || die "could not set up the MariaDB administrator"
 CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '$password';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 INSTALL SONAME 'auth_ed25519';
 SQL
+}
+
+start_mariadb() {
+    local dir=$1 port gbk_port password client
+    client=$(mariadb_bin mariadb)
+    port=$(free_port)
+    gbk_port=$(free_port)
+    password=$(random_password)
+    mkdir -p "$dir/mariadb-template" "$dir/mariadb-tls"
+    cp "$dir/tls/server.pem" "$dir/tls/server.key" "$dir/tls/ca.pem" "$dir/mariadb-tls/"
+    [ "$(id -u)" = 0 ] && chown -R mysql "$dir/mariadb-template" "$dir/mariadb-tls"
+    # One installation, copied for each server (as PostgreSQL's clusters are): the redo log sized as they run it.
+    {
+        echo "[mysqld]"
+        [ "$(id -u)" = 0 ] && echo "user = mysql"
+        echo "datadir = $dir/mariadb-template"
+        echo "innodb_log_file_size = 16M"
+    } >"$dir/mariadb-template.cnf"
+    "$(mariadb_bin mariadb-install-db)" --defaults-file="$dir/mariadb-template.cnf" \
+        --auth-root-authentication-method=normal --skip-test-db >"$dir/mariadb-install.log" 2>&1 ||
+        { cat "$dir/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+    configure_mariadb "$dir" mariadb "$port" ""
+    # Every session of this one but an administrator's starts in GBK, whatever the client asked for in its
+    # handshake (init_connect runs after the login, which the handshake's character set still decodes).
+    configure_mariadb "$dir" mariadb-gbk "$gbk_port" "character-set-server = gbk
+collation-server = gbk_chinese_ci
+init_connect = 'SET NAMES gbk'"
+    rm -rf "$dir/mariadb-template"
+    launch_mariadb "$dir" mariadb "$password" &
+    local main=$!
+    launch_mariadb "$dir" mariadb-gbk "$password"
+    wait "$main" || die "MariaDB did not start"
     cat >>"$dir/env" <<ENV
 export TEST_MARIADB_HOST=127.0.0.1
 export TEST_MARIADB_PORT=$port
+export TEST_MARIADB_GBK_PORT=$gbk_port
 export TEST_MARIADB_ADMIN_USER=root
 export TEST_MARIADB_ADMIN_PASSWORD='$password'
 export TEST_MARIADB_GENERAL_LOG='$dir/mariadb-log/general.log'
 export TEST_MARIADB_CLIENT='$client'
 ENV
-    say "MariaDB $("$mariadbd" --version | awk '{print $3}') on 127.0.0.1:$port with TLS (general log: $dir/mariadb-log/general.log)"
+    say "MariaDB $("$(mariadb_bin mariadbd)" --version | awk '{print $3}') on 127.0.0.1:$port with TLS (general log: $dir/mariadb-log/general.log);" \
+        "one whose sessions start in GBK on :$gbk_port"
 }
 
 start_moto() {
@@ -297,12 +337,13 @@ stop_set() {
     local dir=$LOCAL_SERVERS_DIR
     case "$dir" in */rds-rotator-servers.*) ;; *) die "refusing to stop: $env_file names no server directory" ;; esac
     if [ -f "$dir/moto.pid" ]; then kill "$(cat "$dir/moto.pid")" 2>/dev/null || true; fi
-    if [ -f "$dir/mariadb.pid" ]; then
-        local pid
-        pid=$(cat "$dir/mariadb.pid")
+    local server pid
+    for server in mariadb mariadb-gbk; do
+        [ -f "$dir/$server.pid" ] || continue
+        pid=$(cat "$dir/$server.pid")
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
+    done
     local cluster
     for cluster in "$dir"/pg-*/data; do
         if [ -n "$TEST_PG_BINDIR" ] && [ -f "$cluster/postmaster.pid" ]; then

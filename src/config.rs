@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::credentials::SecretDefaults;
 use crate::engines::EngineKind;
 use crate::password::{Alphabet, PasswordError};
-use crate::tls::{self, TlsMode};
+use crate::tls::{self, TlsMode, TlsSettings};
 
 /// Everything the function reads from its environment.
 #[derive(Clone, Debug)]
@@ -23,8 +23,12 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `SECRETS_MANAGER_ENDPOINT`: overrides the Secrets Manager endpoint (AWS's templates honour it too).
     pub secrets_manager_endpoint: Option<String>,
-    /// `DB_TLS_MODE`: TLS to the database for secrets without an `ssl` key (default `verify-full`).
-    pub tls_mode: TlsMode,
+    /// `DB_TLS_MODE` (application logins of secrets without an `ssl` key, default `verify-full`),
+    /// `DB_TLS_MINIMUM` (the floor of every application login, default `disable`: a secret's `ssl: false` allows
+    /// plaintext, as with AWS's templates) and `MASTER_TLS_MODE` (master logins, default `verify-full`).
+    pub tls: TlsSettings,
+    /// `STATEMENT_TIMEOUT_SECONDS`: bound on each database statement and on each wait for a lock (default 10).
+    pub statement_timeout: Duration,
     /// `DB_EXTRA_CA_BUNDLE`: certificate authorities trusted beside the built-in RDS bundle.
     pub extra_ca_bundle: Option<ExtraCaBundle>,
     /// `METRICS_NAMESPACE`: the namespace of the metrics lines (default `rds-rotator`); set empty, none are written.
@@ -36,8 +40,18 @@ pub struct Config {
     /// `PROPAGATION_TIMEOUT_SECONDS`: how long setSecret waits for a new password to work where applications
     /// connect (a reader endpoint, a replica), and for a break-glass reset to take effect.
     pub propagation_timeout: Duration,
-    /// `BREAK_GLASS_MASTER_RESET`: reset a drifted master user's password through the RDS API (default off).
-    pub break_glass: bool,
+    /// `BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`: the instances and clusters whose master user's
+    /// password a drifted rotation may reset through the RDS API. Empty: break-glass is off.
+    pub break_glass: Vec<RdsResourceName>,
+}
+
+/// One entry of `BREAK_GLASS_DB_IDENTIFIERS`: a DB instance or cluster identifier (either kind), or the ARN of one
+/// (that kind only). Identifiers are case-insensitive and kept in lower case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RdsResourceName {
+    pub id: String,
+    /// `Some(true)`: only a cluster of that name; `Some(false)`: only an instance; `None`: either.
+    pub cluster: Option<bool>,
 }
 
 /// One entry of `RDS_ENDPOINT_MAP`: connections to `host` (on `port`, or any port) go to `to_host:to_port`.
@@ -87,6 +101,7 @@ const MAX_PASSWORD_LENGTH: usize = 4096;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -131,9 +146,10 @@ impl Config {
             },
             None => None,
         };
-        let tls_mode = match vars.get("DB_TLS_MODE") {
-            Some(name) => TlsMode::parse(&name).map_err(|problem| ConfigError { var: "DB_TLS_MODE", problem })?,
-            None => TlsMode::VerifyFull,
+        let tls = TlsSettings {
+            default: vars.parsed("DB_TLS_MODE", TlsMode::VerifyFull, TlsMode::parse)?,
+            minimum: vars.parsed("DB_TLS_MINIMUM", TlsMode::Disable, TlsMode::parse_minimum)?,
+            master: vars.parsed("MASTER_TLS_MODE", TlsMode::VerifyFull, TlsMode::parse)?,
         };
         let extra_ca_bundle = match vars.get("DB_EXTRA_CA_BUNDLE") {
             Some(path) => Some(ExtraCaBundle::read(path)?),
@@ -158,16 +174,29 @@ impl Config {
             }
             None => Vec::new(),
         };
+        let break_glass = match (vars.flag("BREAK_GLASS_MASTER_RESET", false)?, vars.get("BREAK_GLASS_DB_IDENTIFIERS"))
+        {
+            (false, _) => Vec::new(),
+            (true, None) => {
+                let problem = "is not set: with BREAK_GLASS_MASTER_RESET on, it must name the DB instances and \
+                               clusters (identifiers or ARNs, comma-separated) whose master password may be reset"
+                    .to_owned();
+                return Err(ConfigError { var: "BREAK_GLASS_DB_IDENTIFIERS", problem });
+            }
+            (true, Some(list)) => RdsResourceName::parse_list(&list)
+                .map_err(|problem| ConfigError { var: "BREAK_GLASS_DB_IDENTIFIERS", problem })?,
+        };
         Ok(Config {
             rds_endpoint,
             endpoint_map,
             propagation_timeout: vars.seconds("PROPAGATION_TIMEOUT_SECONDS", DEFAULT_PROPAGATION_TIMEOUT)?,
-            break_glass: vars.flag("BREAK_GLASS_MASTER_RESET", false)?,
+            statement_timeout: vars.seconds("STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT)?,
+            break_glass,
             metrics_namespace,
             password,
             default_engine,
             username_character_limit,
-            tls_mode,
+            tls,
             extra_ca_bundle,
             connect_timeout: vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?,
             secrets_manager_endpoint,
@@ -248,6 +277,45 @@ impl EndpointMapping {
     }
 }
 
+impl RdsResourceName {
+    /// Identifiers or ARNs (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID` or `…:cluster:ID`), comma-separated.
+    fn parse_list(text: &str) -> Result<Vec<RdsResourceName>, String> {
+        let names: Vec<RdsResourceName> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let problem = || format!("has {entry:?}: expected a DB instance or cluster identifier, or its ARN");
+                let (id, cluster) = match entry.strip_prefix("arn:") {
+                    Some(rest) => {
+                        let parts: Vec<&str> = rest.split(':').collect();
+                        match parts.as_slice() {
+                            [_, "rds", _, _, "db", id] => (*id, Some(false)),
+                            [_, "rds", _, _, "cluster", id] => (*id, Some(true)),
+                            _ => return Err(problem()),
+                        }
+                    }
+                    None => (entry, None),
+                };
+                let valid = (1..=63).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if !valid {
+                    return Err(problem());
+                }
+                Ok(RdsResourceName { id: id.to_ascii_lowercase(), cluster })
+            })
+            .collect::<Result<_, _>>()?;
+        if names.is_empty() {
+            return Err("names no DB instance or cluster".to_owned());
+        }
+        Ok(names)
+    }
+
+    /// Whether this entry names the instance (`cluster` false) or cluster (`cluster` true) `id`.
+    pub fn names(&self, id: &str, cluster: bool) -> bool {
+        self.id.eq_ignore_ascii_case(id) && self.cluster.is_none_or(|kind| kind == cluster)
+    }
+}
+
 impl ExtraCaBundle {
     /// Reads and checks the file now: a missing or malformed bundle stops the function at cold start, naming the
     /// variable, instead of failing (or, as AWS's MySQL template does, crashing) in the middle of a rotation.
@@ -285,6 +353,14 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             "true" | "1" | "y" | "yes" => Ok(true),
             "false" | "0" | "n" | "no" => Ok(false),
             _ => Err(ConfigError { var, problem: format!("is {value:?}: expected true/1/y/yes or false/0/n/no") }),
+        }
+    }
+
+    /// A value parsed by `parse`, whose error names what the variable expects.
+    fn parsed<T>(&self, var: &'static str, default: T, parse: fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+        match self.get(var) {
+            Some(value) => parse(&value).map_err(|problem| ConfigError { var, problem }),
+            None => Ok(default),
         }
     }
 
@@ -351,7 +427,12 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(5));
         assert_eq!(config.default_engine, None);
         assert_eq!(config.username_character_limit, None);
-        assert_eq!(config.tls_mode, TlsMode::VerifyFull);
+        assert_eq!(
+            config.tls,
+            TlsSettings { default: TlsMode::VerifyFull, minimum: TlsMode::Disable, master: TlsMode::VerifyFull }
+        );
+        assert_eq!(config.statement_timeout, Duration::from_secs(10));
+        assert!(config.break_glass.is_empty());
         assert!(config.extra_ca_bundle.is_none());
         assert!(config.password_problems().is_empty());
         assert_eq!(config.secrets_manager_endpoint, None);
@@ -371,6 +452,11 @@ mod tests {
             ("CONNECT_TIMEOUT_SECONDS", "1.5"),
             ("USERNAME_CHARACTER_LIMIT", "16"),
             ("DB_TLS_MODE", "prefer"),
+            ("DB_TLS_MINIMUM", "require"),
+            ("MASTER_TLS_MODE", "disable"),
+            ("STATEMENT_TIMEOUT_SECONDS", "2.5"),
+            ("BREAK_GLASS_MASTER_RESET", "yes"),
+            ("BREAK_GLASS_DB_IDENTIFIERS", "DB-1, arn:aws-cn:rds:cn-north-1:1:cluster:app"),
             ("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:5000"),
         ])
         .unwrap();
@@ -382,7 +468,20 @@ mod tests {
         assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
         assert_eq!(config.connect_timeout, Duration::from_millis(1500));
         assert_eq!(config.secret_defaults().mysql_username_limit, Some(16));
-        assert_eq!(config.tls_mode, TlsMode::Prefer);
+        assert_eq!(
+            config.tls,
+            TlsSettings { default: TlsMode::Prefer, minimum: TlsMode::Require, master: TlsMode::Disable }
+        );
+        assert_eq!(config.statement_timeout, Duration::from_millis(2500));
+        assert_eq!(
+            config.break_glass,
+            vec![
+                RdsResourceName { id: "db-1".into(), cluster: None },
+                RdsResourceName { id: "app".into(), cluster: Some(true) }
+            ]
+        );
+        assert!(config.break_glass[0].names("db-1", false) && config.break_glass[0].names("DB-1", true));
+        assert!(config.break_glass[1].names("app", true) && !config.break_glass[1].names("app", false));
         assert_eq!(config.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
     }
 
@@ -401,6 +500,19 @@ mod tests {
         check_err(&[("SECRETS_MANAGER_ENDPOINT", "secretsmanager.local")], "SECRETS_MANAGER_ENDPOINT");
         check_err(&[("USERNAME_CHARACTER_LIMIT", "0")], "USERNAME_CHARACTER_LIMIT");
         check_err(&[("DB_TLS_MODE", "allow")], "DB_TLS_MODE");
+        check_err(&[("DB_TLS_MINIMUM", "prefer")], "DB_TLS_MINIMUM");
+        check_err(&[("MASTER_TLS_MODE", "none")], "MASTER_TLS_MODE");
+        check_err(&[("STATEMENT_TIMEOUT_SECONDS", "0")], "STATEMENT_TIMEOUT_SECONDS");
+        // Break-glass names what it may reset, or it is not on.
+        check_err(&[("BREAK_GLASS_MASTER_RESET", "true")], "BREAK_GLASS_DB_IDENTIFIERS");
+        check_err(
+            &[("BREAK_GLASS_MASTER_RESET", "true"), ("BREAK_GLASS_DB_IDENTIFIERS", ",")],
+            "BREAK_GLASS_DB_IDENTIFIERS",
+        );
+        for bad in ["db 1", "arn:aws:rds:eu-west-1:1:snapshot:x", "arn:aws:s3:::bucket", &"a".repeat(64)] {
+            let vars = [("BREAK_GLASS_MASTER_RESET", "1"), ("BREAK_GLASS_DB_IDENTIFIERS", bad)];
+            check_err(&vars, "BREAK_GLASS_DB_IDENTIFIERS");
+        }
         check_err(&[("DB_EXTRA_CA_BUNDLE", "/no/such/ca.pem")], "DB_EXTRA_CA_BUNDLE");
         check_err(&[("DB_EXTRA_CA_BUNDLE", "Cargo.toml")], "DB_EXTRA_CA_BUNDLE");
         let all_out = [

@@ -21,7 +21,7 @@ pub struct Password(SecretString);
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
-/// Where the database is.
+/// Where the database is, and who decides how a login there uses TLS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub engine: EngineKind,
@@ -29,8 +29,19 @@ pub struct Target {
     pub port: u16,
     /// The database to connect to; `None` means the engine's default.
     pub dbname: Option<String>,
-    /// The secret's `ssl` key: `Some(false)` allows plaintext; `Some(true)` and `None` require verified TLS.
-    pub ssl: Option<bool>,
+    /// An application login's TLS follows the secret's `ssl` key within the operator's floor; a master login's
+    /// follows the operator's setting alone.
+    pub tls: TlsChoice,
+}
+
+/// Who decides how one login uses TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsChoice {
+    /// An application user's login: the rotated secret's `ssl` key (`None`: absent), raised to `DB_TLS_MINIMUM`.
+    Secret(Option<bool>),
+    /// The master user's login (alternating users): `MASTER_TLS_MODE`, which no secret can lower; the master
+    /// secret's own `ssl: true` (here `verified`) can only raise it to verified TLS.
+    Master { verified: bool },
 }
 
 /// The credentials of one login attempt, borrowed from a `DbSecret`.
@@ -194,7 +205,7 @@ impl DbSecret {
             host,
             port: parse_port(fields.get("port"), engine.default_port())?,
             dbname: parse_dbname(optional_str(&fields, "dbname")?)?,
-            ssl: parse_ssl(fields.get("ssl"))?,
+            tls: TlsChoice::Secret(parse_ssl(fields.get("ssl"))?),
         };
         let masterarn = optional_str(&fields, "masterarn")?.map(str::to_owned);
         Ok(DbSecret { fields, password, target, username, masterarn, rds })
@@ -221,9 +232,11 @@ impl DbSecret {
         &self.rds
     }
 
-    /// The same secret, reached at `target` (an endpoint the RDS API resolved); the stored JSON is unchanged.
-    pub fn at(&self, target: &Target) -> DbSecret {
-        DbSecret { target: target.clone(), ..self.clone() }
+    /// The same secret, reached at the host and port of `endpoint` (one the RDS API resolved, or the master's);
+    /// its engine, database and TLS stay its own, and the stored JSON is unchanged.
+    pub fn at(&self, endpoint: &Target) -> DbSecret {
+        let target = Target { host: endpoint.host.clone(), port: endpoint.port, ..self.target.clone() };
+        DbSecret { target, ..self.clone() }
     }
 
     /// The master secret's id, present when the secret asks for alternating users.
@@ -241,35 +254,6 @@ impl DbSecret {
         let mut fields = self.fields.clone();
         fields.insert("username".to_owned(), Value::String(username.as_str().to_owned()));
         DbSecret { fields, password, username, ..self.clone() }
-    }
-
-    /// Parses a master secret (alternating users). An RDS-managed master secret holds only `username` and
-    /// `password`: the keys it lacks — engine, host, port, dbname, ssl — are those of the rotated secret.
-    /// The `bool` says whether the host was taken from the rotated secret.
-    pub fn parse_master(
-        text: &str,
-        rotated: &Target,
-        defaults: &SecretDefaults,
-    ) -> Result<(DbSecret, bool), ShapeError> {
-        let value = serde_json::from_str::<Value>(text)
-            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
-        let Value::Object(mut fields) = value else {
-            return Err(ShapeError::NotAnObject);
-        };
-        let host_inherited = matches!(fields.get("host"), None | Some(Value::Null));
-        let inherited = [
-            ("engine", Some(Value::String(rotated.engine.as_str().to_owned()))),
-            ("host", Some(Value::String(rotated.host.clone()))),
-            ("port", Some(Value::from(rotated.port))),
-            ("dbname", rotated.dbname.clone().map(Value::String)),
-            ("ssl", rotated.ssl.map(Value::Bool)),
-        ];
-        for (key, value) in inherited {
-            if let (None | Some(Value::Null), Some(value)) = (fields.get(key), value) {
-                fields.insert(key.to_owned(), value);
-            }
-        }
-        Ok((DbSecret::parse(&Value::Object(fields).to_string(), defaults)?, host_inherited))
     }
 
     /// The JSON text to store, with the password back in its original place.
@@ -298,6 +282,124 @@ impl DbSecret {
         } else {
             None
         }
+    }
+}
+
+/// The master secret of alternating users (the AWSCURRENT version of `masterarn`), parsed: the user the master logs
+/// in as and, from its own keys only, where. Nothing here comes from the rotated secret but, where the master secret
+/// lacks them, the engine (whose family must match) and the database to open on the master's own server.
+pub struct MasterSecret {
+    username: UserName,
+    password: Password,
+    engine: Option<EngineKind>,
+    host: Option<String>,
+    port: Option<u16>,
+    dbname: Option<String>,
+    /// The master secret's own `ssl` key: `true` demands verified TLS whatever `MASTER_TLS_MODE` allows; `false`
+    /// lowers nothing.
+    ssl: Option<bool>,
+}
+
+/// The master user, located: its login and where it logs in.
+#[derive(Clone)]
+pub struct Master {
+    username: UserName,
+    password: Password,
+    target: Target,
+}
+
+impl MasterSecret {
+    /// Parses the master secret's `SecretString`. Only `username` and `password` are required: an RDS-managed master
+    /// secret holds nothing else, and its instance or cluster is then found through its tags.
+    pub fn parse(text: &str) -> Result<MasterSecret, ShapeError> {
+        if text.len() > MAX_SECRET_BYTES {
+            return Err(ShapeError::TooLarge { bytes: text.len() });
+        }
+        let value = serde_json::from_str::<Value>(text)
+            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
+        let Value::Object(mut fields) = value else {
+            return Err(ShapeError::NotAnObject);
+        };
+        let password = match fields.get_mut("password").map(Value::take) {
+            Some(Value::String(password)) => Password::new(password),
+            Some(Value::Null) | None => return Err(ShapeError::Missing("password")),
+            Some(_) => return Err(invalid("password", "must be a string")),
+        };
+        let username = UserName::new(required_str(&fields, "username")?).map_err(|p| invalid("username", p))?;
+        let engine = match optional_str(&fields, "engine")? {
+            Some(name) => Some(EngineKind::parse(name).map_err(|problem| invalid("engine", problem))?),
+            None => None,
+        };
+        let host = optional_str(&fields, "host")?.map(parse_host).transpose()?;
+        let port = match fields.get("port") {
+            None | Some(Value::Null) => None,
+            port => Some(parse_port(port, 0)?),
+        };
+        let dbname = parse_dbname(optional_str(&fields, "dbname")?)?;
+        Ok(MasterSecret { username, password, engine, host, port, dbname, ssl: parse_ssl(fields.get("ssl"))? })
+    }
+
+    pub fn username(&self) -> &UserName {
+        &self.username
+    }
+
+    /// The master secret's own `host`; `None` for an RDS-managed master secret.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The master secret's own `engine`, if it names one.
+    pub fn engine(&self) -> Option<EngineKind> {
+        self.engine
+    }
+
+    /// The master at `host:port` (its own, or the endpoint the RDS API names for its instance or cluster), for
+    /// `engine` (its own, the RDS API's, or the rotated secret's). Its own `port` and `dbname` come first.
+    pub fn at(&self, engine: EngineKind, host: &str, port: Option<u16>, rotated: &Target) -> Master {
+        let target = Target {
+            engine,
+            host: host.to_owned(),
+            port: self.port.or(port).unwrap_or(engine.default_port()),
+            dbname: self.dbname.clone().or_else(|| rotated.dbname.clone()),
+            tls: TlsChoice::Master { verified: self.ssl == Some(true) },
+        };
+        Master { username: self.username.clone(), password: self.password.clone(), target }
+    }
+}
+
+impl Master {
+    pub fn username(&self) -> &UserName {
+        &self.username
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn login(&self) -> Login<'_> {
+        Login { user: &self.username, password: &self.password }
+    }
+
+    /// The same master, connecting to `target` (an address the test-only endpoint map gives).
+    pub fn connecting_to(&self, target: Target) -> Master {
+        Master { target, ..self.clone() }
+    }
+}
+
+impl fmt::Debug for MasterSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterSecret")
+            .field("username", &self.username)
+            .field("engine", &self.engine)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Master {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Master").field("username", &self.username).field("target", &self.target).finish_non_exhaustive()
     }
 }
 
@@ -425,7 +527,7 @@ mod tests {
         let secret = parse(PG).unwrap();
         assert_eq!(secret.target().port, 5432);
         assert_eq!(secret.target().dbname, None);
-        assert_eq!(secret.target().ssl, None);
+        assert_eq!(secret.target().tls, TlsChoice::Secret(None));
         assert_eq!(secret.username().as_str(), "app");
         assert_eq!(secret.password().expose_secret(), "pw-1");
     }
@@ -436,9 +538,9 @@ mod tests {
             r#"{"engine":"aurora-postgresql","host":"h","port":"6543","username":"u","password":"p","ssl":"FALSE"}"#,
         );
         let secret = secret.unwrap();
-        assert_eq!((secret.target().port, secret.target().ssl), (6543, Some(false)));
+        assert_eq!((secret.target().port, secret.target().tls), (6543, TlsChoice::Secret(Some(false))));
         let secret = parse(r#"{"engine":"postgres","host":"h","port":6543,"username":"u","password":"p","ssl":true}"#);
-        assert_eq!(secret.unwrap().target().ssl, Some(true));
+        assert_eq!(secret.unwrap().target().tls, TlsChoice::Secret(Some(true)));
     }
 
     #[test]
@@ -527,25 +629,37 @@ mod tests {
         assert_eq!(clone.username().as_str(), "app_clone");
     }
 
+    /// The master secret says where the master logs in; the rotated secret lends it nothing but the engine and the
+    /// database, and never its host, port or `ssl`.
     #[test]
-    fn a_master_secret_takes_what_it_lacks_from_the_rotated_secret() {
+    fn a_master_secret_takes_nothing_of_where_from_the_rotated_secret() {
         let rotated =
             parse(r#"{"engine":"mariadb","host":"db","port":3307,"username":"app","password":"p","ssl":false}"#)
                 .unwrap();
-        let defaults = SecretDefaults::default();
-        let (master, inherited) =
-            DbSecret::parse_master(r#"{"username":"admin","password":"m"}"#, rotated.target(), &defaults).unwrap();
-        assert!(inherited);
-        assert_eq!(master.target(), rotated.target());
-        assert_eq!(master.username().as_str(), "admin");
-        let own = r#"{"username":"admin","password":"m","host":"writer","port":"3306"}"#;
-        let (master, inherited) = DbSecret::parse_master(own, rotated.target(), &defaults).unwrap();
-        assert!(!inherited);
-        assert_eq!((master.target().host.as_str(), master.target().port), ("writer", 3306));
+        let bare = MasterSecret::parse(r#"{"username":"admin","password":"m"}"#).unwrap();
+        assert_eq!((bare.host(), bare.engine()), (None, None));
+        let master = bare.at(EngineKind::Mariadb, "writer.rds", Some(3306), rotated.target());
         assert_eq!(
-            DbSecret::parse_master(r#"{"username":"admin"}"#, rotated.target(), &defaults).unwrap_err(),
-            ShapeError::Missing("password")
+            master.target(),
+            &Target {
+                engine: EngineKind::Mariadb,
+                host: "writer.rds".into(),
+                port: 3306,
+                dbname: None,
+                tls: TlsChoice::Master { verified: false }
+            }
         );
+        let own = MasterSecret::parse(r#"{"username":"admin","password":"m","host":"w","port":"3310","ssl":true}"#);
+        let master = own.unwrap().at(EngineKind::Mariadb, "w", None, rotated.target());
+        assert_eq!((master.target().port, master.target().tls), (3310, TlsChoice::Master { verified: true }));
+        assert_eq!(master.username().as_str(), "admin");
+        assert_eq!(MasterSecret::parse(r#"{"username":"admin"}"#).unwrap_err(), ShapeError::Missing("password"));
+        assert!(matches!(
+            MasterSecret::parse(r#"{"username":"a","password":"m","host":"/tmp"}"#),
+            Err(ShapeError::Invalid { key: "host", .. })
+        ));
+        let shown = format!("{:?}", MasterSecret::parse(r#"{"username":"a","password":"hunter2"}"#).unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub enum Error {
     PendingMismatch { secret_id: String, token: VersionId, key: &'static str },
 
     /// The database refused every credential tried: the password drifted out of band.
-    #[error("database {target} refused user {user} with the {tried} password{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
-    CredentialsRejected { user: UserName, target: Target, tried: &'static str, hint: Option<&'static str> },
+    #[error("database {target} refused user {user} with the {tried} password{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    CredentialsRejected { user: UserName, target: Target, tried: &'static str, hint: Option<String> },
 
     /// Alternating users: the master secret cannot be used.
     #[error("secret {secret_id}: master secret {masterarn} {problem}")]
@@ -63,6 +63,11 @@ pub enum Error {
          refusing to change it (drop or rename it, or rotate {of} another way)"
     )]
     AlternateConflict { secret_id: String, user: UserName, of: UserName },
+
+    /// Alternating users: a user of the pair may not be rotated this way (the master user, an account
+    /// administrator, or a user the secret cannot prove it holds).
+    #[error("secret {secret_id}: alternating users refuse user {user}: {problem}")]
+    AlternateRefused { secret_id: String, user: UserName, problem: String },
 
     /// Alternating users: the other user's name cannot be formed.
     #[error("secret {secret_id}: the alternate of user {user} would be {alternate:?}, which {problem}")]
@@ -77,13 +82,18 @@ pub enum Error {
     #[error(
         "the new password of user {user} set at the writer did not log in at {target} within {} s \
          (PROPAGATION_TIMEOUT_SECONDS)",
-        waited.as_secs()
+        (waited.as_millis() + 500) / 1000
     )]
     NotPropagated { user: UserName, target: Target, waited: std::time::Duration },
 
     /// Break-glass was needed but cannot be done, or did not take effect.
     #[error("secret {secret_id}: break-glass master reset: {problem}")]
     BreakGlass { secret_id: String, problem: String },
+
+    /// The step would have outlived the invocation: it stopped before Lambda's deadline. The service's retry
+    /// continues where it stopped.
+    #[error("{step} stopped {} ms before the Lambda deadline, unfinished; the service's retry continues it", margin.as_millis())]
+    Deadline { step: crate::event::Step, margin: std::time::Duration },
 
     /// The RDS API could not be used.
     #[error(transparent)]
@@ -117,6 +127,8 @@ impl Error {
             Error::MasterSecret { .. } => "MasterSecretError",
             Error::AlternateConflict { .. } => "AlternateUserConflict",
             Error::AlternateName { .. } => "AlternateUserName",
+            Error::AlternateRefused { .. } => "AlternateUserRefused",
+            Error::Deadline { .. } => "DeadlineReached",
             Error::Topology { .. } => "TopologyError",
             Error::NotPropagated { .. } => "PasswordNotPropagated",
             Error::BreakGlass { .. } => "BreakGlassError",
@@ -135,7 +147,7 @@ impl Error {
         match self {
             Error::Db(err) => err.is_transient(),
             Error::Rds(err) => err.is_transient(),
-            Error::NotPropagated { .. } => true,
+            Error::NotPropagated { .. } | Error::Deadline { .. } => true,
             Error::Store(err) => err.is_transient(),
             _ => false,
         }
@@ -149,8 +161,13 @@ mod tests {
 
     #[test]
     fn error_types_are_stable() {
-        let target =
-            Target { engine: EngineKind::Postgres, host: "db".into(), port: 5432, dbname: None, ssl: Some(false) };
+        let target = Target {
+            engine: EngineKind::Postgres,
+            host: "db".into(),
+            port: 5432,
+            dbname: None,
+            tls: crate::credentials::TlsChoice::Secret(Some(false)),
+        };
         let unreachable = EngineError::new(EngineErrorKind::Unreachable, &target, "refused");
         assert_eq!(Error::Db(unreachable).error_type(), "DatabaseUnavailable");
         let statement = EngineError::new(EngineErrorKind::Statement, &target, "SQLSTATE 42501");

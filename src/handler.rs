@@ -28,27 +28,57 @@ pub async fn build(config: &Config) -> Result<AwsRotator, Error> {
     Ok(Rotator::new(store, Drivers::new(config), config).with_rds(rds))
 }
 
+/// How long before Lambda's deadline a step stops: time to log the error, write the metrics line and answer the
+/// runtime, with every statement and call already bounded well below it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),
 /// and logs the outcome or the error — the one place an error is logged.
 pub async fn handle<S: SecretStore, E: DbEngine, R: RdsApi>(
     rotator: &Rotator<S, E, R>,
     event: &RotationEvent,
 ) -> Result<Outcome, Error> {
-    handle_measured(rotator, event).await.0
+    handle_measured(rotator, event, None).await.0
+}
+
+/// `handle`, ending the step `DEADLINE_MARGIN` before `deadline` (the invocation's, when Lambda runs it) with a
+/// transient error, as a crash there would but with a word said: every step is safe to stop anywhere, and the
+/// service's retry continues it.
+pub async fn handle_until<S: SecretStore, E: DbEngine, R: RdsApi>(
+    rotator: &Rotator<S, E, R>,
+    event: &RotationEvent,
+    deadline: Option<Instant>,
+) -> Result<Outcome, Error> {
+    handle_measured(rotator, event, deadline).await.0
 }
 
 /// `handle`, with what the step learned and how long it took.
 async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
     rotator: &Rotator<S, E, R>,
     event: &RotationEvent,
+    deadline: Option<Instant>,
 ) -> (Result<Outcome, Error>, StepFacts, Duration) {
     let span = info_span!("rotation", secret_id = %event.secret_id, step = %event.step, token = %event.token);
     async {
         let started = Instant::now();
         let mut facts = StepFacts::default();
+        let until = deadline.map(|deadline| deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
         // Boxed: the step's future nests the SDK's and the drivers' deeply, and inlined into lambda_runtime's
         // service future it overflows the compiler's layout depth in release builds.
-        let result = Box::pin(rotator.run_noting(event, &mut facts)).await;
+        let step = Box::pin(rotator.run_until(event, &mut facts, until));
+        let result = match until {
+            Some(until) => {
+                // Half a second after setSecret's own waits end (they end at `until`), still within the margin.
+                let stop = until.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
+                match tokio::time::timeout(stop, step).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        Err(Error::Deadline { step: event.step, margin: DEADLINE_MARGIN - Duration::from_millis(500) })
+                    }
+                }
+            }
+            None => step.await,
+        };
         let elapsed = started.elapsed();
         let elapsed_ms = elapsed.as_millis() as u64;
         match &result {
@@ -82,7 +112,12 @@ pub async fn lambda_handler<S: SecretStore, E: DbEngine, R: RdsApi>(
             return Err(err.into());
         }
     };
-    let (result, facts, duration) = handle_measured(rotator, &event).await;
+    // Lambda always sets the deadline; a context without one (0, as local tools build it) sets none.
+    let deadline = (invocation.context.deadline != 0).then(|| {
+        let left = invocation.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        Instant::now() + left
+    });
+    let (result, facts, duration) = handle_measured(rotator, &event, deadline).await;
     metrics.record(&StepReport {
         step: event.step,
         secret_id: &event.secret_id,

@@ -3,7 +3,8 @@
 //!
 //! Modules, in reading order:
 //! - `event`: the invocation payload (`Step`, `SecretId`, `ClientRequestToken`, `RotationToken`).
-//! - `rotation`: the protocol core — the stage checks (`rotation::stages`) and the four steps.
+//! - `rotation`: the protocol core — the stage checks (`rotation::stages`), the four steps, alternating users and
+//!   where their master logs in (`rotation::master`), RDS topology and endpoint names (`rotation::endpoint`).
 //! - `secrets`: the `SecretStore` trait and its Secrets Manager implementation.
 //! - `engines`: the `DbEngine` trait, the PostgreSQL driver, and `engines::sql`, where SQL text is built.
 //! - `credentials`: the secret's JSON as typed values (`DbSecret`, `UserName`, `Password`, `Target`).
@@ -20,7 +21,12 @@
 //!   `grep -rn expose_secret src/` is the audit. No `Debug` output, log line or error message holds a password,
 //!   a secret's JSON, a DSN or a `RotationToken`.
 //! - SQL text that contains data is built only in `engines/sql/`.
-//! - Nothing here panics on input: bad events, secrets and settings are errors that name what is wrong.
+//! - Nothing here panics on input: bad events, secrets, settings and server answers are errors that name what is
+//!   wrong.
+//! - A rotated secret is input from someone who may be hostile (docs/threat-model.md): it never says where the
+//!   master logs in, never lowers the operator's TLS settings, and never makes the master change a user it cannot
+//!   prove it holds, the master user, or an account administrator.
+//! - Every statement and lock wait is bounded, and every step ends before Lambda's deadline.
 
 pub mod cli;
 pub mod config;

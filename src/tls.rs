@@ -14,8 +14,17 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+pub use crate::credentials::TlsChoice;
+
 /// The Amazon RDS and RDS Proxy certificate authorities; certs/SOURCE.md says where they come from.
 pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+
+/// The RDS root CAs of the Regions opened after `RDS_CA_BUNDLE`'s source was built, and of GovCloud; each taken
+/// from two independent copies with the same fingerprint (certs/ADDITIONS.md).
+pub const RDS_CA_ADDITIONS: &[u8] = include_bytes!("../certs/rds-ca-additions.pem");
+
+/// Every built-in PEM bundle, in the order they are trusted.
+pub const BUILT_IN_BUNDLES: [&[u8]; 2] = [RDS_CA_BUNDLE, RDS_CA_ADDITIONS];
 
 /// `DB_TLS_MODE`, for secrets without an `ssl` key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,9 +39,20 @@ pub enum TlsMode {
     Disable,
 }
 
-/// The TLS side of the database drivers: the mode, and client configurations built once, on first use.
+/// The operator's TLS settings, which every login's mode comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `DB_TLS_MODE`: application logins of secrets without an `ssl` key.
+    pub default: TlsMode,
+    /// `DB_TLS_MINIMUM`: the floor no application login goes below, whatever its secret says.
+    pub minimum: TlsMode,
+    /// `MASTER_TLS_MODE`: master logins.
+    pub master: TlsMode,
+}
+
+/// The TLS side of the database drivers: the settings, and client configurations built once, on first use.
 pub struct Tls {
-    mode: TlsMode,
+    settings: TlsSettings,
     /// `DB_EXTRA_CA_BUNDLE`'s PEM, checked at start-up.
     extra: Option<Vec<u8>>,
     verified: OnceLock<Result<Arc<ClientConfig>, String>>,
@@ -47,6 +67,26 @@ impl TlsMode {
             "prefer" => Ok(TlsMode::Prefer),
             "disable" => Ok(TlsMode::Disable),
             _ => Err(format!("is {name:?}: expected verify-full, require, prefer or disable")),
+        }
+    }
+
+    /// `DB_TLS_MINIMUM` takes the modes that are a floor: `disable` (none), `require` (never plaintext) and
+    /// `verify-full` (never unverified).
+    pub fn parse_minimum(name: &str) -> Result<TlsMode, String> {
+        match TlsMode::parse(name)? {
+            TlsMode::Prefer => Err(format!("is {name:?}: expected disable, require or verify-full")),
+            mode => Ok(mode),
+        }
+    }
+
+    /// This mode, raised to `minimum`. `prefer` raised to `require` becomes `verify-full`: without its plaintext
+    /// fallback it verifies whatever TLS the server offers, and lowering that to unverified TLS would weaken it.
+    pub fn raised_to(self, minimum: TlsMode) -> TlsMode {
+        match (minimum, self) {
+            (TlsMode::VerifyFull, _) => TlsMode::VerifyFull,
+            (TlsMode::Require, TlsMode::Disable) => TlsMode::Require,
+            (TlsMode::Require, TlsMode::Prefer) => TlsMode::VerifyFull,
+            (_, mode) => mode,
         }
     }
 
@@ -66,19 +106,29 @@ impl fmt::Display for TlsMode {
     }
 }
 
+impl TlsSettings {
+    /// The mode of one login. An application login follows its secret's `ssl` key with the meaning it has for AWS's
+    /// templates — `true` demands verified TLS, `false` allows plaintext, absent follows `DB_TLS_MODE` — raised to
+    /// `DB_TLS_MINIMUM`; a master login follows `MASTER_TLS_MODE` only.
+    pub fn mode_for(&self, choice: TlsChoice) -> TlsMode {
+        match choice {
+            TlsChoice::Secret(Some(true)) => TlsMode::VerifyFull,
+            TlsChoice::Secret(Some(false)) => TlsMode::Disable.raised_to(self.minimum),
+            TlsChoice::Secret(None) => self.default.raised_to(self.minimum),
+            TlsChoice::Master { verified: true } => TlsMode::VerifyFull,
+            TlsChoice::Master { verified: false } => self.master,
+        }
+    }
+}
+
 impl Tls {
-    pub fn new(mode: TlsMode, extra: Option<Vec<u8>>) -> Tls {
-        Tls { mode, extra, verified: OnceLock::new(), encrypt_only: OnceLock::new() }
+    pub fn new(settings: TlsSettings, extra: Option<Vec<u8>>) -> Tls {
+        Tls { settings, extra, verified: OnceLock::new(), encrypt_only: OnceLock::new() }
     }
 
-    /// The mode for one secret. Its `ssl` key keeps the meaning it has for AWS's templates — `true` demands
-    /// verified TLS, `false` allows plaintext — and only a secret without the key follows `DB_TLS_MODE`.
-    pub fn mode_for(&self, ssl: Option<bool>) -> TlsMode {
-        match ssl {
-            Some(true) => TlsMode::VerifyFull,
-            Some(false) => TlsMode::Disable,
-            None => self.mode,
-        }
+    /// The mode of one login (see `TlsSettings::mode_for`).
+    pub fn mode_for(&self, choice: TlsChoice) -> TlsMode {
+        self.settings.mode_for(choice)
     }
 
     /// The rustls configuration: verifying (`verify-full`, `prefer`) or encrypting only (`require`).
@@ -101,7 +151,9 @@ impl Tls {
         let provider_us = started.elapsed().as_micros();
         let config = if verify {
             let mut roots = RootCertStore::empty();
-            roots.add_parsable_certificates(parse_bundle(RDS_CA_BUNDLE)?);
+            for bundle in BUILT_IN_BUNDLES {
+                roots.add_parsable_certificates(parse_bundle(bundle)?);
+            }
             if let Some(extra) = &self.extra {
                 roots.add_parsable_certificates(parse_bundle(extra)?);
             }
@@ -210,13 +262,15 @@ impl ServerCertVerifier for EncryptOnly {
 mod tests {
     use super::*;
 
+    const VERIFY: TlsMode = TlsMode::VerifyFull;
+
     #[test]
     fn every_built_in_certificate_is_a_trust_anchor() {
-        let certs = parse_bundle(RDS_CA_BUNDLE).unwrap();
-        assert_eq!(certs.len(), 120);
+        let certs: Vec<_> = BUILT_IN_BUNDLES.iter().flat_map(|bundle| parse_bundle(bundle).unwrap()).collect();
+        assert_eq!(certs.len(), 120 + 27);
         let mut roots = RootCertStore::empty();
         let (added, ignored) = roots.add_parsable_certificates(certs);
-        assert_eq!((added, ignored), (120, 0));
+        assert_eq!((added, ignored), (147, 0));
     }
 
     #[test]
@@ -226,16 +280,47 @@ mod tests {
         }
         assert_eq!(TlsMode::parse("VERIFY-FULL"), Ok(TlsMode::VerifyFull));
         assert!(TlsMode::parse("allow").is_err());
-        let tls = Tls::new(TlsMode::Prefer, None);
-        assert_eq!(tls.mode_for(Some(true)), TlsMode::VerifyFull);
-        assert_eq!(tls.mode_for(Some(false)), TlsMode::Disable);
-        assert_eq!(tls.mode_for(None), TlsMode::Prefer);
-        assert_eq!(Tls::new(TlsMode::Disable, None).mode_for(Some(true)), TlsMode::VerifyFull);
+        assert!(TlsMode::parse_minimum("prefer").is_err());
+        let settings = |default, minimum| TlsSettings { default, minimum, master: TlsMode::VerifyFull };
+        let tls = Tls::new(settings(TlsMode::Prefer, TlsMode::Disable), None);
+        assert_eq!(tls.mode_for(TlsChoice::Secret(Some(true))), TlsMode::VerifyFull);
+        assert_eq!(tls.mode_for(TlsChoice::Secret(Some(false))), TlsMode::Disable);
+        assert_eq!(tls.mode_for(TlsChoice::Secret(None)), TlsMode::Prefer);
+        assert_eq!(tls.mode_for(TlsChoice::Master { verified: false }), TlsMode::VerifyFull);
+        let tls = Tls::new(settings(TlsMode::Disable, TlsMode::Disable), None);
+        assert_eq!(tls.mode_for(TlsChoice::Secret(Some(true))), TlsMode::VerifyFull);
+    }
+
+    /// The operator's floor wins over every secret: `ssl: false` cannot lower it, and the master's mode is the
+    /// operator's alone.
+    #[test]
+    fn a_secret_cannot_go_below_the_minimum() {
+        let check = |minimum, default, ssl, expected| {
+            let settings = TlsSettings { default, minimum, master: TlsMode::Disable };
+            assert_eq!(settings.mode_for(TlsChoice::Secret(ssl)), expected, "{minimum} {default} {ssl:?}");
+        };
+        use TlsMode::*;
+        check(Require, VerifyFull, Some(false), Require);
+        check(Require, Disable, None, Require);
+        check(Require, Prefer, None, VerifyFull);
+        check(Require, Require, Some(true), VerifyFull);
+        check(VerifyFull, Disable, Some(false), VerifyFull);
+        check(VerifyFull, Require, None, VerifyFull);
+        check(Disable, Prefer, Some(false), Disable);
+        let master_only = TlsSettings { default: Disable, minimum: Disable, master: VerifyFull };
+        assert_eq!(master_only.mode_for(TlsChoice::Master { verified: false }), VerifyFull);
+        let trusting = TlsSettings { default: Disable, minimum: Disable, master: Disable };
+        assert_eq!(trusting.mode_for(TlsChoice::Master { verified: false }), Disable);
+        assert_eq!(
+            trusting.mode_for(TlsChoice::Master { verified: true }),
+            VerifyFull,
+            "the master secret may raise it"
+        );
     }
 
     #[test]
     fn both_client_configurations_build() {
-        let tls = Tls::new(TlsMode::VerifyFull, None);
+        let tls = Tls::new(TlsSettings { default: VERIFY, minimum: TlsMode::Disable, master: VERIFY }, None);
         assert!(tls.client_config(true).is_ok());
         assert!(tls.client_config(false).is_ok());
         assert!(Arc::ptr_eq(&tls.client_config(true).unwrap(), &tls.client_config(true).unwrap()), "built once");
@@ -249,7 +334,7 @@ mod tests {
 
     #[test]
     fn explains_certificate_failures() {
-        let tls = Tls::new(TlsMode::VerifyFull, None);
+        let tls = Tls::new(TlsSettings { default: VERIFY, minimum: TlsMode::Disable, master: VERIFY }, None);
         let check = |err: rustls::Error, expected: &str| {
             let io = std::io::Error::new(std::io::ErrorKind::InvalidData, err);
             let text = explain(&io, &tls).unwrap();

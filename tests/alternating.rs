@@ -18,6 +18,9 @@ on_both_engines!(
     an_unrelated_user_with_the_clone_name_is_refused_and_untouched,
     a_user_named_like_a_clone_leaves_its_namesake_untouched,
     a_missing_or_refused_master_secret_is_named_and_changes_nothing,
+    a_forged_history_does_not_hand_over_another_account,
+    an_account_administrator_is_never_a_user_of_the_pair,
+    the_master_user_is_never_a_user_of_the_pair,
 );
 
 const INITIAL: &str = "initial-Passw0rd!";
@@ -54,16 +57,9 @@ async fn create_master(engine: Engine) -> String {
     master
 }
 
-/// A master secret as RDS manages them: only `username` and `password`; the rest comes from the rotated secret.
-async fn master_secret(username: &str, password: &str) -> String {
-    let id = unique("master-secret");
-    create_secret(&sm().await, &id, &serde_json::json!({"username": username, "password": password})).await;
-    id
-}
-
 async fn pair_named(engine: Engine, base: &str) -> Pair {
     let master = create_master(engine).await;
-    let masterarn = master_secret(&master, MASTER_PASSWORD).await;
+    let masterarn = engine.master_secret(&master, MASTER_PASSWORD).await;
     let place = unique("place");
     engine.create_user(base, INITIAL).await;
     match engine {
@@ -87,8 +83,7 @@ async fn pair_named(engine: Engine, base: &str) -> Pair {
             my_exec(&format!("GRANT SELECT, INSERT, CREATE ON `{place}`.* TO {}@'%'", my_quote(base))).await;
         }
     }
-    let mut secret = engine.secret(base, INITIAL);
-    secret["masterarn"] = masterarn.into();
+    let secret = engine.alternating_secret(base, INITIAL, &masterarn);
     let secret_id = unique("secret");
     create_secret(&sm().await, &secret_id, &secret).await;
     Pair { engine, base: base.to_owned(), clone: format!("{base}_clone"), place, secret_id }
@@ -273,12 +268,11 @@ async fn a_missing_or_refused_master_secret_is_named_and_changes_nothing(engine:
     let sm = sm().await;
     for (masterarn, problem) in [
         (unique("no-such-master"), "does not exist"),
-        (master_secret("nobody_at_all", "wrong-Passw0rd").await, "does not log in"),
+        (engine.master_secret("nobody_at_all", "wrong-Passw0rd").await, "does not log in"),
     ] {
         let base = unique("alt");
         engine.create_user(&base, INITIAL).await;
-        let mut secret = engine.secret(&base, INITIAL);
-        secret["masterarn"] = masterarn.clone().into();
+        let secret = engine.alternating_secret(&base, INITIAL, &masterarn);
         let secret_id = unique("secret");
         create_secret(&sm, &secret_id, &secret).await;
         let users_before = engine.users(&base).await;
@@ -411,4 +405,107 @@ async fn mariadb_accounts_grants_and_roles_are_mirrored_and_revocations_follow()
         let (_, password) = p.login_of(stage).await;
         assert!(!log.contains(&password), "a password of {stage} is in the general log");
     }
+}
+
+// ---------------------------------------------------------------- trust boundaries (docs/threat-model.md, S4)
+
+/// Writes a version of `secret_id` labelled `stage`, as anyone with PutSecretValue on the secret can.
+async fn put_stage(secret_id: &str, stage: &str, value: &serde_json::Value) {
+    let sm = sm().await;
+    let request = sm.put_secret_value().secret_id(secret_id).secret_string(value.to_string()).version_stages(stage);
+    request.send().await.expect("put a version");
+}
+
+/// The attack: whoever writes the secret writes its history too. Naming `victim` and `victim_clone` with
+/// guessed passwords, or owning a user that happens to be called `victim_clone` and forging an AWSPREVIOUS that
+/// names `victim`, gets `victim` neither dropped, nor rewritten, nor its password changed.
+async fn a_forged_history_does_not_hand_over_another_account(engine: Engine) {
+    let p = pair(engine).await;
+    let victim = unique("victim");
+    engine.create_user(&victim, "victims-own-Passw0rd").await;
+    let victim_account = || async { engine.users(&victim).await.remove(&engine.user_key(&victim)) };
+    let victim_before = victim_account().await;
+    let masterarn = secret_value(&sm().await, &p.secret_id, "AWSCURRENT").await.unwrap()["masterarn"].clone();
+
+    // Two PutSecretValue calls: AWSPREVIOUS victim, AWSCURRENT victim_clone, both with guesses.
+    let forge = |user: &str, password: &str| {
+        let mut value = engine.alternating_secret(user, password, masterarn.as_str().unwrap());
+        value["host"] = tls_host().into();
+        value
+    };
+    put_stage(&p.secret_id, "AWSCURRENT", &forge(&victim, "guess-1")).await;
+    put_stage(&p.secret_id, "AWSCURRENT", &forge(&format!("{victim}_clone"), "guess-2")).await;
+    let err = p.rotate().await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+    assert!(err.to_string().contains("AWSCURRENT does not log in as it"), "{err}");
+    assert_eq!(engine.users(&victim).await.len(), 1, "no victim_clone was made");
+    assert_eq!(victim_account().await, victim_before, "victim untouched");
+
+    // The writer's own user is called victim_clone (its password works); the forged AWSPREVIOUS names victim.
+    let own = format!("{victim}_clone");
+    engine.create_user(&own, "writers-own-Passw0rd").await;
+    put_stage(&p.secret_id, "AWSCURRENT", &forge(&own, "writers-own-Passw0rd")).await;
+    put_stage(&p.secret_id, "AWSPREVIOUS", &forge(&victim, "guess-3")).await;
+    let err = p.rotate().await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserConflict", "{err}");
+    assert_eq!(victim_account().await, victim_before, "victim untouched");
+    assert!(engine.logs_in(&victim, "victims-own-Passw0rd").await);
+}
+
+/// A user that could administer accounts — directly, or through a role — is never copied from or to.
+async fn an_account_administrator_is_never_a_user_of_the_pair(engine: Engine) {
+    for through_role in [false, true] {
+        let p = pair(engine).await;
+        let grantee = match engine {
+            Engine::Postgres => escape_identifier(&p.base),
+            Engine::Mariadb => format!("{}@'%'", my_quote(&p.base)),
+        };
+        let (sql, power) = match (engine, through_role) {
+            (Engine::Postgres, false) => (vec![format!("ALTER ROLE {grantee} CREATEROLE")], "has CREATEROLE"),
+            (Engine::Postgres, true) => {
+                let role = escape_identifier(&unique("admins"));
+                (vec![format!("CREATE ROLE {role} CREATEROLE"), format!("GRANT {role} TO {grantee}")], "CREATEROLE")
+            }
+            (Engine::Mariadb, false) => (vec![format!("GRANT CREATE USER ON *.* TO {grantee}")], "CREATE USER"),
+            (Engine::Mariadb, true) => {
+                let role = format!("`{}`", unique("admins"));
+                let sql = vec![
+                    format!("CREATE ROLE {role}"),
+                    format!("GRANT INSERT ON mysql.* TO {role}"),
+                    format!("GRANT {role} TO {grantee}"),
+                ];
+                (sql, "INSERT on `mysql`")
+            }
+        };
+        for statement in sql {
+            match engine {
+                Engine::Postgres => pg_admin().await.batch_execute(&statement).await.unwrap(),
+                Engine::Mariadb => my_exec(&statement).await,
+            }
+        }
+        let users_before = engine.users(&p.base).await;
+        let err = p.rotate().await.unwrap_err();
+        assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+        assert!(err.to_string().contains(power) && err.to_string().contains("administer other accounts"), "{err}");
+        if through_role {
+            assert!(err.to_string().contains("role"), "{err}");
+        }
+        assert_eq!(engine.users(&p.base).await, users_before, "no clone was made");
+        assert_eq!(p.login_of("AWSCURRENT").await.0, p.base);
+    }
+}
+
+/// The master user itself, named by the secret with its own working password, is refused as a user of the pair.
+async fn the_master_user_is_never_a_user_of_the_pair(engine: Engine) {
+    let master = create_master(engine).await;
+    let masterarn = engine.master_secret(&master, MASTER_PASSWORD).await;
+    let secret_id = unique("secret");
+    create_secret(&sm().await, &secret_id, &engine.alternating_secret(&master, MASTER_PASSWORD, &masterarn)).await;
+    let users_before = engine.users(&master).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    let err = run_rotation(&rotator().await, &secret_id, &token).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(err.to_string().contains("never rotate the master user"), "{err}");
+    assert_eq!(engine.users(&master).await, users_before);
+    assert!(engine.logs_in(&master, MASTER_PASSWORD).await);
 }

@@ -251,24 +251,40 @@ async fn check_names_each_failure_and_what_to_fix() {
 /// would stop the rotation.
 #[tokio::test]
 async fn check_an_alternating_users_secret() {
-    let sm = sm().await;
-    let master = unique("check-master");
+    let engine = Engine::Mariadb;
+    let master = engine.master_secret(&env("TEST_MARIADB_ADMIN_USER"), &env("TEST_MARIADB_ADMIN_PASSWORD")).await;
+    let bare = unique("check-bare-master");
     let root = serde_json::json!({
         "username": env("TEST_MARIADB_ADMIN_USER"), "password": env("TEST_MARIADB_ADMIN_PASSWORD"),
     });
-    create_secret(&sm, &master, &root).await;
-    let (_, ready) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = master.clone().into()).await;
-    let (taken_user, taken) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = master.clone().into()).await;
-    Engine::Mariadb.create_user(&format!("{taken_user}_clone"), "someone-elses").await;
-    let (_, orphan) = checked_secret(Engine::Mariadb, |s| s["masterarn"] = "no-such-master-secret".into()).await;
+    create_secret(&sm().await, &bare, &root).await;
+    let alternating = |masterarn: &str| {
+        let masterarn = masterarn.to_owned();
+        move |s: &mut serde_json::Value| {
+            s["host"] = tls_host().into();
+            s["masterarn"] = masterarn.into();
+        }
+    };
+    let (_, ready) = checked_secret(engine, alternating(&master)).await;
+    let (taken_user, taken) = checked_secret(engine, alternating(&master)).await;
+    engine.create_user(&format!("{taken_user}_clone"), "someone-elses").await;
+    let (_, orphan) = checked_secret(engine, alternating("no-such-master-secret")).await;
+    let (_, hostless) = checked_secret(engine, alternating(&bare)).await;
+    let (_, elsewhere) = checked_secret(engine, |s| s["masterarn"] = master.clone().into()).await;
+    let ca = env("TEST_TLS_CA");
+    let envs = [("DB_EXTRA_CA_BUNDLE", ca.as_str())];
 
-    let (code, out) = check(&ready, &[]);
+    let (code, out) = check(&ready, &envs);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("ok    master secret") && out.contains("creates") && out.contains("_clone\""), "{out}");
-    for (secret_id, failure, fix) in
-        [(&taken, "FAIL  alternate", "drop or rename that user"), (&orphan, "FAIL  master secret", "masterarn")]
-    {
-        let (code, out) = check(secret_id, &[]);
+    assert!(out.contains("(TLS mode verify-full)"), "the master logs in over verified TLS: {out}");
+    for (secret_id, failure, fix) in [
+        (&taken, "FAIL  alternate", "drop or rename that user"),
+        (&orphan, "FAIL  master secret", "masterarn"),
+        (&hostless, "FAIL  master secret", "holds no host"),
+        (&elsewhere, "FAIL  master secret", "only where its own secret says"),
+    ] {
+        let (code, out) = check(secret_id, &envs);
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains(failure) && out.contains(fix), "expected {failure:?} and {fix:?} in:\n{out}");
     }

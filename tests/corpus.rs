@@ -228,6 +228,20 @@ fn cases() -> Vec<Case> {
             "not valid JSON",
         ),
         case(
+            "masterarn naming a master secret without a host or RDS tags",
+            Master(|_| MasterSecret::Value(json!({"username": "postgres", "password": "x"}))),
+            "MasterSecretError",
+            "holds no host",
+        ),
+        case(
+            "masterarn naming a master secret on another host",
+            Master(|_| {
+                MasterSecret::Value(json!({"username": "postgres", "password": "x", "host": "elsewhere.example"}))
+            }),
+            "MasterSecretError",
+            "only where its own secret says",
+        ),
+        case(
             "masterarn naming a master secret without a password",
             Master(|_| MasterSecret::Value(json!({"username": "postgres"}))),
             "MasterSecretError",

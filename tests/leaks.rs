@@ -138,7 +138,7 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     // The server saw a verifier or hash, never the new password.
     let statements = engine.statement_log();
     let marker = match engine {
-        Engine::Postgres => "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$",
+        Engine::Postgres => "ALTER ROLE SESSION_USER PASSWORD 'SCRAM-SHA-256$",
         Engine::Mariadb => "SET PASSWORD = '*",
     };
     assert!(statements.contains(marker), "statement logging is on");
@@ -169,14 +169,12 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
         Engine::Postgres => (env("TEST_PG_ADMIN_USER"), env("TEST_PG_ADMIN_PASSWORD")),
         Engine::Mariadb => (env("TEST_MARIADB_ADMIN_USER"), env("TEST_MARIADB_ADMIN_PASSWORD")),
     };
-    let master = unique("leak-master");
-    create_secret(&sm, &master, &serde_json::json!({"username": admin_user, "password": admin_password})).await;
+    let master = engine.master_secret(&admin_user, &admin_password).await;
     let user = unique("leak_alt");
     let old = "Old-Passw0rd-alt-leak";
     engine.create_user(&user, old).await;
     let secret_id = unique("leak-secret");
-    let mut secret = engine.secret(&user, old);
-    secret["masterarn"] = master.clone().into();
+    let secret = engine.alternating_secret(&user, old, &master);
     create_secret(&sm, &secret_id, &secret).await;
     let rotator = rotator().await;
     let rotation_token = "rotation-token-alt-leak-91c2";
@@ -194,7 +192,9 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
 
     // The master secret's password goes stale: setSecret fails, naming the master secret and nothing secret.
     let wrong = "Stale-Master-Passw0rd-leak";
-    let stale = serde_json::json!({"username": admin_user, "password": wrong}).to_string();
+    let mut stale = secret_value(&sm, &master, "AWSCURRENT").await.unwrap();
+    stale["password"] = wrong.into();
+    let stale = stale.to_string();
     sm.put_secret_value().secret_id(&master).secret_string(stale).send().await.unwrap();
     let token = stage_rotation(&sm, &secret_id).await;
     lambda_handler(&rotator, &Metrics::disabled(), payload("createSecret", &secret_id, token.as_str(), rotation_token))

@@ -18,9 +18,8 @@ async fn fixture(engine: Engine, alternating: bool) -> String {
             Engine::Postgres => (env("TEST_PG_ADMIN_USER"), env("TEST_PG_ADMIN_PASSWORD")),
             Engine::Mariadb => (env("TEST_MARIADB_ADMIN_USER"), env("TEST_MARIADB_ADMIN_PASSWORD")),
         };
-        let master = unique("ovl-master");
-        create_secret(&sm().await, &master, &serde_json::json!({"username": admin, "password": password})).await;
-        secret["masterarn"] = master.into();
+        let master = engine.master_secret(&admin, &password).await;
+        secret = engine.alternating_secret(&user, "initial-Passw0rd", &master);
     }
     let secret_id = unique("ovl-secret");
     create_secret(&sm().await, &secret_id, &secret).await;

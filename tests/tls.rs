@@ -14,8 +14,12 @@ fn trusting_the_test_ca() -> Vec<(&'static str, String)> {
     vec![("DB_EXTRA_CA_BUNDLE", env("TEST_TLS_CA"))]
 }
 
+/// A rotator with exactly these settings: the local CA is trusted only when `vars` says so.
 async fn rotator_from(vars: &[(&str, String)]) -> rds_rotator::handler::AwsRotator {
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if !vars.iter().any(|(k, _)| *k == "DB_EXTRA_CA_BUNDLE") {
+        vars.push(("DB_EXTRA_CA_BUNDLE", ""));
+    }
     rotator_with(&vars).await
 }
 
@@ -233,14 +237,84 @@ async fn a_server_that_demands_tls_is_named_when_tls_is_off() {
     assert!(err.to_string().contains("REQUIREs SSL"), "{err}");
 }
 
+/// Every certificate built in, from both bundles.
+fn built_in_certificates() -> Vec<x509_cert::Certificate> {
+    rds_rotator::tls::BUILT_IN_BUNDLES
+        .iter()
+        .flat_map(|pem| x509_cert::Certificate::load_pem_chain(pem).expect("the bundle parses"))
+        .collect()
+}
+
+/// The Regions where AWS runs RDS, from botocore 1.44.8's endpoints.json (the `rds` service of the `aws` and
+/// `aws-us-gov` partitions). A Region AWS opens is added here; the test then fails until its CAs are built in.
+const RDS_REGIONS: [&str; 36] = [
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+
+/// Every Region AWS runs RDS in has its three current root CAs built in (RSA2048, RSA4096, ECC384 G1), so verified
+/// TLS works there without DB_EXTRA_CA_BUNDLE. China's are not built in (one source only; docs say so).
+#[test]
+fn every_rds_region_has_its_root_cas_built_in() {
+    let names: Vec<String> = built_in_certificates()
+        .iter()
+        .map(|cert| cert.tbs_certificate.subject.to_string())
+        .filter_map(|subject| subject.split(',').find_map(|part| part.strip_prefix("CN=")).map(str::to_owned))
+        .collect();
+    let mut missing = Vec::new();
+    for region in RDS_REGIONS {
+        for kind in ["RSA2048", "RSA4096", "ECC384"] {
+            let cn = format!("Amazon RDS {region} Root CA {kind} G1");
+            if !names.contains(&cn) {
+                missing.push(cn);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not built in: {missing:?}");
+    assert!(!names.iter().any(|cn| cn.contains(" cn-")), "China's CAs are documented, not built in");
+}
+
 /// The built-in bundle: every certificate is a CA certificate, and its subject is one of the RDS or RDS Proxy CAs.
 #[test]
 fn the_built_in_bundle_holds_only_the_expected_cas() {
     use x509_cert::der::Decode;
     use x509_cert::ext::pkix::BasicConstraints;
-    let pem = rds_rotator::tls::RDS_CA_BUNDLE;
-    let certs = x509_cert::Certificate::load_pem_chain(pem).expect("the bundle parses");
-    assert_eq!(certs.len(), 120);
+    let certs = built_in_certificates();
+    assert_eq!(certs.len(), 147);
     let expected = |cn: &str| {
         let rds = cn.starts_with("Amazon RDS ")
             && ["Root CA RSA2048 G1", "Root CA RSA4096 G1", "Root CA ECC384 G1", "2019 CA", "Root CA", " CA"]

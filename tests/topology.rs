@@ -82,6 +82,11 @@ fn map_to_writer(host: &str) -> String {
     format!("{}=127.0.0.1:{}", host_and_port(host, 5432), pg_port())
 }
 
+/// The same, by the name the local certificates are issued for: master logins verify TLS.
+fn map_to_writer_by_name(host: &str) -> String {
+    format!("{}={}:{}", host_and_port(host, 5432), tls_host(), pg_port())
+}
+
 fn map_to_reader(host: &str) -> String {
     format!("{}=127.0.0.1:{}", host_and_port(host, 5432), env("TEST_PG_PLAIN_PORT"))
 }
@@ -339,8 +344,18 @@ async fn a_cross_region_replica_is_refused_by_name() {
     assert!(pg_logs_in(&user, INITIAL).await && reader_logs_in(&user, INITIAL).await, "nothing changed");
 }
 
+/// An RDS-managed master secret of instance `id` (created with ManageMasterUserPassword), holding the local
+/// administrator's credentials as RDS would hold the instance's; returns its ARN.
+async fn managed_master_secret(id: &str) -> String {
+    let described = rds().await.describe_db_instances().db_instance_identifier(id).send().await.unwrap();
+    let master_arn = described.db_instances()[0].master_user_secret().unwrap().secret_arn().unwrap().to_owned();
+    let admin = json!({"username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD")});
+    sm().await.put_secret_value().secret_id(&master_arn).secret_string(admin.to_string()).send().await.unwrap();
+    master_arn
+}
+
 /// Alternating users with an RDS-managed master secret, which holds only a user name and a password: its tags name
-/// the instance, whose endpoint the master logs in at.
+/// the instance, whose endpoint the master logs in at, over verified TLS.
 #[tokio::test]
 async fn an_rds_managed_master_secret_is_found_through_its_tags() {
     let logs = LogBuffer::default();
@@ -349,17 +364,12 @@ async fn an_rds_managed_master_secret_is_found_through_its_tags() {
 
     let id = rds_id("mgd");
     let endpoint = instance(&id, &env("TEST_PG_ADMIN_USER"), true).await;
-    let described = rds().await.describe_db_instances().db_instance_identifier(&id).send().await.unwrap();
-    let master_arn = described.db_instances()[0].master_user_secret().unwrap().secret_arn().unwrap().to_owned();
-    // RDS would have set the instance's master password to the secret's: here, the local administrator's.
-    let admin = json!({"username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD")});
-    sm().await.put_secret_value().secret_id(&master_arn).secret_string(admin.to_string()).send().await.unwrap();
-
+    let master_arn = managed_master_secret(&id).await;
     let user = unique("topo_mgd");
     pg_create_role(&user, INITIAL).await;
-    let secret = secret_for(&user, json!({"host": pg_host(), "port": pg_port(), "masterarn": master_arn}));
+    let secret = secret_for(&user, json!({"host": endpoint, "port": 5432, "masterarn": master_arn}));
     let secret_id = new_secret(&secret).await;
-    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map_to_writer(&endpoint))]).await;
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map_to_writer_by_name(&endpoint))]).await;
     let token = stage_rotation(&sm().await, &secret_id).await;
     run_rotation(&rotator, &secret_id, &token).await.unwrap();
     let current = secret_value(&sm().await, &secret_id, "AWSCURRENT").await.unwrap();
@@ -367,6 +377,105 @@ async fn an_rds_managed_master_secret_is_found_through_its_tags() {
     assert!(pg_logs_in(&format!("{user}_clone"), &password_of(&current)).await);
     let text = logs.text();
     assert!(text.contains("the master secret is RDS-managed; its tags name the endpoint"), "{text}");
+}
+
+/// The rotated secret's host, which its writer chooses, cannot send an RDS-managed master anywhere but its own
+/// instance: another instance's endpoint, or the same name under another domain, is refused before any login.
+#[tokio::test]
+async fn a_rotated_secret_cannot_send_an_rds_managed_master_elsewhere() {
+    let id = rds_id("mgd2");
+    let endpoint = instance(&id, &env("TEST_PG_ADMIN_USER"), true).await;
+    let master_arn = managed_master_secret(&id).await;
+    let other = instance(&rds_id("other"), "admin", false).await;
+    let look_alike = endpoint.replace(".rds.amazonaws.com", ".rds.amazonaws.com.attacker.example");
+    for host in [other.as_str(), look_alike.as_str(), "127.0.0.1"] {
+        let user = unique("topo_else");
+        pg_create_role(&user, INITIAL).await;
+        let secret_id =
+            new_secret(&secret_for(&user, json!({"host": host, "port": 5432, "masterarn": master_arn}))).await;
+        // Every name leads to the local server: only the check, not the network, keeps the master away.
+        let map =
+            format!("{},{},{}", map_to_writer_by_name(&endpoint), map_to_writer(&other), map_to_writer(&look_alike));
+        let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map)]).await;
+        let token = stage_rotation(&sm().await, &secret_id).await;
+        run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+        let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "MasterSecretError", "{host}: {err}");
+        assert!(err.to_string().contains("the master logs in only where its own secret says"), "{err}");
+        assert!(pg_stored_password(&format!("{user}_clone")).await.is_none(), "{host}: nothing was created");
+        assert!(pg_logs_in(&user, INITIAL).await);
+    }
+}
+
+/// An RDS-managed-looking master secret (only a user name and a password) whose tags name nothing: the rotation
+/// fails closed, naming what is missing, rather than logging the master in where the rotated secret points.
+#[tokio::test]
+async fn a_master_secret_with_neither_host_nor_tags_fails_closed() {
+    let master = unique("untagged-master");
+    let admin = json!({"username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD")});
+    create_secret(&sm().await, &master, &admin).await;
+    let user = unique("topo_untagged");
+    pg_create_role(&user, INITIAL).await;
+    let secret_id =
+        new_secret(&secret_for(&user, json!({"host": pg_host(), "port": pg_port(), "masterarn": master}))).await;
+    let rotator = rotator().await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(
+        err.to_string().contains("holds no host") && err.to_string().contains("aws:rds:primaryDBInstanceArn"),
+        "{err}"
+    );
+    assert!(pg_stored_password(&format!("{user}_clone")).await.is_none());
+}
+
+/// The rotated secret may name a read replica of the master's instance: the master changes the writer, and the
+/// rotation waits until the new user works at the replica.
+#[tokio::test]
+async fn a_rotated_secret_may_name_a_replica_of_the_masters_instance() {
+    let id = rds_id("msrc");
+    let endpoint = instance(&id, &env("TEST_PG_ADMIN_USER"), false).await;
+    let replica_id = rds_id("mrep");
+    let replica_host = replica(&replica_id, &id).await;
+    let master = unique("replica-master");
+    let admin = json!({
+        "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"), "host": endpoint, "port": 5432,
+    });
+    create_secret(&sm().await, &master, &admin).await;
+    let user = unique("topo_mrep");
+    user_on_both(&user).await;
+    let secret_id = new_secret(&secret_for(&user, json!({"host": replica_host, "masterarn": master}))).await;
+    let map = format!("{},{}", map_to_writer_by_name(&endpoint), map_to_reader(&replica_host));
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map), ("PROPAGATION_TIMEOUT_SECONDS", "20")]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let clone = format!("{user}_clone");
+    // Plays replication: the clone the master creates on the writer appears on the replica.
+    let replication = tokio::spawn({
+        let clone = clone.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                assert!(std::time::Instant::now() < deadline, "the clone never appeared on the writer");
+                if let Some(verifier) = pg_stored_password(&clone).await {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let sql = format!(
+                        "CREATE ROLE {} LOGIN PASSWORD {}",
+                        escape_identifier(&clone),
+                        escape_literal(&verifier)
+                    );
+                    reader_admin().await.batch_execute(&sql).await.unwrap();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap();
+    replication.await.unwrap();
+    let pending = password_of(&secret_value(&sm().await, &secret_id, "AWSPENDING").await.unwrap());
+    assert!(reader_logs_in(&clone, &pending).await, "setSecret returned once the replica had it");
 }
 
 struct BreakGlass {
@@ -409,6 +518,7 @@ async fn break_glass_resets(by_host: bool) {
         ("RDS_ENDPOINT_MAP", &map),
         ("RDS_ENDPOINT", &bg.proxy.url),
         ("BREAK_GLASS_MASTER_RESET", "true"),
+        ("BREAK_GLASS_DB_IDENTIFIERS", &format!("some-other-db,{}", bg.id)),
         ("PROPAGATION_TIMEOUT_SECONDS", "20"),
     ])
     .await;
@@ -454,6 +564,7 @@ async fn break_glass_refuses_an_instance_that_manages_its_master_password() {
         ("RDS_ENDPOINT_MAP", &map),
         ("RDS_ENDPOINT", &bg.proxy.url),
         ("BREAK_GLASS_MASTER_RESET", "true"),
+        ("BREAK_GLASS_DB_IDENTIFIERS", &bg.id),
     ])
     .await;
     let token = stage_rotation(&sm().await, &bg.secret_id).await;
@@ -475,4 +586,38 @@ async fn without_break_glass_a_drifted_master_is_left_to_a_human() {
     assert_eq!(err.error_type(), "CredentialsRejected", "{err}");
     assert!(bg.proxy.parameters("ModifyDBInstance").is_empty());
     assert!(pg_logs_in(&bg.user, "Drifted-Passw0rd-by-hand").await);
+}
+
+/// Break-glass resets only what the operator listed: a secret naming another instance (by identifier, or by an
+/// endpoint name under a look-alike domain) gets no RDS call at all — no lookup, no reset — and the refused login
+/// stands, saying why break-glass was not tried.
+#[tokio::test]
+async fn break_glass_touches_only_the_instances_the_operator_listed() {
+    let (bg, map) = drifted_master(false, false).await;
+    let look_alike = format!("{}.abcdefghij.us-east-1.rds.amazonaws.evil.example", bg.id);
+    for (names, why) in [
+        (json!({"dbInstanceIdentifier": bg.id}), format!("DB instance {} is not in BREAK_GLASS_DB_IDENTIFIERS", bg.id)),
+        (json!({"host": look_alike, "port": 5432}), "names no RDS instance or cluster".to_owned()),
+    ] {
+        let secret_id = new_secret(&secret_for(&bg.user, names)).await;
+        let map = format!("{map},{}=127.0.0.1:{}", host_and_port(&look_alike, 5432), pg_port());
+        let rotator = rotator_with(&[
+            ("RDS_ENDPOINT_MAP", &map),
+            ("RDS_ENDPOINT", &bg.proxy.url),
+            ("BREAK_GLASS_MASTER_RESET", "true"),
+            ("BREAK_GLASS_DB_IDENTIFIERS", "production-db,arn:aws:rds:us-east-1:123456789012:cluster:payments"),
+        ])
+        .await;
+        let token = stage_rotation(&sm().await, &secret_id).await;
+        run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+        let resolving = bg.proxy.seen().len();
+        let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "CredentialsRejected", "{err}");
+        assert!(err.to_string().contains(&why), "{err}");
+        let calls: Vec<String> = bg.proxy.seen()[resolving..].iter().map(|seen| seen.operation.clone()).collect();
+        // A secret without a host needs one lookup to find its endpoint at all; break-glass adds none.
+        assert!(calls.iter().all(|op| op == "DescribeDBInstances") && calls.len() <= 1, "{calls:?}");
+        assert!(bg.proxy.parameters("ModifyDBInstance").is_empty(), "no reset was sent");
+        assert!(pg_logs_in(&bg.user, "Drifted-Passw0rd-by-hand").await, "nothing changed");
+    }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::credentials::DbSecret;
+use crate::credentials::{DbSecret, Master};
 use crate::engines::{DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome};
 use crate::error::Error;
 use crate::handler;
@@ -140,18 +140,34 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
         }
     }
 
-    // Where the rotation would connect: the secret's host, or what the RDS API resolves.
+    // Where the rotation would connect: the secret's host, or what the RDS API resolves; for alternating users,
+    // the master's endpoint, which the master's own secret names.
     let rotator = handler::build(config).await?;
-    let located = match rotator.locate(secret_id, &current).await {
-        Ok(located) => located,
-        Err(err) => {
-            let fix = "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path \
-                       to the RDS API (RDS_ENDPOINT names a VPC endpoint), or put the endpoint in the secret's host";
-            report.fail("endpoint", err.to_string(), fix);
-            return Ok(());
-        }
+    let (master, located) = match current.masterarn() {
+        Some(masterarn) => match rotator.master(secret_id, &current, masterarn).await {
+            Ok((master, located)) => (Some(master), located),
+            Err(err) => {
+                let fix = "give the master secret its own \"host\" (and \"port\"), or use an RDS-managed master \
+                           secret whose tags name the instance or cluster; point the rotated secret at the same \
+                           endpoint (or its reader, or a read replica); allow secretsmanager:GetSecretValue and \
+                           DescribeSecret on the master secret (MasterSecretArn in template.yaml) and kms:Decrypt on \
+                           its key";
+                report.fail("master secret", err.to_string(), fix);
+                return Ok(());
+            }
+        },
+        None => match rotator.locate(secret_id, &current).await {
+            Ok(located) => (None, located),
+            Err(err) => {
+                let fix = "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network \
+                           path to the RDS API (RDS_ENDPOINT names a VPC endpoint), or put the endpoint in the \
+                           secret's host";
+                report.fail("endpoint", err.to_string(), fix);
+                return Ok(());
+            }
+        },
     };
-    if located.resource.is_some() || located.writer != *at {
+    if located.resource.is_some() || located.writer.host != at.host || located.writer.port != at.port {
         let readers =
             located.readers.as_ref().map(|r| format!("; the new password must then work at {r}")).unwrap_or_default();
         report.ok("endpoint", format!("password changes go to {}{readers}", located.writer));
@@ -175,18 +191,8 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
         }
     };
     report.ok("database", format!("{at} answers (TLS mode {tls}); AWSCURRENT logs in as {user}"));
-    if let Some(masterarn) = current.masterarn() {
+    if let Some(master) = master {
         session.close().await;
-        let master = match rotator.master(secret_id, &current, masterarn, &located).await {
-            Ok(master) => master,
-            Err(err) => {
-                let fix = "correct the secret's masterarn or the master secret (an AWSCURRENT JSON SecretString of \
-                           the same engine family), and allow secretsmanager:GetSecretValue on it (MasterSecretArn \
-                           in template.yaml) and kms:Decrypt on its key";
-                report.fail("master secret", err.to_string(), fix);
-                return Ok(());
-            }
-        };
         return check_master(config, &store, &drivers, secret_id, &current, &master, report).await;
     }
     match session.describe_password_change(user).await {
@@ -207,7 +213,7 @@ async fn check_master<W: Write>(
     drivers: &Drivers,
     secret_id: &str,
     current: &DbSecret,
-    master: &DbSecret,
+    master: &Master,
     report: &mut Report<W>,
 ) -> Result<(), Error> {
     let masterarn = current.masterarn().unwrap_or("the master secret");
@@ -224,6 +230,11 @@ async fn check_master<W: Write>(
         }
     };
     let next = pair.other(current.username());
+    if next == master.username() {
+        let fix = "rotate the master user with its own single-user secret, not as an alternate";
+        report.fail("alternate", format!("the next rotation's user {next} is the master user"), fix);
+        return Ok(());
+    }
     let (at, user) = (master.target(), master.username());
     let mut session = match drivers.login(at, master.login()).await {
         Ok(LoginOutcome::Accepted(session)) => session,
@@ -237,16 +248,47 @@ async fn check_master<W: Write>(
             return Ok(());
         }
     };
-    report.ok("master secret", format!("{masterarn} logs in as {user} at {at}"));
-    let ours = previous.as_ref().is_some_and(|previous| previous.username() == next);
+    report
+        .ok("master secret", format!("{masterarn} logs in as {user} at {at} (TLS mode {})", drivers.tls_mode_for(at)));
+    for who in [current.username(), next] {
+        match session.account_power(who).await {
+            Ok(None) => {}
+            Ok(Some(power)) => {
+                let fix = "rotate account administrators with a single-user secret; alternating users copy \
+                           privileges between two users and never touch one that can administer accounts";
+                report.fail("alternate", format!("{who} {power}: setSecret will refuse it"), fix);
+                session.close().await;
+                return Ok(());
+            }
+            Err(err) if err.detail.contains("does not exist") => {}
+            Err(err) => {
+                report.fail("alternate", err.to_string(), "grant the master what the message names");
+                session.close().await;
+                return Ok(());
+            }
+        }
+        if who == next {
+            break;
+        }
+    }
+    let ours = match previous.as_ref().filter(|previous| previous.username() == next) {
+        Some(previous) => {
+            let previous = previous.at(&current.target().clone());
+            matches!(drivers.login(previous.target(), previous.login()).await, Ok(LoginOutcome::Accepted(_)))
+        }
+        None => false,
+    };
     match session.user_exists(next).await {
         Ok(false) => {
             report.ok("alternate", format!("the next rotation creates {next} as the twin of {}", current.username()))
         }
-        Ok(true) if ours => report.ok("alternate", format!("the next rotation moves to {next} (AWSPREVIOUS's user)")),
+        Ok(true) if ours => report.ok(
+            "alternate",
+            format!("the next rotation moves to {next} (AWSPREVIOUS's user, whose password still logs in)"),
+        ),
         Ok(true) => report.fail(
             "alternate",
-            format!("{next} exists, and is not AWSPREVIOUS's user: setSecret will refuse to change it"),
+            format!("{next} exists, and no version of this secret logs in as it: setSecret will refuse to change it"),
             "drop or rename that user if it is not in use, or rotate this secret as single user (no masterarn)",
         ),
         Err(err) => report.fail("alternate", err.to_string(), "grant the master what the message names"),
@@ -270,6 +312,10 @@ fn fix_for(err: &EngineError) -> &'static str {
         }
         EngineErrorKind::Busy => "the server is at its connection limit or starting: try again",
         EngineErrorKind::LoginRefused | EngineErrorKind::Statement => "see the server's message",
+        EngineErrorKind::Unverified => {
+            "let the master log in with verified TLS (MASTER_TLS_MODE=verify-full, the server's CA built in or in \
+             DB_EXTRA_CA_BUNDLE)"
+        }
         EngineErrorKind::ReadOnly => {
             "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or point it at the writer"
         }

@@ -103,6 +103,11 @@ pub trait DbSession: Send {
     /// Alternating users, in the master's session: an error naming the first difference when `pair.next` does not
     /// hold what `pair.current` holds (testSecret). Reads only.
     fn verify_alternate(&mut self, pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Alternating users, in the master's session: why `user` (which exists) could administer other accounts, in a
+    /// phrase ("is a superuser", "holds CREATE USER …"), or `None`. A rotation that copies privileges from or to such
+    /// a user would hand account administration to whoever writes the secret. Reads only.
+    fn account_power(&mut self, user: &UserName) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
 }
 
 /// The two users of an alternating-users secret, as one rotation sees them.
@@ -146,6 +151,9 @@ pub enum EngineErrorKind {
     Statement,
     /// The server refused a change because it is read-only: a replica or a reader, not the writer.
     ReadOnly,
+    /// A server whose certificate is not verified asked for a password in a form it could read (PostgreSQL's
+    /// cleartext request, MySQL's full authentication); the master login refused it.
+    Unverified,
 }
 
 /// How one login attempt reaches the server.
@@ -181,12 +189,13 @@ where
 
 /// The message for a plaintext login the server refuses because it demands TLS.
 const TLS_DEMANDED: &str = "the server requires TLS for this login, and TLS is off here \
-                            (the secret's \"ssl\" is false, or DB_TLS_MODE=disable)";
+                            (the secret's \"ssl\" is false, or DB_TLS_MODE or MASTER_TLS_MODE is disable)";
 
 /// The drivers of this build, one per engine family; dispatches on the target's engine.
 pub struct Drivers {
     postgres: PostgresEngine,
     mysql: MysqlEngine,
+    tls: Arc<Tls>,
 }
 
 /// A session of whichever driver served the login.
@@ -303,6 +312,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::LoginRefused => "database refused the session",
             EngineErrorKind::Statement => "database statement failed",
             EngineErrorKind::ReadOnly => "database is read-only",
+            EngineErrorKind::Unverified => "refused to send the master's password to an unverified server",
         })
     }
 }
@@ -310,15 +320,17 @@ impl fmt::Display for EngineErrorKind {
 impl Drivers {
     /// The TLS mode logins to `at` use.
     pub fn tls_mode_for(&self, at: &Target) -> TlsMode {
-        self.postgres.tls_mode_for(at)
+        self.tls.mode_for(at.tls)
     }
 
     pub fn new(config: &Config) -> Drivers {
         let extra = config.extra_ca_bundle.as_ref().map(|bundle| bundle.pem.clone());
-        let tls = Arc::new(Tls::new(config.tls_mode, extra));
+        let tls = Arc::new(Tls::new(config.tls, extra));
+        let (connect, statements) = (config.connect_timeout, config.statement_timeout);
         Drivers {
-            postgres: PostgresEngine::new(config.connect_timeout, tls.clone()),
-            mysql: MysqlEngine::new(config.connect_timeout, tls),
+            postgres: PostgresEngine::new(connect, statements, tls.clone()),
+            mysql: MysqlEngine::new(connect, statements, tls.clone()),
+            tls,
         }
     }
 }
@@ -394,6 +406,13 @@ impl DbSession for AnySession {
         match self {
             AnySession::Postgres(session) => session.verify_alternate(pair).await,
             AnySession::Mysql(session) => session.verify_alternate(pair).await,
+        }
+    }
+
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.account_power(user).await,
+            AnySession::Mysql(session) => session.account_power(user).await,
         }
     }
 }

@@ -17,8 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, DriverError, IoError, OptsBuilder, SslOpts};
+use tokio::net::TcpStream;
+
+use mysql_async::prelude::{FromRow, Queryable};
+use mysql_async::{Conn, DriverError, IoError, OptsBuilder, Params, Row, SslOpts};
 use tracing::{debug, info, warn};
 
 use super::mysql_auth::{self, AccountAuth, AuthPlugin};
@@ -26,14 +28,17 @@ use super::sql::{self, MysqlFlavor as Flavor, MysqlQuoting, Sql};
 use super::{
     Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, TLS_DEMANDED, Transport, login_per_mode,
 };
-use crate::credentials::{Login, Password, Target, UserName};
+use crate::credentials::{Login, Password, Target, TlsChoice, UserName};
 use crate::tls::{self, Tls, TlsMode};
 
+mod admin;
 mod alternate;
 pub(super) mod grants;
+pub mod guard;
 
 pub struct MysqlEngine {
     connect_timeout: Duration,
+    statement_timeout: Duration,
     tls: Arc<Tls>,
 }
 
@@ -43,7 +48,14 @@ pub struct MySession {
     /// The password this session logged in with, for servers that demand it (`PASSWORD REQUIRE CURRENT`).
     current: Password,
     target: Target,
+    /// `STATEMENT_TIMEOUT_SECONDS`, set with the character set before the session's first statement (`prepared`).
+    statement_timeout: Duration,
+    prepared: bool,
 }
+
+/// How much longer than `STATEMENT_TIMEOUT_SECONDS` the client waits for a statement before it gives up on the
+/// connection: the server's own timeouts should always answer first.
+const CLIENT_GRACE: Duration = Duration::from_secs(2);
 
 /// MySQL error numbers this engine acts on.
 mod code {
@@ -62,6 +74,11 @@ mod code {
     pub const NOT_VALID_PASSWORD: u16 = 1819;
     pub const MISSING_CURRENT_PASSWORD: u16 = 3892;
     pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    /// MariaDB's `max_statement_time`.
+    pub const STATEMENT_TIMEOUT: u16 = 1969;
+    /// MySQL's `max_execution_time`.
+    pub const EXECUTION_TIME_EXCEEDED: u16 = 3024;
 }
 
 /// Refusals of the hash form that the literal form may get past: missing privilege, plugin or format support.
@@ -76,8 +93,8 @@ const HASH_FORM_REFUSED: [u16; 7] = [
 ];
 
 impl MysqlEngine {
-    pub fn new(connect_timeout: Duration, tls: Arc<Tls>) -> MysqlEngine {
-        MysqlEngine { connect_timeout, tls }
+    pub fn new(connect_timeout: Duration, statement_timeout: Duration, tls: Arc<Tls>) -> MysqlEngine {
+        MysqlEngine { connect_timeout, statement_timeout, tls }
     }
 
     /// TLS options for `transport`. mysql_async sends nothing of the login before the handshake when they are set.
@@ -87,7 +104,7 @@ impl MysqlEngine {
             Transport::Plain => None,
             Transport::Verified => {
                 // (mysql_async names the element type PathOrBuf but does not export it: built through From.)
-                let mut roots = vec![tls::RDS_CA_BUNDLE.into()];
+                let mut roots: Vec<_> = tls::BUILT_IN_BUNDLES.iter().map(|bundle| (*bundle).into()).collect();
                 roots.extend(self.tls.extra_pem().map(|pem| pem.to_vec().into()));
                 Some(only_ours.with_root_certs(roots))
             }
@@ -102,25 +119,73 @@ impl MysqlEngine {
         transport: Transport,
     ) -> Result<LoginOutcome<MySession>, EngineError> {
         let started = std::time::Instant::now();
+        let master = matches!(at.tls, TlsChoice::Master { .. });
+        if master && transport == Transport::EncryptOnly {
+            let detail = "MASTER_TLS_MODE=require cannot keep the master's password from a MySQL-family server whose \
+                          certificate is not verified (caching_sha2_password full authentication sends it over \
+                          any TLS): use verify-full, with the server's CA in DB_EXTRA_CA_BUNDLE if it is not an RDS CA";
+            return Err(EngineError::new(EngineErrorKind::Unverified, at, detail));
+        }
+        let timed_out = || {
+            let detail = format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
+            EngineError::new(EngineErrorKind::Timeout, at, detail)
+        };
+        // A master login in plaintext goes through the guard's relay (see guard.rs); the driver talks to it.
+        let relay = if master && transport == Transport::Plain {
+            let server =
+                match tokio::time::timeout(self.connect_timeout, TcpStream::connect((at.host.as_str(), at.port))).await
+                {
+                    Err(_) => return Err(timed_out()),
+                    Ok(Err(err)) => {
+                        let kind = if err.kind() == std::io::ErrorKind::TimedOut {
+                            EngineErrorKind::Timeout
+                        } else {
+                            EngineErrorKind::Unreachable
+                        };
+                        return Err(EngineError::new(kind, at, err.to_string()));
+                    }
+                    Ok(Ok(server)) => server,
+                };
+            let relay = guard::start(server, self.connect_timeout).await;
+            Some(relay.map_err(|err| EngineError::new(EngineErrorKind::Unreachable, at, format!("relay: {err}")))?)
+        } else {
+            None
+        };
+        let (host, port) = match &relay {
+            Some(relay) => (relay.address.ip().to_string(), relay.address.port()),
+            None => (at.host.clone(), at.port),
+        };
         let opts = OptsBuilder::default()
-            .ip_or_hostname(at.host.as_str())
-            .tcp_port(at.port)
+            .ip_or_hostname(host)
+            .tcp_port(port)
             .user(Some(login.user.as_str()))
             .pass(Some(login.password.expose_secret()))
             .db_name(at.dbname.as_deref())
             .prefer_socket(false)
+            // Set, so that mysql_async does not ask the server for them after every login: a round trip saved. The
+            // function's statements are far below any server's max_allowed_packet, and no pool uses wait_timeout.
+            .max_allowed_packet(Some(16 * 1024 * 1024))
+            .wait_timeout(Some(28_800))
             .ssl_opts(self.ssl_opts(transport));
         let conn = match tokio::time::timeout(self.connect_timeout, Conn::new(opts)).await {
-            Err(_) => {
-                let detail =
-                    format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
-                return Err(EngineError::new(EngineErrorKind::Timeout, at, detail));
+            Err(_) => return Err(timed_out()),
+            Ok(Err(err)) => {
+                if let Some(refusal) = relay.as_ref().and_then(|relay| relay.verdict.refusal()) {
+                    return Err(EngineError::new(EngineErrorKind::Unverified, at, refusal));
+                }
+                return login_failure(at, err, &self.tls);
             }
-            Ok(Err(err)) => return login_failure(at, err, &self.tls),
             Ok(Ok(conn)) => conn,
         };
         debug!(host = %at, ?transport, elapsed_ms = started.elapsed().as_millis() as u64, "logged in");
-        let session = MySession { conn, user: login.user.clone(), current: login.password.clone(), target: at.clone() };
+        let session = MySession {
+            conn,
+            user: login.user.clone(),
+            current: login.password.clone(),
+            target: at.clone(),
+            statement_timeout: self.statement_timeout,
+            prepared: false,
+        };
         Ok(LoginOutcome::Accepted(session))
     }
 }
@@ -129,12 +194,12 @@ impl DbEngine for MysqlEngine {
     type Session = MySession;
 
     async fn login(&self, at: &Target, login: Login<'_>) -> Result<LoginOutcome<MySession>, EngineError> {
-        login_per_mode(self.tls.mode_for(at.ssl), at, |transport| self.connect(at, login, transport)).await
+        login_per_mode(self.tls.mode_for(at.tls), at, |transport| self.connect(at, login, transport)).await
     }
 
     fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
         // MariaDB refuses a plaintext login that needs TLS with the same error 1045 as a wrong password.
-        (self.tls.mode_for(at.ssl) == TlsMode::Disable).then_some(
+        (self.tls.mode_for(at.tls) == TlsMode::Disable).then_some(
             "TLS was off for this login, and MariaDB answers a plaintext login to an account that REQUIREs SSL \
              (or under require_secure_transport) with the same \"access denied\" as a wrong password",
         )
@@ -146,7 +211,7 @@ impl DbSession for MySession {
         let (flavor, quoting, plugin) = self.account(user).await?;
         let password = new.expose_secret();
         if let Some(statement) = self.hash_form(flavor, &plugin, password, quoting)? {
-            match self.conn.query_drop(statement.as_str()).await {
+            match self.run(&statement).await? {
                 Ok(()) => {
                     info!(%plugin, "setSecret: password sent as the {plugin} hash, computed here");
                     return Ok(());
@@ -168,7 +233,7 @@ impl DbSession for MySession {
 
     async fn check(&mut self) -> Result<(), EngineError> {
         let statement = sql::mysql_check();
-        match self.conn.query_drop(statement.as_str()).await {
+        match self.run(&statement).await? {
             Ok(()) => Ok(()),
             Err(err) => Err(self.statement_error(&err, statement.as_str())),
         }
@@ -209,6 +274,10 @@ impl DbSession for MySession {
 
     async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
         self.verify_pair(pair).await
+    }
+
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        self.admin_power(user).await
     }
 }
 
@@ -273,15 +342,16 @@ impl MySession {
             Flavor::Mariadb => sql::mariadb_set_password_literal(password, quoting),
             Flavor::Mysql => sql::mysql_alter_current_user_literal(password, replace, quoting),
         };
-        let to_error =
-            |err: sql::LiteralError| EngineError::new(EngineErrorKind::Statement, &self.target, err.to_string());
+        let target = self.target.clone();
+        let to_error = |err: sql::LiteralError| EngineError::new(EngineErrorKind::Statement, &target, err.to_string());
         let statement = literal(None).map_err(to_error)?;
-        match self.conn.query_drop(statement.as_str()).await {
+        match self.run(&statement).await? {
             Ok(()) => Ok(()),
             // The account must confirm its current password (MySQL's PASSWORD REQUIRE CURRENT).
             Err(mysql_async::Error::Server(err)) if err.code == code::MISSING_CURRENT_PASSWORD => {
-                let statement = literal(Some(self.current.expose_secret())).map_err(to_error)?;
-                let result = self.conn.query_drop(statement.as_str()).await;
+                let current = self.current.clone();
+                let statement = literal(Some(current.expose_secret())).map_err(to_error)?;
+                let result = self.run(&statement).await?;
                 result.map_err(|err| self.statement_error(&err, "the password change"))
             }
             Err(err) => Err(self.statement_error(&err, "the password change")),
@@ -289,18 +359,91 @@ impl MySession {
     }
 
     /// The first row of a statement that returns one; a missing row is an error.
-    async fn query_row<T: mysql_async::prelude::FromRow + Send + 'static>(
-        &mut self,
-        statement: Sql,
-    ) -> Result<T, EngineError> {
-        match self.conn.query_first::<T, _>(statement.as_str()).await {
-            Ok(Some(row)) => Ok(row),
-            Ok(None) => {
+    async fn query_row<T: FromRow + Send + 'static>(&mut self, statement: Sql) -> Result<T, EngineError> {
+        let rows: Vec<T> = self.fetch(&statement, Params::Empty, statement.as_str()).await?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(row),
+            None => {
                 let detail = format!("{} returned no row", statement.as_str());
                 Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail))
             }
-            Err(err) => Err(self.statement_error(&err, statement.as_str())),
         }
+    }
+
+    /// Pins the session, once, before its first statement: the utf8mb4 character set (a multi-byte set such as GBK
+    /// or SJIS, which a server's default or `init_connect` could choose, can hide a quote inside a character and
+    /// undo the quoting of a name), and bounds on each statement and lock wait. `/*M! … */` runs on MariaDB only.
+    async fn prepare(&mut self) -> Result<(), EngineError> {
+        if !self.prepared {
+            let statement = sql::mysql_pin_session(self.statement_timeout);
+            match within(self.statement_timeout, &self.target, self.conn.query_drop(statement.as_str())).await? {
+                Ok(()) => self.prepared = true,
+                Err(err) => return Err(self.read_failure(&err, "pinning the session's character set and timeouts")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a statement in the pinned session; the outer error is the client's own timeout, the inner the server's
+    /// answer, for the caller to interpret.
+    async fn run(&mut self, statement: &Sql) -> Result<Result<(), mysql_async::Error>, EngineError> {
+        self.prepare().await?;
+        within(self.statement_timeout, &self.target, self.conn.query_drop(statement.as_str())).await
+    }
+
+    /// The rows of a statement with bind parameters (`Params::Empty`: none, a text query), each converted to `T`.
+    /// A row the server returns in another shape is an error naming `what`, never a panic.
+    async fn fetch<T: FromRow + Send + 'static>(
+        &mut self,
+        statement: &Sql,
+        params: Params,
+        what: &str,
+    ) -> Result<Vec<T>, EngineError> {
+        let rows = self.fetch_raw(statement, params).await?;
+        let rows = rows.map_err(|err| self.read_failure(&err, what))?;
+        self.convert(rows, what)
+    }
+
+    /// As `fetch`, the server's refusal left to the caller.
+    async fn fetch_raw(
+        &mut self,
+        statement: &Sql,
+        params: Params,
+    ) -> Result<Result<Vec<Row>, mysql_async::Error>, EngineError> {
+        self.prepare().await?;
+        match params {
+            Params::Empty => within(self.statement_timeout, &self.target, self.conn.query(statement.as_str())).await,
+            params => within(self.statement_timeout, &self.target, self.conn.exec(statement.as_str(), params)).await,
+        }
+    }
+
+    fn convert<T: FromRow>(&self, rows: Vec<Row>, what: &str) -> Result<Vec<T>, EngineError> {
+        rows.into_iter()
+            .map(|row| {
+                T::from_row_opt(row).map_err(|_| {
+                    let detail = format!("{what}: the server returned a row of an unexpected shape");
+                    EngineError::new(EngineErrorKind::Statement, &self.target, detail)
+                })
+            })
+            .collect()
+    }
+
+    /// A read that failed: the server's message is safe (the statement holds no secret) and says the most.
+    fn read_failure(&self, err: &mysql_async::Error, what: &str) -> EngineError {
+        match err {
+            mysql_async::Error::Server(server) if server.code == code::TABLE_ACCESS_DENIED => self.read_error(format!(
+                "{what}: {} (MySQL error {}); the master needs SELECT on the mysql schema",
+                server.message, server.code
+            )),
+            mysql_async::Error::Server(server) if !is_timeout(server.code) => {
+                self.read_error(format!("{what}: {} (MySQL error {})", server.message, server.code))
+            }
+            other => self.statement_error(other, what),
+        }
+    }
+
+    fn read_error(&self, detail: impl Into<String>) -> EngineError {
+        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
     }
 
     /// A failed statement, described by its error number and a fixed text: the server's message could quote the
@@ -309,6 +452,15 @@ impl MySession {
         let mysql_async::Error::Server(server) = err else {
             return EngineError::new(EngineErrorKind::Unreachable, &self.target, format!("{what}: connection lost"));
         };
+        if is_timeout(server.code) {
+            let detail = format!(
+                "{what} was stopped after {} ms (STATEMENT_TIMEOUT_SECONDS), MySQL error {}: another session holds \
+                 a lock it needs, or the server is slow",
+                self.statement_timeout.as_millis(),
+                server.code
+            );
+            return EngineError::new(EngineErrorKind::Timeout, &self.target, detail);
+        }
         let hint = match server.code {
             code::SPECIFIC_ACCESS_DENIED | code::DB_ACCESS_DENIED | code::TABLE_ACCESS_DENIED => {
                 ": the account lacks the privilege for it"
@@ -326,6 +478,24 @@ impl MySession {
         let kind = if read_only { EngineErrorKind::ReadOnly } else { EngineErrorKind::Statement };
         EngineError::new(kind, &self.target, detail)
     }
+}
+
+/// `call`, or a transient error when the server has not answered a moment after its own timeouts would have
+/// (`statement_timeout` and `CLIENT_GRACE`): the connection is then given up.
+async fn within<T>(statement_timeout: Duration, at: &Target, call: impl Future<Output = T>) -> Result<T, EngineError> {
+    tokio::time::timeout(statement_timeout + CLIENT_GRACE, call).await.map_err(|_| {
+        let detail = format!(
+            "no answer to a statement within {} ms (STATEMENT_TIMEOUT_SECONDS, and {} s more)",
+            statement_timeout.as_millis(),
+            CLIENT_GRACE.as_secs()
+        );
+        EngineError::new(EngineErrorKind::Timeout, at, detail)
+    })
+}
+
+/// The server's answers when `STATEMENT_TIMEOUT_SECONDS` stopped a statement or a lock wait.
+fn is_timeout(code: u16) -> bool {
+    matches!(code, code::LOCK_WAIT_TIMEOUT | code::STATEMENT_TIMEOUT | code::EXECUTION_TIME_EXCEEDED)
 }
 
 /// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.

@@ -7,31 +7,26 @@
 //! AWSCURRENT name `x` and `x_clone`, the pair is theirs; otherwise the current user is the original and the other is
 //! `<current>_clone`. A user whose own name ends in `_clone` is thus never taken for somebody's clone (AWS's template
 //! strips the suffix and changes the password of whoever has the remaining name). An other user that already exists
-//! is changed only when it is AWSPREVIOUS's user, or when it already accepts the pending password — which only this
-//! rotation knows, and which the engines give a user from the statement that creates it, so a retry after a crash
-//! recognises its own work.
+//! is changed only when this secret proves it holds the user's password: AWSPREVIOUS names it and still logs in as it,
+//! or the pending password already does — which only this rotation knows, and which the engines give a user from the
+//! statement that creates it, so a retry after a crash recognises its own work. History alone proves nothing: whoever
+//! writes the secret writes its history too.
+//!
+//! Before the master changes anything: AWSCURRENT must log in as its user (the secret holds a working password of the
+//! user it names), neither user may be the master user, and neither may be able to administer accounts (a superuser,
+//! `CREATEROLE`, `rds_superuser`; MySQL-family `CREATE USER`, `SUPER`, the global grant option, writes to the grant
+//! tables) — copying such a user's privileges would hand account administration to whoever writes the secret.
+//! Where the master logs in is `master.rs`.
 
-use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
-use super::topology::{Located, mapped};
 use super::{Outcome, Rotator};
-use crate::credentials::{DbSecret, Target, UserName};
+use crate::credentials::{DbSecret, Master, UserName};
 use crate::engines::{Alternate, DbEngine, DbSession, LoginOutcome};
 use crate::error::Error;
 use crate::event::RotationEvent;
 use crate::rds::RdsApi;
-use crate::secrets::{Fetched, SecretStore, Version};
-
-/// The tags of an RDS-managed master secret.
-const CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
-const INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
-
-/// RDS names the secrets it manages `rds!db-…` and `rds!cluster-…`.
-fn is_rds_managed(masterarn: &str) -> bool {
-    let name = masterarn.rsplit(":secret:").next().unwrap_or(masterarn);
-    name.starts_with("rds!")
-}
+use crate::secrets::{SecretStore, Version};
 
 /// Appended to the original user's name to name the other user.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -66,26 +61,28 @@ impl Pair {
 }
 
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
-    /// The pair of `current`, and AWSPREVIOUS's user. An AWSPREVIOUS that cannot be read now is an error (the pair
-    /// would be guessed wrongly); one that is not a valid secret counts as none, with a warning.
+    /// The pair of `current`, and AWSPREVIOUS. An AWSPREVIOUS that cannot be read now is an error (the pair would
+    /// be guessed wrongly); one that is not a valid secret counts as none, with a warning.
     pub(super) async fn pair(
         &self,
         event: &RotationEvent,
         current: &DbSecret,
-    ) -> Result<(Pair, Option<UserName>), Error> {
+    ) -> Result<(Pair, Option<DbSecret>), Error> {
         let previous = match self.load(event, Version::Previous).await {
-            Ok(previous) => previous.map(|p| p.username().clone()),
+            Ok(previous) => previous,
             Err(err) if err.is_transient() => return Err(err),
             Err(err) => {
                 warn!(error = %err, "AWSPREVIOUS is not a usable secret; the pair is taken from AWSCURRENT alone");
                 None
             }
         };
-        let pair = Pair::of(current.username(), previous.as_ref()).map_err(|problem| Error::AlternateName {
-            secret_id: event.secret_id.clone(),
-            user: current.username().clone(),
-            alternate: format!("{}{CLONE_SUFFIX}", current.username().as_str()),
-            problem,
+        let pair = Pair::of(current.username(), previous.as_ref().map(DbSecret::username)).map_err(|problem| {
+            Error::AlternateName {
+                secret_id: event.secret_id.clone(),
+                user: current.username().clone(),
+                alternate: format!("{}{CLONE_SUFFIX}", current.username().as_str()),
+                problem,
+            }
         })?;
         let next = pair.other(current.username());
         let engine = current.target().engine;
@@ -96,81 +93,6 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok((pair, previous))
     }
 
-    /// The master secret's AWSCURRENT, with what it lacks taken from the rotated secret (`current`, at the writer
-    /// `located` names): where and as whom the master logs in. Public for `rds-rotator check`, which must find
-    /// the same master as a rotation.
-    pub async fn master(
-        &self,
-        secret_id: &str,
-        current: &DbSecret,
-        masterarn: &str,
-        located: &Located,
-    ) -> Result<DbSecret, Error> {
-        let refused = |problem: String| Error::MasterSecret {
-            secret_id: secret_id.to_owned(),
-            masterarn: masterarn.to_owned(),
-            problem,
-        };
-        if masterarn == secret_id {
-            return Err(refused("is the rotated secret itself".to_owned()));
-        }
-        let (master, host_inherited) = match self.store.get(masterarn, Version::Current).await {
-            Ok(Fetched::Text(text)) => DbSecret::parse_master(text.expose_secret(), current.target(), &self.defaults)
-                .map_err(|problem| refused(problem.to_string()))?,
-            Ok(Fetched::Binary) => return Err(refused("holds SecretBinary, not a JSON SecretString".to_owned())),
-            Ok(Fetched::Missing) => {
-                return Err(refused(
-                    "does not exist, or has no AWSCURRENT version with a value (check the secret's masterarn)"
-                        .to_owned(),
-                ));
-            }
-            Err(err) if err.is_transient() => return Err(err.into()),
-            Err(err) => return Err(refused(format!("cannot be read: {err}"))),
-        };
-        let (ours, theirs) = (current.target().engine, master.target().engine);
-        if ours.family() != theirs.family() {
-            return Err(refused(format!("is for engine {theirs}, and the rotated secret for {ours}")));
-        }
-        if !host_inherited {
-            return Ok(master.at(&mapped(&self.topology.endpoint_map, master.target())));
-        }
-        // An RDS-managed master secret holds no host: its tags name the instance or cluster it is the master of.
-        // When the RDS API already named the rotated secret's writer, that is the same endpoint; otherwise the tags
-        // are asked, and anything wrong with them leaves the master at the rotated secret's endpoint.
-        if is_rds_managed(masterarn) && located.resource.is_none() {
-            match self.tagged_writer(masterarn, current.target()).await {
-                Ok(Some(writer)) => return Ok(master.at(&writer)),
-                Ok(None) => {}
-                Err(problem) => {
-                    warn!(%problem, "the master secret is RDS-managed, but its tags name no endpoint; the master logs in at the rotated secret's");
-                }
-            }
-        }
-        Ok(master)
-    }
-
-    /// The writer endpoint of the instance or cluster an RDS-managed secret's tags name; `None` when they name none.
-    async fn tagged_writer(&self, masterarn: &str, rotated: &Target) -> Result<Option<Target>, String> {
-        let meta = self.store.describe(masterarn).await.map_err(|err| err.to_string())?;
-        let id = |arn: &str| arn.rsplit(':').next().unwrap_or(arn).to_owned();
-        let endpoint = if let Some(arn) = meta.tags.get(CLUSTER_TAG) {
-            let cluster = self.rds.cluster(&id(arn)).await.map_err(|err| err.to_string())?;
-            let cluster =
-                cluster.ok_or_else(|| format!("{CLUSTER_TAG} names DB cluster {arn}, which does not exist"))?;
-            cluster.writer.ok_or_else(|| format!("DB cluster {arn} has no writer endpoint"))?
-        } else if let Some(arn) = meta.tags.get(INSTANCE_TAG) {
-            let instance = self.rds.instance(&id(arn)).await.map_err(|err| err.to_string())?;
-            let instance =
-                instance.ok_or_else(|| format!("{INSTANCE_TAG} names DB instance {arn}, which does not exist"))?;
-            instance.endpoint.ok_or_else(|| format!("DB instance {arn} has no endpoint yet"))?
-        } else {
-            return Ok(None);
-        };
-        let writer = Target { host: endpoint.host, port: endpoint.port, ..rotated.clone() };
-        info!(writer = %writer, "the master secret is RDS-managed; its tags name the endpoint");
-        Ok(Some(mapped(&self.topology.endpoint_map, &writer)))
-    }
-
     /// setSecret for alternating users: the master makes the pending user the current user's twin.
     pub(super) async fn set_alternating(
         &self,
@@ -178,8 +100,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         current: &DbSecret,
         pending: &DbSecret,
         masterarn: &str,
+        deadline: std::time::Instant,
     ) -> Result<Outcome, Error> {
-        let deadline = self.wait_deadline();
         let (pair, previous) = self.pair(event, current).await?;
         let next = pair.other(current.username());
         let mismatch = pending.differs_from(current).filter(|key| *key != "username");
@@ -187,39 +109,38 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
-        let mut located = self.locate(&event.secret_id, current).await?;
-        let synced = self.sync_at(event, current, pending, masterarn, &pair, previous.as_ref(), &located).await;
-        if let Some(behind) = self.writer_behind_read_only(event, current, &located, &synced).await? {
-            located = behind;
-            self.sync_at(event, current, pending, masterarn, &pair, previous.as_ref(), &located).await?;
-        } else {
-            synced?;
+        let (master, located) = self.master(&event.secret_id, current, masterarn).await?;
+        let refuse = |user: &UserName, problem: String| Error::AlternateRefused {
+            secret_id: event.secret_id.clone(),
+            user: user.clone(),
+            problem,
+        };
+        if next == master.username() {
+            return Err(refuse(next, "it is the master user".to_owned()));
         }
+        // The secret proves it holds the current user's password before the master acts on its word.
+        let current_w = current.at(&located.writer);
+        if !self.logs_in(&current_w).await? {
+            let problem = format!(
+                "AWSCURRENT does not log in as it at {}: before the master changes anything, the secret must hold a \
+                 working password of the user it names (store the user's working password in AWSCURRENT)",
+                current_w.target()
+            );
+            return Err(refuse(current.username(), problem));
+        }
+        let mut session = self.login_master(event, masterarn, &master).await?;
+        let previous_w = previous.filter(|p| p.differs_from(current).is_none_or(|key| key == "username"));
+        let previous_w = previous_w.map(|p| p.at(&located.writer));
+        let synced =
+            self.sync_pair(event, &mut session, &current_w, &pending.at(&located.writer), &pair, previous_w).await;
+        session.close().await;
+        synced?;
         self.await_propagation(pending, &located, deadline).await?;
-        info!(user = %next, host = %current.target(), "setSecret: the master made {next} the twin of {}", current.username());
+        info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
         Ok(Outcome::PasswordSet { with: "the master secret" })
     }
 
-    /// setSecret's work in the master's session at the writer `located` names.
-    #[allow(clippy::too_many_arguments)]
-    async fn sync_at(
-        &self,
-        event: &RotationEvent,
-        current: &DbSecret,
-        pending: &DbSecret,
-        masterarn: &str,
-        pair: &Pair,
-        previous: Option<&UserName>,
-        located: &Located,
-    ) -> Result<(), Error> {
-        let (current_w, pending_w) = (current.at(&located.writer), pending.at(&located.writer));
-        let master = self.master(&event.secret_id, &current_w, masterarn, located).await?;
-        let mut session = self.login_master(event, masterarn, &master).await?;
-        let result = self.sync_pair(event, &mut session, &current_w, &pending_w, pair, previous).await;
-        session.close().await;
-        result
-    }
-
+    /// setSecret's work in the master's session: the guards on both users, then the twin.
     async fn sync_pair(
         &self,
         event: &RotationEvent,
@@ -227,12 +148,31 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         current: &DbSecret,
         pending: &DbSecret,
         pair: &Pair,
-        previous: Option<&UserName>,
+        previous: Option<DbSecret>,
     ) -> Result<(), Error> {
+        let refuse = |user: &UserName, power: String| Error::AlternateRefused {
+            secret_id: event.secret_id.clone(),
+            user: user.clone(),
+            problem: format!("it {power}, so it could administer other accounts"),
+        };
+        if let Some(power) = session.account_power(current.username()).await? {
+            return Err(refuse(current.username(), power));
+        }
         let next = pending.username();
-        if session.user_exists(next).await? && previous != Some(next) && !self.logs_in(pending).await? {
-            let (secret_id, user, of) = (event.secret_id.clone(), next.clone(), current.username().clone());
-            return Err(Error::AlternateConflict { secret_id, user, of });
+        if session.user_exists(next).await? {
+            if let Some(power) = session.account_power(next).await? {
+                return Err(refuse(next, power));
+            }
+            // Possession: AWSPREVIOUS still logs in as it (a normal switch back), or the pending password already
+            // does (this rotation created it, or set it, before a crash).
+            let by_previous = match previous.as_ref().filter(|p| p.username() == next) {
+                Some(previous) => self.logs_in(previous).await?,
+                None => false,
+            };
+            if !by_previous && !self.logs_in(pending).await? {
+                let (secret_id, user, of) = (event.secret_id.clone(), next.clone(), current.username().clone());
+                return Err(Error::AlternateConflict { secret_id, user, of });
+            }
         }
         let alternate = Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone };
         session.sync_alternate(alternate, pending.password()).await?;
@@ -245,8 +185,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         &self,
         event: &RotationEvent,
         pending: &DbSecret,
+        master: &Master,
         masterarn: &str,
-        located: &Located,
     ) -> Result<(), Error> {
         let current = self.require(event, Version::Current).await?;
         if current.username() == pending.username() {
@@ -260,8 +200,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             alternate: pending.username().to_string(),
             problem,
         })?;
-        let master = self.master(&event.secret_id, &current.at(&located.writer), masterarn, located).await?;
-        let mut session = self.login_master(event, masterarn, &master).await?;
+        let mut session = self.login_master(event, masterarn, master).await?;
         let alternate =
             Alternate { current: current.username(), next: pending.username(), base: &pair.base, clone: &pair.clone };
         let verified = session.verify_alternate(alternate).await;
@@ -270,12 +209,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// A session as the master. Refused credentials are the master secret's problem, and the error names it.
-    async fn login_master(
-        &self,
-        event: &RotationEvent,
-        masterarn: &str,
-        master: &DbSecret,
-    ) -> Result<E::Session, Error> {
+    async fn login_master(&self, event: &RotationEvent, masterarn: &str, master: &Master) -> Result<E::Session, Error> {
         match self.engine.login(master.target(), master.login()).await? {
             LoginOutcome::Accepted(session) => Ok(session),
             LoginOutcome::Rejected => {
@@ -295,7 +229,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
     }
 
-    async fn logs_in(&self, secret: &DbSecret) -> Result<bool, Error> {
+    pub(super) async fn logs_in(&self, secret: &DbSecret) -> Result<bool, Error> {
         Ok(match self.engine.login(secret.target(), secret.login()).await? {
             LoginOutcome::Accepted(session) => {
                 session.close().await;

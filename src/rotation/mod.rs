@@ -6,6 +6,8 @@
 //! same end state — because Secrets Manager retries failed rotations with the same token.
 
 mod alternating;
+pub mod endpoint;
+mod master;
 pub mod stages;
 pub mod topology;
 
@@ -14,12 +16,12 @@ pub use alternating::{CLONE_SUFFIX, Pair};
 mod tests;
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use tracing::{info, warn};
 
-use crate::config::{Config, EndpointMapping, PasswordPolicy};
+use crate::config::{Config, EndpointMapping, PasswordPolicy, RdsResourceName};
 use crate::credentials::{DbSecret, Login, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
 use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
 use crate::error::Error;
@@ -44,7 +46,8 @@ pub struct Rotator<S, E, R = NoRds> {
 struct TopologySettings {
     endpoint_map: Vec<EndpointMapping>,
     propagation_timeout: Duration,
-    break_glass: bool,
+    /// The instances and clusters break-glass may reset; empty: off.
+    break_glass: Vec<RdsResourceName>,
 }
 
 /// How a secret is rotated: its user changes its own password, or (a `masterarn` key) the secret alternates between
@@ -128,7 +131,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E, NoRds> {
         let topology = TopologySettings {
             endpoint_map: config.endpoint_map.clone(),
             propagation_timeout: config.propagation_timeout,
-            break_glass: config.break_glass,
+            break_glass: config.break_glass.clone(),
         };
         let (policy, defaults) = (config.password.clone(), config.secret_defaults());
         Rotator { store, engine, rds: NoRds, policy, defaults, topology }
@@ -155,6 +158,17 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// As `run`, noting in `facts` the engine and strategy of the secret the step read.
     pub async fn run_noting(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
+        self.run_until(event, facts, None).await
+    }
+
+    /// As `run_noting`, with the invocation's own deadline (`until`): setSecret's waits end before it. The caller
+    /// bounds the whole step by it too (`handler.rs`).
+    pub async fn run_until(
+        &self,
+        event: &RotationEvent,
+        facts: &mut StepFacts,
+        until: Option<Instant>,
+    ) -> Result<Outcome, Error> {
         let meta = self.store.describe(&event.secret_id).await?;
         let check = stages::check(&meta, &event.token)
             .map_err(|source| Error::Stage { secret_id: event.secret_id.clone(), source })?;
@@ -165,7 +179,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Ok(Outcome::AlreadyCurrent)
             }
             (StageCheck::Proceed, Step::Create) => self.create(event, facts).await,
-            (StageCheck::Proceed, Step::Set) => self.set(event, facts).await,
+            (StageCheck::Proceed, Step::Set) => self.set(event, facts, until).await,
             (StageCheck::Proceed, Step::Test) => self.test(event, facts).await,
             (StageCheck::Proceed, Step::Finish) => self.finish(event, &meta).await,
         }
@@ -203,18 +217,23 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// setSecret: make the database accept the pending password, logging in with whichever version it has.
-    async fn set(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
+    async fn set(
+        &self,
+        event: &RotationEvent,
+        facts: &mut StepFacts,
+        until: Option<Instant>,
+    ) -> Result<Outcome, Error> {
         let current = self.require(event, Version::Current).await?;
         facts.note(&current);
         let pending = self.require(event, Version::Pending(&event.token)).await?;
+        let deadline = self.wait_deadline(until);
         if let Some(masterarn) = current.masterarn() {
-            return self.set_alternating(event, &current, &pending, masterarn).await;
+            return self.set_alternating(event, &current, &pending, masterarn, deadline).await;
         }
         if let Some(key) = pending.differs_from(&current) {
             let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
             return Err(Error::PendingMismatch { secret_id, token, key });
         }
-        let deadline = self.wait_deadline();
         let mut located = self.locate(&event.secret_id, &current).await?;
         let at_writer = (current.at(&located.writer), pending.at(&located.writer));
         let mut result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located, deadline).await;
@@ -267,10 +286,13 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
         }
         // The last resort of all, when switched on: the RDS API resets a drifted master user's password.
-        if let Some(outcome) = self.break_glass(event, pending, stored, located, deadline).await? {
-            return Ok(outcome);
-        }
-        let (tried, hint) = ("AWSCURRENT, AWSPENDING or AWSPREVIOUS", self.engine.rejection_hint(at));
+        let not_tried = match self.break_glass(event, pending, stored, located, deadline).await? {
+            Ok(outcome) => return Ok(outcome),
+            Err(not_tried) => not_tried,
+        };
+        let hint = [self.engine.rejection_hint(at).map(str::to_owned), not_tried].into_iter().flatten();
+        let hint = Some(hint.collect::<Vec<_>>().join("; ")).filter(|hint| !hint.is_empty());
+        let tried = "AWSCURRENT, AWSPENDING or AWSPREVIOUS";
         Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried, hint })
     }
 
@@ -278,21 +300,29 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     async fn test(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let pending = self.require(event, Version::Pending(&event.token)).await?;
         facts.note(&pending);
-        // Where applications connect: the secret's host, or the writer when the secret names none.
-        let located = self.locate(&event.secret_id, &pending).await?;
-        let (at, user) = (located.application(), pending.username());
+        // Where applications connect: the secret's host, or the writer when the secret names none (alternating
+        // users: the master's endpoint, where the master's own secret says).
+        let (master, located) = match pending.masterarn() {
+            Some(masterarn) => {
+                let (master, located) = self.master(&event.secret_id, &pending, masterarn).await?;
+                (Some((master, masterarn)), located)
+            }
+            None => (None, self.locate(&event.secret_id, &pending).await?),
+        };
+        let pending_at = pending.at(located.application());
+        let (at, user) = (pending_at.target(), pending.username());
         match self.engine.login(at, pending.login()).await? {
             LoginOutcome::Accepted(mut session) => {
                 session.check().await?;
                 session.close().await;
-                if let Some(masterarn) = pending.masterarn() {
-                    self.verify_alternating(event, &pending, masterarn, &located).await?;
+                if let Some((master, masterarn)) = master {
+                    self.verify_alternating(event, &pending, &master, masterarn).await?;
                 }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
             }
             LoginOutcome::Rejected => {
-                let hint = self.engine.rejection_hint(at);
+                let hint = self.engine.rejection_hint(at).map(str::to_owned);
                 Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING, hint })
             }
         }

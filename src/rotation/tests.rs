@@ -74,8 +74,14 @@ struct DbState {
     reachable: bool,
     passwords: HashMap<String, String>,
     logins: Vec<(String, bool)>,
+    /// Every login attempt, reachable or not: (user, host).
+    attempts: Vec<(String, String)>,
+    /// How long each login takes (a server that hangs).
+    delay: Option<std::time::Duration>,
     /// Alternating users: the user each alternate was last made the twin of.
     twins: HashMap<String, String>,
+    /// Users that could administer accounts, and why.
+    admins: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -230,6 +236,14 @@ impl DbEngine for FakeDb {
         if self.faults.lock().unwrap().next() != Fault::None {
             return Err(self.error(at));
         }
+        let delay = {
+            let mut state = self.state.lock().unwrap();
+            state.attempts.push((login.user.as_str().to_owned(), at.host.clone()));
+            state.delay
+        };
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let mut state = self.state.lock().unwrap();
         if !state.reachable || state.host != at.host {
             return Err(EngineError::new(EngineErrorKind::Unreachable, at, "connection refused"));
@@ -287,6 +301,13 @@ impl DbSession for FakeSession {
         if fault == Fault::After { Err(self.db.error(&self.target)) } else { Ok(()) }
     }
 
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        Ok(self.db.state.lock().unwrap().admins.get(user.as_str()).cloned())
+    }
+
     async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
         if self.db.faults.lock().unwrap().next() != Fault::None {
             return Err(self.db.error(&self.target));
@@ -328,7 +349,10 @@ fn world() -> World {
         reachable: true,
         passwords: HashMap::from([("app".into(), "pw-0".into()), ("other".into(), "other-pw".into())]),
         logins: Vec::new(),
+        attempts: Vec::new(),
+        delay: None,
         twins: HashMap::new(),
+        admins: HashMap::new(),
     };
     let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
     let config = Config::from_lookup(|_| None).unwrap();
@@ -598,7 +622,7 @@ fn alternating_world() -> World {
     let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
     secret["masterarn"] = MASTER.into();
     w.set_value("v0", secret.to_string());
-    let master = serde_json::json!({"engine": "postgres", "username": "admin", "password": "admin-pw"});
+    let master = serde_json::json!({"engine": "postgres", "host": "db", "username": "admin", "password": "admin-pw"});
     w.store.state.lock().unwrap().others.insert(MASTER.into(), master.to_string());
     w.db.state.lock().unwrap().passwords.insert("admin".into(), "admin-pw".into());
     w
@@ -728,10 +752,10 @@ async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
         w.faults.lock().unwrap().calls
     };
     // 17 Secrets Manager calls (Describe 4, Get 10 — AWSPREVIOUS for the pair in createSecret and setSecret, the
-    // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 7 database calls (3 logins: the master
-    // twice, the pending user once; the user lookup, the sync, the test query, the verification): the figures
-    // README.md gives.
-    assert_eq!(calls, 24, "a rotation makes {calls} external calls");
+    // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 9 database calls (4 logins: AWSCURRENT's
+    // proof of possession and the master in setSecret, the pending user and the master in testSecret; the account
+    // power check, the user lookup, the sync, the test query, the verification): the figures the docs give.
+    assert_eq!(calls, 26, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
             let w = alternating_world();
@@ -761,5 +785,168 @@ async fn overlapping_finish_secrets_both_succeed() {
     assert!(matches!(w.step(Step::Finish).await, Ok(Outcome::Finished { .. })));
     let late = w.rotator.finish(&w.event(Step::Finish), &stale).await;
     assert!(matches!(late, Ok(Outcome::Finished { .. })), "{late:?}");
+    w.assert_rotated();
+}
+
+// ------------------------------------------------------------------ trust boundaries (alternating users)
+
+/// The master logs in nowhere but where its own secret says: a master secret without a host (and no RDS tags)
+/// fails closed, naming what is missing; the master's password is never tried at the rotated secret's host.
+#[tokio::test]
+async fn a_master_secret_without_a_host_fails_closed() {
+    let w = alternating_world();
+    let bare = serde_json::json!({"username": "admin", "password": "admin-pw"});
+    w.store.state.lock().unwrap().others.insert(MASTER.into(), bare.to_string());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(err.to_string().contains("holds no host") && err.to_string().contains("add \"host\""), "{err}");
+    assert!(!w.db.state.lock().unwrap().attempts.iter().any(|(user, _)| user == "admin"), "the master never logged in");
+    w.assert_untouched();
+    assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+}
+
+/// A rotated secret that points elsewhere than the master's host cannot send the master there: refused before any
+/// login, whatever the rotated secret's host, port or `ssl`.
+#[tokio::test]
+async fn a_rotated_secret_cannot_point_the_master_at_another_host() {
+    for (host, port) in [("attacker.example", 5432), ("db", 6543)] {
+        let w = alternating_world();
+        let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", host)).unwrap();
+        secret["masterarn"] = MASTER.into();
+        secret["port"] = port.into();
+        w.set_value("v0", secret.to_string());
+        w.step(Step::Create).await.unwrap();
+        let err = w.step(Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+        assert!(err.to_string().contains("the master logs in only where its own secret says"), "{err}");
+        assert!(w.db.state.lock().unwrap().attempts.is_empty(), "{host}:{port}: no login at all");
+        assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+    }
+}
+
+/// The master user is never a user of the pair, whether the secret names it or its history aims at it.
+#[tokio::test]
+async fn the_master_user_is_never_rotated_as_an_alternate() {
+    // AWSCURRENT names the master user itself.
+    let w = alternating_world();
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("admin", "admin-pw", "db")).unwrap();
+    secret["masterarn"] = MASTER.into();
+    w.set_value("v0", secret.to_string());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert!(err.to_string().contains("alternating users never rotate the master user"), "{err}");
+    assert_eq!(w.db_password("admin"), "admin-pw");
+
+    // The history makes the master user "the other one": AWSCURRENT admin_clone, AWSPREVIOUS admin.
+    let w = alternating_world();
+    let mut current: serde_json::Value = serde_json::from_str(&secret_json("admin_clone", "c-pw", "db")).unwrap();
+    current["masterarn"] = MASTER.into();
+    let mut previous = current.clone();
+    previous["username"] = "admin".into();
+    previous["password"] = "guessed".into();
+    w.set_value("v0", current.to_string());
+    w.store
+        .state
+        .lock()
+        .unwrap()
+        .versions
+        .insert("v-prev".into(), (Some(previous.to_string()), vec![AWSPREVIOUS.into()]));
+    w.db.state.lock().unwrap().passwords.insert("admin_clone".into(), "c-pw".into());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+    assert!(err.to_string().contains(r#"refuse user "admin": it is the master user"#), "{err}");
+    assert_eq!(w.db_password("admin"), "admin-pw");
+}
+
+/// A user that could administer accounts is never copied from or to.
+#[tokio::test]
+async fn an_account_administrator_is_refused_and_untouched() {
+    for admin in ["app", "app_clone"] {
+        let w = alternating_world();
+        w.db.state.lock().unwrap().admins.insert(admin.into(), "is a superuser".into());
+        if admin == "app_clone" {
+            // An existing clone that this secret's pending password already logs in as (a crash's leftover).
+            w.step(Step::Create).await.unwrap();
+            let pending = w.store.state.lock().unwrap().versions["tok"].0.clone().unwrap();
+            let pending = DbSecret::parse(&pending, &SecretDefaults::default()).unwrap();
+            w.db.state.lock().unwrap().passwords.insert("app_clone".into(), pending.password().expose_secret().into());
+        } else {
+            w.step(Step::Create).await.unwrap();
+        }
+        let err = w.step(Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+        assert!(err.to_string().contains(&format!(r#"user "{admin}": it is a superuser"#)), "{err}");
+        assert!(w.db.state.lock().unwrap().twins.is_empty(), "nothing was synced");
+        assert_eq!(w.db_password("app"), "pw-0");
+    }
+}
+
+/// The secret proves it holds the current user's password before the master acts: an AWSCURRENT naming a user
+/// with a guessed password is refused, and the master never logs in.
+#[tokio::test]
+async fn an_awscurrent_that_does_not_log_in_is_refused_before_the_master_acts() {
+    let w = alternating_world();
+    w.db.state.lock().unwrap().passwords.insert("victim".into(), "victims-own".into());
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("victim", "guessed", "db")).unwrap();
+    secret["masterarn"] = MASTER.into();
+    w.set_value("v0", secret.to_string());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+    assert!(err.to_string().contains("AWSCURRENT does not log in as it"), "{err}");
+    assert!(!w.db.state.lock().unwrap().attempts.iter().any(|(user, _)| user == "admin"), "the master never logged in");
+    assert_eq!(w.db_password("victim"), "victims-own");
+    assert!(!w.db.state.lock().unwrap().passwords.contains_key("victim_clone"));
+}
+
+/// History written by whoever writes the secret proves nothing: an AWSPREVIOUS naming an existing user with a
+/// guessed password does not make that user this secret's to change.
+#[tokio::test]
+async fn a_forged_awsprevious_does_not_hand_over_its_user() {
+    let w = alternating_world();
+    // The writer's own user is called victim_clone and works; AWSPREVIOUS claims victim, with a guess.
+    let mut current: serde_json::Value = serde_json::from_str(&secret_json("victim_clone", "own-pw", "db")).unwrap();
+    current["masterarn"] = MASTER.into();
+    let mut previous = current.clone();
+    previous["username"] = "victim".into();
+    previous["password"] = "guessed".into();
+    w.set_value("v0", current.to_string());
+    w.store
+        .state
+        .lock()
+        .unwrap()
+        .versions
+        .insert("v-prev".into(), (Some(previous.to_string()), vec![AWSPREVIOUS.into()]));
+    {
+        let mut state = w.db.state.lock().unwrap();
+        state.passwords.insert("victim_clone".into(), "own-pw".into());
+        state.passwords.insert("victim".into(), "victims-own".into());
+    }
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserConflict", "{err}");
+    assert_eq!(w.db_password("victim"), "victims-own");
+    assert!(w.db.state.lock().unwrap().twins.is_empty(), "nothing was synced");
+}
+
+/// A step that would outlive the invocation stops before Lambda's deadline with a transient error; the retry
+/// completes the rotation.
+#[tokio::test]
+async fn a_step_stops_before_the_lambda_deadline_and_the_retry_completes() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    w.db.state.lock().unwrap().delay = Some(std::time::Duration::from_secs(30));
+    let deadline = std::time::Instant::now() + crate::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let err = crate::handler::handle_until(&w.rotator, &w.event(Step::Set), Some(deadline)).await.unwrap_err();
+    assert!(std::time::Instant::now() < deadline, "stopped before the deadline ({:?})", started.elapsed());
+    assert_eq!(err.error_type(), "DeadlineReached", "{err}");
+    assert!(err.is_transient());
+    w.db.state.lock().unwrap().delay = None;
+    for step in [Step::Set, Step::Test, Step::Finish] {
+        w.step(step).await.unwrap();
+    }
     w.assert_rotated();
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
+use super::endpoint::{EndpointKind, RdsEndpoint};
 use super::{Outcome, Rotator};
 use crate::config::EndpointMapping;
 use crate::credentials::{DbSecret, Target};
@@ -29,13 +30,16 @@ use crate::secrets::SecretStore;
 /// Where one rotation connects.
 #[derive(Clone, Debug)]
 pub struct Located {
-    /// The endpoint that takes the password change: the secret's host, or the writer behind it.
+    /// The endpoint that takes the password change: the secret's host, or the writer behind it (alternating
+    /// users: the master's endpoint). Logins of the secret's users take only its host and port (`DbSecret::at`).
     pub writer: Target,
     /// Where applications connect, when it is another endpoint than the writer: the new password must work there
     /// before the rotation goes on.
     pub readers: Option<Target>,
     /// The instance or cluster behind the endpoint, when the RDS API was asked.
     pub resource: Option<Resource>,
+    /// The writer's host as the secret or the RDS API names it, before the test-only `RDS_ENDPOINT_MAP`.
+    pub named: String,
 }
 
 /// The RDS resource that owns an endpoint.
@@ -75,39 +79,30 @@ impl Resource {
     }
 }
 
-/// An RDS endpoint's host name, split: (`app`, `cluster-ro-abc123`) of `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`,
-/// in lower case (host names and RDS identifiers are case-insensitive). `None` for a host outside RDS's domains.
-fn rds_endpoint_parts(host: &str) -> Option<(String, String)> {
-    let host = host.to_ascii_lowercase();
-    let (first, rest) = host.split_once('.')?;
-    let second = rest.split('.').next()?;
-    (rest.contains(".rds.amazonaws.")).then(|| (first.to_owned(), second.to_owned()))
+/// The identifier in an endpoint's host name when it is of `kind` (`endpoint.rs` parses it, anchored to RDS's domains).
+fn endpoint_id(host: &str, kind: EndpointKind) -> Option<String> {
+    RdsEndpoint::parse(host).filter(|endpoint| endpoint.kind == kind).map(|endpoint| endpoint.id)
 }
 
 /// The cluster identifier in a reader endpoint's host name: `app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com`.
 pub fn reader_endpoint_cluster(host: &str) -> Option<String> {
-    let (first, second) = rds_endpoint_parts(host)?;
-    second.starts_with("cluster-ro-").then_some(first)
+    endpoint_id(host, EndpointKind::Reader)
 }
 
 /// The cluster identifier in a cluster (writer) endpoint's host name: `app.cluster-abc123.eu-west-1.rds.amazonaws.com`
 /// (not a reader's `cluster-ro-…` or a custom endpoint's `cluster-custom-…`).
 pub fn cluster_endpoint_id(host: &str) -> Option<String> {
-    let (first, second) = rds_endpoint_parts(host)?;
-    let writer =
-        second.starts_with("cluster-") && !second.starts_with("cluster-ro-") && !second.starts_with("cluster-custom-");
-    writer.then_some(first)
+    endpoint_id(host, EndpointKind::Cluster)
 }
 
 /// The instance identifier in an instance endpoint's host name: `db1.abc123.eu-west-1.rds.amazonaws.com` (not a
 /// cluster's `cluster-…` or a proxy's endpoint).
 pub fn instance_endpoint_id(host: &str) -> Option<String> {
-    let (first, second) = rds_endpoint_parts(host)?;
-    (!second.starts_with("cluster-") && !second.starts_with("proxy-")).then_some(first)
+    endpoint_id(host, EndpointKind::Instance)
 }
 
 /// How many read replicas of read replicas are followed to the source that takes writes.
-const MAX_REPLICA_HOPS: usize = 5;
+pub(super) const MAX_REPLICA_HOPS: usize = 5;
 
 /// `target` with its host (and port) replaced as the map says.
 pub fn mapped(map: &[EndpointMapping], target: &Target) -> Target {
@@ -131,11 +126,17 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let reader_cluster = reader_endpoint_cluster(&target.host);
         if !target.host.is_empty() && reader_cluster.is_none() {
             let writer = mapped(&self.topology.endpoint_map, target);
-            return Ok(Located { writer, readers: None, resource: None });
+            return Ok(Located { writer, readers: None, resource: None, named: target.host.clone() });
         }
         let ids = secret.rds();
         let cluster = ids.cluster.as_deref().or(reader_cluster.as_deref());
         self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await
+    }
+
+    /// The writer the identifiers of a secret without a host name (`dbInstanceIdentifier`, `dbClusterIdentifier`).
+    pub(super) async fn resolve_identifiers(&self, secret_id: &str, secret: &DbSecret) -> Result<Located, Error> {
+        let ids = secret.rds();
+        self.resolve(secret_id, secret, ids.cluster.as_deref(), ids.instance.as_deref()).await
     }
 
     /// After the secret's host refused a change as read-only (a read replica, an Aurora reader): the writer behind
@@ -254,6 +255,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             writer: mapped(map, &writer_target),
             readers: readers.map(|target| mapped(map, &target)),
             resource: Some(resource),
+            named: writer.host,
         })
     }
 
@@ -292,10 +294,12 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok(())
     }
 
-    /// When setSecret must be done waiting: `PROPAGATION_TIMEOUT_SECONDS` from now. One budget for every wait of
-    /// the invocation (a break-glass reset, then readers), so that the waits together stay within it.
-    pub(super) fn wait_deadline(&self) -> Instant {
-        Instant::now() + self.topology.propagation_timeout
+    /// When setSecret must be done waiting: `PROPAGATION_TIMEOUT_SECONDS` from now, or the invocation's own deadline
+    /// (`until`) if that comes first. One budget for every wait of the invocation (a break-glass reset, then
+    /// readers), so that the waits together stay within it.
+    pub(super) fn wait_deadline(&self, until: Option<Instant>) -> Instant {
+        let budget = Instant::now() + self.topology.propagation_timeout;
+        until.map_or(budget, |until| until.min(budget))
     }
 
     /// Logs in as `secret` at `at` until it works, with backoff (0.25 s doubling to 4 s), until `deadline`.
@@ -317,7 +321,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 return Err(Error::NotPropagated {
                     user: secret.username().clone(),
                     target: at.clone(),
-                    waited: self.topology.propagation_timeout,
+                    waited: deadline.saturating_duration_since(started),
                 });
             }
             tokio::time::sleep(pause).await;
@@ -326,33 +330,51 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// The instance or cluster behind a secret whose host was used as it is, and its writer, for break-glass: from
-    /// the identifiers the secret names, or what its host's name names. `None` when nothing names one, or the RDS
-    /// API cannot say (logged: the failure break-glass was meant to repair stands).
-    async fn resource_behind(&self, secret_id: &str, stored: &DbSecret) -> Result<Option<(Resource, Target)>, Error> {
+    /// the identifiers the secret names, or what its host's name names. `Err(reason)` when nothing names one, when
+    /// what is named is not on the operator's list (checked before any RDS call), or when the RDS API cannot say
+    /// (logged: the failure break-glass was meant to repair stands).
+    async fn resource_behind(
+        &self,
+        secret_id: &str,
+        stored: &DbSecret,
+    ) -> Result<Result<(Resource, Target), String>, Error> {
         let (ids, host) = (stored.rds(), &stored.target().host);
         let cluster =
             ids.cluster.clone().or_else(|| cluster_endpoint_id(host)).or_else(|| reader_endpoint_cluster(host));
         let instance = ids.instance.clone().or_else(|| instance_endpoint_id(host));
-        if cluster.is_none() && instance.is_none() {
-            return Ok(None);
+        let named = match (&cluster, &instance) {
+            (Some(id), _) => ("DB cluster", id, true),
+            (None, Some(id)) => ("DB instance", id, false),
+            (None, None) => {
+                return Ok(Err("break-glass not tried: the secret names no RDS instance or cluster".to_owned()));
+            }
+        };
+        if !self.break_glass_allows(named.1, named.2) {
+            return Ok(Err(not_listed(named.0, named.1)));
         }
         match self.resolve(secret_id, stored, cluster.as_deref(), instance.as_deref()).await {
-            Ok(Located { writer, resource: Some(resource), .. }) => Ok(Some((resource, writer))),
-            Ok(_) => Ok(None),
+            Ok(Located { writer, resource: Some(resource), .. }) => Ok(Ok((resource, writer))),
+            Ok(_) => Ok(Err("break-glass not tried: the RDS API names no instance or cluster".to_owned())),
             Err(err) if err.is_transient() => Err(err),
             Err(err) => {
                 warn!(error = %err, "setSecret: break-glass cannot tell which instance or cluster the host belongs to");
-                Ok(None)
+                Ok(Err(format!("break-glass not tried: {err}")))
             }
         }
     }
 
-    /// Break-glass (`BREAK_GLASS_MASTER_RESET`): no version of the secret logs in, and the user is the master
-    /// user of the instance or cluster behind the writer (for a secret whose host was used as it is, the one the
-    /// RDS API names for its identifiers or host: a read replica's source, an Aurora instance's cluster). Resets
-    /// its password to the pending one through the RDS API, then waits until that logs in at the writer. `None`
-    /// when break-glass does not apply (off, nothing names a resource, or not the master user). `stored` is the
-    /// pending version as stored, with the host the secret names.
+    /// Whether `BREAK_GLASS_DB_IDENTIFIERS` lists the instance (`cluster` false) or cluster `id`.
+    fn break_glass_allows(&self, id: &str, cluster: bool) -> bool {
+        self.topology.break_glass.iter().any(|name| name.names(id, cluster))
+    }
+
+    /// Break-glass (`BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`): no version of the secret logs in,
+    /// and the user is the master user of the instance or cluster behind the writer (for a secret whose host was used
+    /// as it is, the one the RDS API names for its identifiers or host: a read replica's source, an Aurora
+    /// instance's cluster), which the operator listed. Resets its password to the pending one through the RDS API,
+    /// then waits until that logs in at the writer. `Ok(Err(reason))` when break-glass does not apply (off, nothing
+    /// named, not listed, not the master user): the reason, if any is worth telling, goes into the error that
+    /// stands. `stored` is the pending version as stored, with the host the secret names.
     pub(super) async fn break_glass(
         &self,
         event: &RotationEvent,
@@ -360,20 +382,28 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         stored: &DbSecret,
         located: &Located,
         deadline: Instant,
-    ) -> Result<Option<Outcome>, Error> {
-        if !self.topology.break_glass {
-            return Ok(None);
+    ) -> Result<Result<Outcome, Option<String>>, Error> {
+        if self.topology.break_glass.is_empty() {
+            return Ok(Err(None));
         }
         let (resource, writer) = match &located.resource {
             Some(resource) => (resource.clone(), located.writer.clone()),
             // A host used as it is: the RDS API is asked only now, on the failure path.
             None => match self.resource_behind(&event.secret_id, stored).await? {
-                Some(found) => found,
-                None => return Ok(None),
+                Ok(found) => found,
+                Err(reason) => return Ok(Err(Some(reason))),
             },
         };
+        // What is reset must be listed too: a secret naming a listed replica does not reach an unlisted source.
+        let (kind, id, cluster) = match &resource {
+            Resource::Instance(instance) => ("DB instance", &instance.id, false),
+            Resource::Cluster(cluster) => ("DB cluster", &cluster.id, true),
+        };
+        if !self.break_glass_allows(id, cluster) {
+            return Ok(Err(Some(not_listed(kind, id))));
+        }
         if resource.master_username() != Some(pending.username().as_str()) {
-            return Ok(None);
+            return Ok(Err(None));
         }
         let what = resource.describe();
         if resource.manages_master_password() {
@@ -401,12 +431,17 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         // Not yet in effect by the deadline: PasswordNotPropagated, transient; the service's retry finds the new
         // password working (AlreadySet), or resets again.
-        let waited = self.wait_for_login(pending, &writer, deadline).await.inspect_err(|_| {
+        let waited = self.wait_for_login(&pending.at(&writer), &writer, deadline).await.inspect_err(|_| {
             error!(resource = what, "setSecret: BREAK-GLASS: RDS accepted the reset, but it has not taken effect yet");
         })?;
         warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
-        Ok(Some(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
+        Ok(Ok(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
     }
+}
+
+/// Why break-glass left an instance or cluster alone that the operator did not list.
+fn not_listed(kind: &str, id: &str) -> String {
+    format!("break-glass not tried: {kind} {id} is not in BREAK_GLASS_DB_IDENTIFIERS, so no RDS call was made")
 }
 
 #[cfg(test)]
@@ -441,7 +476,7 @@ mod tests {
             host: host.into(),
             port,
             dbname: None,
-            ssl: None,
+            tls: crate::credentials::TlsChoice::Secret(None),
         };
         assert_eq!(mapped(&map, &target("W.rds", 5432)).port, 6000);
         assert_eq!(mapped(&map, &target("w.rds", 5433)).host, "w.rds");

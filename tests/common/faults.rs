@@ -210,6 +210,11 @@ impl DbSession for FaultySession {
         let call = self.inner.verify_alternate(pair);
         guard(&self.injector, &self.target, "verify_alternate", call).await
     }
+
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        let call = self.inner.account_power(user);
+        guard(&self.injector, &self.target, "account_power", call).await
+    }
 }
 
 /// Fails `call` as the injector says; split from the session so that the call can borrow the inner session.

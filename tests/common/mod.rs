@@ -18,6 +18,7 @@ macro_rules! on_both_engines {
 }
 
 pub mod aws_proxy;
+pub mod fake_servers;
 pub mod faults;
 pub mod runtime_api;
 
@@ -329,6 +330,40 @@ impl Engine {
     }
 }
 
+impl Engine {
+    pub fn port(self) -> u16 {
+        match self {
+            Engine::Postgres => pg_port(),
+            Engine::Mariadb => my_port(),
+        }
+    }
+
+    /// A master secret of the master's own, as alternating users need one: its user and password, and where it
+    /// logs in — the host name the local servers' certificates are issued for, so that the master's login is
+    /// verified TLS, as deployed. Returns its name.
+    pub async fn master_secret(self, user: &str, password: &str) -> String {
+        let id = unique("master-secret");
+        let value =
+            serde_json::json!({"username": user, "password": password, "host": tls_host(), "port": self.port()});
+        create_secret(&sm().await, &id, &value).await;
+        id
+    }
+
+    /// An alternating-users secret for `user`, naming `masterarn`, at the master's host (the rotated secret must
+    /// point where the master secret does).
+    pub fn alternating_secret(self, user: &str, password: &str, masterarn: &str) -> serde_json::Value {
+        let mut secret = self.secret(user, password);
+        secret["host"] = tls_host().into();
+        secret["masterarn"] = masterarn.into();
+        secret
+    }
+}
+
+/// The host name the local servers' certificates name.
+pub fn tls_host() -> String {
+    env("TEST_TLS_HOST")
+}
+
 // ---------------------------------------------------------------- Secrets Manager (moto)
 
 pub async fn sm() -> SmClient {
@@ -391,9 +426,13 @@ pub fn password_of(secret: &serde_json::Value) -> String {
 // ---------------------------------------------------------------- the code under test
 
 /// The deployed rotator, configured from `vars` instead of the process environment (the SDK still finds moto
-/// through the AWS_* variables the script exported).
+/// through the AWS_* variables the script exported). The local servers' CA is trusted (`DB_EXTRA_CA_BUNDLE`) unless
+/// `vars` says otherwise: master logins use verified TLS, as deployed.
 pub async fn rotator_with(vars: &[(&str, &str)]) -> AwsRotator {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if !vars.iter().any(|(k, _)| k == "DB_EXTRA_CA_BUNDLE") {
+        vars.push(("DB_EXTRA_CA_BUNDLE".into(), env("TEST_TLS_CA")));
+    }
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .expect("a valid configuration");
     handler::build(&config).await.expect("the rotator builds")

@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 
 use mysql_async::Params;
-use mysql_async::prelude::{FromRow, Queryable};
+use mysql_async::prelude::FromRow;
 use tracing::{info, warn};
 
 use super::grants::{
     self, Change, Holdings, Level, Limits, Privilege, PrivilegeName, RoleRef, RoutineKind, StatementTime,
     TlsRequirement,
 };
-use super::{Flavor, MySession, code};
+use super::{Flavor, MySession};
 use crate::credentials::{Password, UserName};
 use crate::engines::mysql_auth::AuthPlugin;
 use crate::engines::sql::{self, Account, Credential, LiteralError, MysqlQuoting, Sql};
@@ -126,7 +126,7 @@ impl MySession {
         Ok(())
     }
 
-    async fn facts(&mut self) -> Result<(Flavor, MysqlQuoting), EngineError> {
+    pub(super) async fn facts(&mut self) -> Result<(Flavor, MysqlQuoting), EngineError> {
         let (version, sql_mode): (String, String) = self.query_row(sql::mysql_server_facts()).await?;
         let flavor = if version.contains("MariaDB") { Flavor::Mariadb } else { Flavor::Mysql };
         Ok((flavor, MysqlQuoting::from_sql_mode(&sql_mode)))
@@ -250,25 +250,27 @@ impl MySession {
     }
 
     /// Rows of a read with bind parameters; the statement's text is safe to name in errors.
-    async fn exec_rows<T, P>(&mut self, statement: Sql, params: P, what: &str) -> Result<Vec<T>, EngineError>
+    pub(super) async fn exec_rows<T, P>(&mut self, statement: Sql, params: P, what: &str) -> Result<Vec<T>, EngineError>
     where
         T: FromRow + Send + 'static,
         P: Into<Params> + Send,
     {
-        match self.conn.exec::<T, _, P>(statement.as_str(), params).await {
-            Ok(rows) => Ok(rows),
-            Err(err) => Err(self.read_failure(&err, what)),
-        }
+        self.fetch(&statement, params.into(), what).await
     }
 
     /// As `exec_rows`, with no rows where the table does not exist (MySQL 5.7 has no roles).
-    async fn exec_rows_if_table<T, P>(&mut self, statement: Sql, params: P, what: &str) -> Result<Vec<T>, EngineError>
+    pub(super) async fn exec_rows_if_table<T, P>(
+        &mut self,
+        statement: Sql,
+        params: P,
+        what: &str,
+    ) -> Result<Vec<T>, EngineError>
     where
         T: FromRow + Send + 'static,
         P: Into<Params> + Send,
     {
-        match self.conn.exec::<T, _, P>(statement.as_str(), params).await {
-            Ok(rows) => Ok(rows),
+        match self.fetch_raw(&statement, params.into()).await? {
+            Ok(rows) => self.convert(rows, what),
             Err(mysql_async::Error::Server(err)) if err.code == NO_SUCH_TABLE => Ok(Vec::new()),
             Err(err) => Err(self.read_failure(&err, what)),
         }
@@ -277,28 +279,10 @@ impl MySession {
     /// A statement built from data, which may hold a password or hash: errors keep only the error number.
     async fn run_built(&mut self, statement: Result<Sql, LiteralError>, what: &str) -> Result<(), EngineError> {
         let statement = statement.map_err(|err| self.read_error(format!("{what}: {err}")))?;
-        match self.conn.query_drop(statement.as_str()).await {
+        match self.run(&statement).await? {
             Ok(()) => Ok(()),
             Err(err) => Err(self.statement_error(&err, what)),
         }
-    }
-
-    /// A read that failed: the server's message is safe (the statement holds no secret) and says the most.
-    fn read_failure(&self, err: &mysql_async::Error, what: &str) -> EngineError {
-        match err {
-            mysql_async::Error::Server(server) if server.code == code::TABLE_ACCESS_DENIED => self.read_error(format!(
-                "{what}: {} (MySQL error {}); the master needs SELECT on the mysql schema",
-                server.message, server.code
-            )),
-            mysql_async::Error::Server(server) => {
-                self.read_error(format!("{what}: {} (MySQL error {})", server.message, server.code))
-            }
-            other => self.statement_error(other, what),
-        }
-    }
-
-    fn read_error(&self, detail: impl Into<String>) -> EngineError {
-        EngineError::new(EngineErrorKind::Statement, &self.target, detail)
     }
 }
 

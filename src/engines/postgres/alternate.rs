@@ -7,16 +7,13 @@ use std::collections::BTreeMap;
 
 use super::PgSession;
 use crate::credentials::{Password, UserName};
-use crate::engines::sql::{self, Role, Sql};
+use crate::engines::sql::{self, Role};
 use crate::engines::{Alternate, EngineError, EngineErrorKind};
 
 impl PgSession {
-    pub(super) async fn role_exists(&self, user: &UserName) -> Result<bool, EngineError> {
-        let statement = sql::pg_role_exists();
-        match self.client.query_opt(statement.as_str(), &[&user.as_str()]).await {
-            Ok(row) => Ok(row.is_some()),
-            Err(err) => Err(self.statement_error(&err, "looking the role up")),
-        }
+    pub(super) async fn role_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
+        let rows = self.rows(sql::pg_role_exists(), &[&user.as_str()], "looking the role up").await?;
+        Ok(!rows.is_empty())
     }
 
     pub(super) async fn sync_pair(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
@@ -46,16 +43,16 @@ impl PgSession {
         self.execute(sql::pg_set_password(Role::Named(pair.next), &verifier), "ALTER ROLE … PASSWORD").await
     }
 
-    pub(super) async fn verify_pair(&self, pair: Alternate<'_>) -> Result<(), EngineError> {
-        let statement = sql::pg_verify_pair();
+    pub(super) async fn verify_pair(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
         let runs_as = format!("role={}", pair.base.as_str());
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&pair.clone.as_str(), &pair.base.as_str(), &runs_as];
-        let row = match self.client.query_one(statement.as_str(), &params).await {
-            Ok(row) => row,
-            Err(err) => return Err(self.statement_error(&err, "checking the pair")),
+        let rows = self.rows(sql::pg_verify_pair(), &params, "checking the pair").await?;
+        let Some(row) = rows.first() else {
+            let detail = "checking the pair returned no row";
+            return Err(EngineError::new(EngineErrorKind::Statement, &self.target, detail));
         };
-        let (member, runs_as_base): (bool, bool) = (row.get(0), row.get(1));
+        let (member, runs_as_base) = (self.flag(row, 0)?, self.flag(row, 1)?);
         let problem = match (member, runs_as_base) {
             (true, true) => {
                 let (mut wanted, mut held) = (self.settings_of(pair.base).await?, self.settings_of(pair.clone).await?);
@@ -74,21 +71,15 @@ impl PgSession {
     }
 
     /// A role's own settings (in every database), by name.
-    async fn settings_of(&self, role: &UserName) -> Result<BTreeMap<String, String>, EngineError> {
-        let statement = sql::pg_role_settings();
-        let rows = match self.client.query(statement.as_str(), &[&role.as_str()]).await {
-            Ok(rows) => rows,
-            Err(err) => return Err(self.statement_error(&err, "reading role settings")),
-        };
-        let settings = rows.iter().map(|row| row.get::<_, String>(0));
-        Ok(settings.filter_map(|setting| setting.split_once('=').map(|(n, v)| (n.to_owned(), v.to_owned()))).collect())
-    }
-
-    /// A statement that may hold a verifier: its errors keep only the SQLSTATE.
-    async fn execute(&self, statement: Sql, what: &str) -> Result<(), EngineError> {
-        match self.client.batch_execute(statement.as_str()).await {
-            Ok(()) => Ok(()),
-            Err(err) => Err(self.statement_error(&err, what)),
+    async fn settings_of(&mut self, role: &UserName) -> Result<BTreeMap<String, String>, EngineError> {
+        let rows = self.rows(sql::pg_role_settings(), &[&role.as_str()], "reading role settings").await?;
+        let mut settings = BTreeMap::new();
+        for row in &rows {
+            let setting = self.text(row, 0)?;
+            if let Some((name, value)) = setting.split_once('=') {
+                settings.insert(name.to_owned(), value.to_owned());
+            }
         }
+        Ok(settings)
     }
 }

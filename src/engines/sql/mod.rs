@@ -4,8 +4,9 @@
 //! reach a database by accident. PostgreSQL names and values are quoted with libpq's escaping functions
 //! (`PQescapeIdentifier` / `PQescapeLiteral`, as ported by postgres-protocol). MySQL-family string literals are
 //! quoted for the session's `sql_mode`: a quote is doubled (valid in every mode), a backslash is doubled only where
-//! backslashes escape (not under `NO_BACKSLASH_ESCAPES`), and NUL is refused. Single-user statements name the account
-//! as `CURRENT_USER` / `CURRENT_USER()`, never by its name.
+//! backslashes escape (not under `NO_BACKSLASH_ESCAPES`), and NUL is refused; every MySQL-family session is pinned to
+//! utf8mb4 first, so no multi-byte character set can swallow a quote. Single-user statements name the account as
+//! `SESSION_USER` / `CURRENT_USER()`, never by its name.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,18 +19,22 @@ pub struct Sql(Cow<'static, str>);
 /// Whose password a statement changes.
 #[derive(Clone, Copy, Debug)]
 pub enum Role<'a> {
-    /// The logged-in user (single user): the statement names nobody, so no name can be misread.
-    CurrentUser,
+    /// The logged-in user (single user): the statement names nobody, so no name can be misread. On PostgreSQL the
+    /// session's own user (`SESSION_USER`), never `CURRENT_USER`, which `SET ROLE` and a role-level `role` setting
+    /// redirect to another role.
+    LoggedIn,
     /// Another user, changed by a privileged one (alternating users).
     Named(&'a UserName),
 }
 
 mod mysql;
 mod mysql_accounts;
+mod mysql_power;
 mod postgres;
 
 pub use mysql::*;
 pub use mysql_accounts::*;
+pub use mysql_power::*;
 pub use postgres::*;
 
 impl Sql {
@@ -50,6 +55,6 @@ mod tests {
 
     #[test]
     fn debug_hides_the_statement() {
-        assert_eq!(format!("{:?}", pg_set_password(Role::CurrentUser, "md5secret")), "Sql(..)");
+        assert_eq!(format!("{:?}", pg_set_password(Role::LoggedIn, "md5secret")), "Sql(..)");
     }
 }

@@ -53,6 +53,20 @@ impl MysqlQuoting {
     }
 }
 
+/// MySQL family: the session pinned before its first statement — the utf8mb4 character set, whatever the server's
+/// default or `init_connect` chose, and bounds on every lock wait (`lock_wait_timeout` covers the metadata locks
+/// account statements take, `innodb_lock_wait_timeout` row locks) and, on MariaDB, every statement
+/// (`max_statement_time`, inside a `/*M! … */` comment that only MariaDB runs). MySQL's `max_execution_time` bounds
+/// only SELECT; the client's own timeout covers the rest there.
+pub fn mysql_pin_session(limit: std::time::Duration) -> Sql {
+    let seconds = limit.as_secs_f64().ceil().max(1.0) as u64;
+    let exact = limit.as_secs_f64().max(0.001);
+    Sql(Cow::Owned(format!(
+        "SET NAMES utf8mb4, SESSION lock_wait_timeout = {seconds}, SESSION innodb_lock_wait_timeout = {seconds} \
+         /*M!, SESSION max_statement_time = {exact} */"
+    )))
+}
+
 /// MySQL family: the server's flavour (MariaDB says so in its version) and how literals are read.
 pub fn mysql_server_facts() -> Sql {
     Sql(Cow::Borrowed("SELECT @@version, @@sql_mode"))
@@ -132,6 +146,15 @@ mod tests {
             assert_eq!(nbe.literal(value).unwrap(), in_nbe, "{value}");
         }
         assert_eq!(default.literal("a\0b"), Err(LiteralError::Nul));
+    }
+
+    #[test]
+    fn the_session_is_pinned_to_utf8mb4_with_bounds() {
+        assert_eq!(
+            mysql_pin_session(std::time::Duration::from_millis(2500)).as_str(),
+            "SET NAMES utf8mb4, SESSION lock_wait_timeout = 3, SESSION innodb_lock_wait_timeout = 3 \
+             /*M!, SESSION max_statement_time = 2.5 */"
+        );
     }
 
     #[test]

@@ -8,6 +8,25 @@ use postgres_protocol::escape::{escape_identifier, escape_literal};
 use super::{Role, Sql};
 use crate::credentials::UserName;
 
+/// PostgreSQL: bounds on every statement of the session and on every wait for a lock in it, so that a statement
+/// blocked behind another session's lock fails with SQLSTATE 55P03 (or 57014) instead of waiting until Lambda stops
+/// the function.
+pub fn pg_bound_session(limit: std::time::Duration) -> Sql {
+    let ms = limit.as_millis().max(1);
+    Sql(Cow::Owned(format!("SET statement_timeout = {ms}; SET lock_timeout = {ms}")))
+}
+
+/// PostgreSQL: why the role $1 could administer other accounts, if it could: a superuser, `CREATEROLE`, or membership
+/// (which `SET ROLE` turns into the role's attributes) in a role that has either, or in `rds_superuser`. One row per
+/// role that gives it, the role itself first.
+pub fn pg_account_power() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole FROM pg_roles r \
+         WHERE (r.rolsuper OR r.rolcreaterole OR r.rolname = 'rds_superuser') AND pg_has_role($1, r.oid, 'MEMBER') \
+         ORDER BY r.rolname <> $1",
+    ))
+}
+
 /// PostgreSQL: the setting that decides which verifier the server would compute itself.
 pub fn pg_show_password_encryption() -> Sql {
     Sql(Cow::Borrowed("SHOW password_encryption"))
@@ -134,13 +153,20 @@ pub fn pg_check() -> Sql {
 
 /// PostgreSQL: set a role's password to a verifier computed on the client (`SCRAM-SHA-256$…` or `md5…`). The
 /// server recognises the form and stores it as is, so only the verifier appears in statement logs. `ALTER ROLE`
-/// takes no bind parameters, hence the quoting.
+/// takes no bind parameters, hence the quoting. The logged-in user's own change first leaves any role the session
+/// was switched to (`SET ROLE NONE`, which unlike `RESET ROLE` ignores a role-level `role` setting): PostgreSQL lets
+/// a user change only its own password, and "own" means the current user.
 pub fn pg_set_password(role: Role<'_>, verifier: &str) -> Sql {
-    let role = match role {
-        Role::CurrentUser => Cow::Borrowed("CURRENT_USER"),
-        Role::Named(user) => Cow::Owned(escape_identifier(user.as_str())),
-    };
-    Sql(Cow::Owned(format!("ALTER ROLE {role} PASSWORD {}", escape_literal(verifier))))
+    let verifier = escape_literal(verifier);
+    Sql(Cow::Owned(match role {
+        Role::LoggedIn => format!("SET ROLE NONE; ALTER ROLE SESSION_USER PASSWORD {verifier}"),
+        Role::Named(user) => format!("ALTER ROLE {} PASSWORD {verifier}", escape_identifier(user.as_str())),
+    }))
+}
+
+/// PostgreSQL: the session's own user and the role it acts as (after `SET ROLE NONE`, the same).
+pub fn pg_session_user() -> Sql {
+    Sql(Cow::Borrowed("SELECT session_user::text, current_user::text"))
 }
 
 #[cfg(test)]
@@ -155,18 +181,22 @@ mod tests {
     fn pg_set_password_quotes_names_and_values() {
         let user = |name: &str| UserName::new(name).unwrap();
         check(
-            Role::CurrentUser,
+            Role::LoggedIn,
             "SCRAM-SHA-256$4096:abc$def:ghi",
-            "ALTER ROLE CURRENT_USER PASSWORD 'SCRAM-SHA-256$4096:abc$def:ghi'",
+            "SET ROLE NONE; ALTER ROLE SESSION_USER PASSWORD 'SCRAM-SHA-256$4096:abc$def:ghi'",
         );
         check(Role::Named(&user("app")), "md5abc", r#"ALTER ROLE "app" PASSWORD 'md5abc'"#);
         check(Role::Named(&user("Mixed Case")), "v", r#"ALTER ROLE "Mixed Case" PASSWORD 'v'"#);
         check(Role::Named(&user(r#"a"; DROP ROLE x; --"#)), "v", r#"ALTER ROLE "a""; DROP ROLE x; --" PASSWORD 'v'"#);
         check(Role::Named(&user("it's")), "v", r#"ALTER ROLE "it's" PASSWORD 'v'"#);
         check(Role::Named(&user(r"back\slash")), "v", r#"ALTER ROLE "back\slash" PASSWORD 'v'"#);
-        check(Role::CurrentUser, "it's", "ALTER ROLE CURRENT_USER PASSWORD 'it''s'");
+        check(Role::LoggedIn, "it's", "SET ROLE NONE; ALTER ROLE SESSION_USER PASSWORD 'it''s'");
         // libpq's escaping switches to E'' (with a leading space) when the value holds a backslash.
-        check(Role::CurrentUser, r"a\b", r"ALTER ROLE CURRENT_USER PASSWORD  E'a\\b'");
+        check(Role::LoggedIn, r"a\b", r"SET ROLE NONE; ALTER ROLE SESSION_USER PASSWORD  E'a\\b'");
+        assert_eq!(
+            pg_bound_session(std::time::Duration::from_millis(2500)).as_str(),
+            "SET statement_timeout = 2500; SET lock_timeout = 2500"
+        );
     }
 
     #[test]

@@ -1,0 +1,55 @@
+//! MySQL and MariaDB reads that tell whether an account could administer other accounts (alternating users refuse
+//! such a user). Every read takes the user and host as bind parameters and returns the powers as text, so nothing
+//! here is built from data.
+
+use std::borrow::Cow;
+
+use super::Sql;
+
+/// What a row of `mysql.user` (or `mysql.db`) grants that administers accounts: creating and changing users,
+/// SUPER, granting, and writing to the grant tables (a global privilege covers the `mysql` schema).
+const POWER_COLUMNS: &str = "CONCAT_WS(',', IF(Create_user_priv = 'Y', 'CREATE USER', NULL), \
+     IF(Super_priv = 'Y', 'SUPER', NULL), IF(Grant_priv = 'Y', 'GRANT OPTION', NULL), \
+     IF(Insert_priv = 'Y', 'INSERT', NULL), IF(Update_priv = 'Y', 'UPDATE', NULL), \
+     IF(Delete_priv = 'Y', 'DELETE', NULL), IF(Create_priv = 'Y', 'CREATE', NULL), \
+     IF(Drop_priv = 'Y', 'DROP', NULL), IF(Alter_priv = 'Y', 'ALTER', NULL))";
+
+/// The host parts of a user's accounts (param: user); roles are not accounts.
+pub fn mysql_account_hosts(flavor: super::MysqlFlavor) -> Sql {
+    Sql(Cow::Borrowed(match flavor {
+        super::MysqlFlavor::Mariadb => "SELECT Host FROM mysql.user WHERE User = ? AND is_role = 'N'",
+        super::MysqlFlavor::Mysql => "SELECT Host FROM mysql.user WHERE User = ?",
+    }))
+}
+
+/// The global powers of one account or role (params: user, host): one row, a comma-separated list, empty for none.
+pub fn mysql_global_powers() -> Sql {
+    Sql(Cow::Owned(format!("SELECT {POWER_COLUMNS} FROM mysql.user WHERE User = ? AND Host = ?")))
+}
+
+/// MySQL 8's dynamic privileges that administer accounts (params: user, host).
+pub fn mysql_dynamic_powers() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT PRIV FROM mysql.global_grants WHERE USER = ? AND HOST = ? \
+         AND PRIV IN ('ROLE_ADMIN', 'SYSTEM_USER', 'SET_USER_ID', 'SET_ANY_DEFINER')",
+    ))
+}
+
+/// Schema-level powers (params: user, host): the schema pattern and the powers, for the caller to match the pattern
+/// against `mysql` (`%` and `_` are wildcards in these grants).
+pub fn mysql_schema_powers() -> Sql {
+    Sql(Cow::Owned(format!(
+        "SELECT Db, {} FROM mysql.db WHERE User = ? AND Host = ?",
+        POWER_COLUMNS
+            .replace("IF(Create_user_priv = 'Y', 'CREATE USER', NULL), ", "")
+            .replace("IF(Super_priv = 'Y', 'SUPER', NULL), ", "")
+    )))
+}
+
+/// Table-level write grants on the `mysql` schema's tables (params: user, host): table and privilege set.
+pub fn mysql_grant_table_powers() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT Table_name, CAST(Table_priv AS CHAR) FROM mysql.tables_priv WHERE User = ? AND Host = ? \
+         AND Db = 'mysql' AND Table_priv <> ''",
+    ))
+}

@@ -1,0 +1,263 @@
+//! Alternating users: where the master logs in. The rotated secret is written by whoever may write it — perhaps an
+//! application team that must never learn the master's password — so it does not get to say where the master's
+//! password goes. The master logs in where its own configuration says: the master secret's `host` (and `port`), or,
+//! for an RDS-managed master secret that holds only a user name and a password, the endpoint the RDS API gives for
+//! the instance or cluster its `aws:rds:…` tags name (tags with the `aws:` prefix only AWS can write). When neither
+//! says, the rotation fails, naming what is missing.
+//!
+//! The rotated secret must then point at that same database: at the master's endpoint itself, at its cluster's
+//! reader endpoint, or at a read replica of it (an Aurora member of its cluster, or a replica of its instance,
+//! through replicas of replicas) — what AWS's template checks. Anything else is refused before any login.
+//! Host names are compared as the secrets and the RDS API name them, before the test-only `RDS_ENDPOINT_MAP`.
+
+use secrecy::ExposeSecret;
+use tracing::info;
+
+use super::Rotator;
+use super::endpoint::{EndpointKind, RdsEndpoint};
+use super::topology::{Located, MAX_REPLICA_HOPS, Resource, mapped};
+use crate::credentials::{DbSecret, Master, MasterSecret};
+use crate::engines::{DbEngine, EngineKind};
+use crate::error::Error;
+use crate::rds::RdsApi;
+use crate::secrets::{Fetched, SecretStore, Version};
+
+/// The tags of an RDS-managed master secret.
+const CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
+const INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
+
+/// What the master's own configuration says of where it is.
+struct MasterEndpoint {
+    engine: EngineKind,
+    host: String,
+    port: Option<u16>,
+    /// The instance or cluster, when the RDS API named the endpoint.
+    resource: Option<Resource>,
+}
+
+/// The instance or cluster the master's endpoint belongs to, as far as its name or the RDS API tell.
+#[derive(Default)]
+struct MasterIdentity {
+    instance: Option<String>,
+    cluster: Option<String>,
+}
+
+impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+    /// The master of the alternating rotation of `current` (the rotated secret's AWSCURRENT), and where the
+    /// rotation's logins go: the master's (and, at the same endpoint, the users') at the master's endpoint; the
+    /// application's at the rotated secret's host when it is a reader or a replica. Public for `rds-rotator check`,
+    /// which must find the same master as a rotation.
+    pub async fn master(
+        &self,
+        secret_id: &str,
+        current: &DbSecret,
+        masterarn: &str,
+    ) -> Result<(Master, Located), Error> {
+        let refused = |problem: String| Error::MasterSecret {
+            secret_id: secret_id.to_owned(),
+            masterarn: masterarn.to_owned(),
+            problem,
+        };
+        if masterarn == secret_id {
+            return Err(refused("is the rotated secret itself".to_owned()));
+        }
+        let secret = match self.store.get(masterarn, Version::Current).await {
+            Ok(Fetched::Text(text)) => {
+                MasterSecret::parse(text.expose_secret()).map_err(|problem| refused(problem.to_string()))?
+            }
+            Ok(Fetched::Binary) => return Err(refused("holds SecretBinary, not a JSON SecretString".to_owned())),
+            Ok(Fetched::Missing) => {
+                return Err(refused(
+                    "does not exist, or has no AWSCURRENT version with a value (check the secret's masterarn)"
+                        .to_owned(),
+                ));
+            }
+            Err(err) if err.is_transient() => return Err(err.into()),
+            Err(err) => return Err(refused(format!("cannot be read: {err}"))),
+        };
+        let ours = current.target().engine;
+        if let Some(theirs) = secret.engine()
+            && theirs.family() != ours.family()
+        {
+            return Err(refused(format!("is for engine {theirs}, and the rotated secret for {ours}")));
+        }
+        let endpoint = self.master_endpoint(masterarn, &secret, ours, &refused).await?;
+        let master = secret.at(endpoint.engine, &endpoint.host, endpoint.port, current.target());
+        if master.username() == current.username() {
+            return Err(refused(format!(
+                "names user {}, the rotated secret's own user: alternating users never rotate the master user",
+                master.username()
+            )));
+        }
+        let readers = self.same_database(secret_id, current, &master, endpoint.resource.as_ref(), &refused).await?;
+        let map = &self.topology.endpoint_map;
+        let located = Located {
+            writer: mapped(map, master.target()),
+            readers: readers.map(|target| mapped(map, &target)),
+            resource: endpoint.resource,
+            named: master.target().host.clone(),
+        };
+        let master = master.connecting_to(located.writer.clone());
+        Ok((master, located))
+    }
+
+    /// The master secret's own host, or the endpoint of the instance or cluster its tags name.
+    async fn master_endpoint(
+        &self,
+        masterarn: &str,
+        secret: &MasterSecret,
+        rotated: EngineKind,
+        refused: &impl Fn(String) -> Error,
+    ) -> Result<MasterEndpoint, Error> {
+        if let Some(host) = secret.host() {
+            let engine = secret.engine().unwrap_or(rotated);
+            return Ok(MasterEndpoint { engine, host: host.to_owned(), port: None, resource: None });
+        }
+        let meta = match self.store.describe(masterarn).await {
+            Ok(meta) => meta,
+            Err(err) if err.is_transient() => return Err(err.into()),
+            Err(err) => return Err(refused(format!("holds no host, and its tags cannot be read: {err}"))),
+        };
+        let (arn, cluster) = match (meta.tags.get(CLUSTER_TAG), meta.tags.get(INSTANCE_TAG)) {
+            (Some(arn), _) => (arn, true),
+            (None, Some(arn)) => (arn, false),
+            (None, None) => {
+                return Err(refused(format!(
+                    "holds no host, and no {INSTANCE_TAG} or {CLUSTER_TAG} tag names the instance or cluster it is \
+                     the master of: add \"host\" (and \"port\") to the master secret"
+                )));
+            }
+        };
+        let (id, region) = arn_id_and_region(arn);
+        if let (Some(theirs), Some(ours)) = (region, self.rds.region())
+            && theirs != ours
+        {
+            return Err(refused(format!(
+                "is the master secret of {arn}, in {theirs}, and this function's RDS API is {ours}'s"
+            )));
+        }
+        let unresolved = |what: String| refused(format!("holds no host, and {what}"));
+        let (endpoint, engine, resource) = if cluster {
+            let found = self.rds.cluster(id).await?;
+            let cluster =
+                found.ok_or_else(|| unresolved(format!("{CLUSTER_TAG} names {arn}, which does not exist")))?;
+            let writer =
+                cluster.writer.clone().ok_or_else(|| unresolved(format!("DB cluster {id} has no writer endpoint")))?;
+            (writer, cluster.engine.clone(), Resource::Cluster(cluster))
+        } else {
+            let found = self.rds.instance(id).await?;
+            let instance =
+                found.ok_or_else(|| unresolved(format!("{INSTANCE_TAG} names {arn}, which does not exist")))?;
+            let endpoint =
+                instance.endpoint.clone().ok_or_else(|| unresolved(format!("DB instance {id} has no endpoint yet")))?;
+            (endpoint, instance.engine.clone(), Resource::Instance(instance))
+        };
+        // The RDS API's engine names match the secret format's; an unknown one leaves the rotated secret's.
+        let engine = EngineKind::parse(&engine).ok().filter(|e| e.family() == rotated.family()).unwrap_or(rotated);
+        info!(master = %endpoint.host, "the master secret is RDS-managed; its tags name the endpoint");
+        Ok(MasterEndpoint { engine, host: endpoint.host, port: Some(endpoint.port), resource: Some(resource) })
+    }
+
+    /// Checks that the rotated secret points at the master's database (see the module's documentation); returns
+    /// where applications connect when that is another endpoint (a reader or a replica).
+    async fn same_database(
+        &self,
+        secret_id: &str,
+        current: &DbSecret,
+        master: &Master,
+        resource: Option<&Resource>,
+        refused: &impl Fn(String) -> Error,
+    ) -> Result<Option<crate::credentials::Target>, Error> {
+        let (ours, theirs) = (current.target(), master.target());
+        let identity = MasterIdentity::of(&theirs.host, resource);
+        let elsewhere = |why: &str| {
+            refused(format!(
+                "points the master at {theirs}, and the rotated secret points at {} {why}: the master logs in only \
+                 where its own secret says, so the rotated secret must name that endpoint, its cluster's reader \
+                 endpoint or a read replica of it",
+                if ours.host.is_empty() { "its RDS identifiers".to_owned() } else { ours.to_string() },
+            ))
+        };
+        if ours.host.is_empty() {
+            // Identifiers only: the RDS API names the writer, which must be the master's.
+            let resolved = self.resolve_identifiers(secret_id, current).await?;
+            let same = match &resolved.resource {
+                Some(Resource::Instance(instance)) => identity.instance.as_deref() == Some(instance.id.as_str()),
+                Some(Resource::Cluster(cluster)) => identity.cluster.as_deref() == Some(cluster.id.as_str()),
+                None => false,
+            } || resolved.named.eq_ignore_ascii_case(&theirs.host);
+            return if same { Ok(None) } else { Err(elsewhere("(the database they name is another one)")) };
+        }
+        if ours.host.eq_ignore_ascii_case(&theirs.host) {
+            return if ours.port == theirs.port { Ok(None) } else { Err(elsewhere("(the same host, another port)")) };
+        }
+        let Some(endpoint) = RdsEndpoint::parse(&ours.host) else {
+            return Err(elsewhere("(another host, and not an RDS endpoint name)"));
+        };
+        let reader_of_master_cluster = endpoint.kind == EndpointKind::Reader
+            && identity.cluster.as_deref() == Some(endpoint.id.as_str())
+            && RdsEndpoint::parse(&theirs.host).is_none_or(|master| master.same_account_and_region(&endpoint));
+        let reader_named_by_api = matches!(resource, Some(Resource::Cluster(cluster))
+            if cluster.reader_host.as_deref().is_some_and(|reader| reader.eq_ignore_ascii_case(&ours.host)));
+        if reader_of_master_cluster || reader_named_by_api {
+            return Ok(Some(ours.clone()));
+        }
+        if endpoint.kind == EndpointKind::Instance
+            && (identity.instance.is_some() || identity.cluster.is_some())
+            && self.is_replica_of(&endpoint.id, &identity).await?
+        {
+            return Ok(Some(ours.clone()));
+        }
+        Err(elsewhere("(neither that endpoint, its reader endpoint, nor a read replica of it)"))
+    }
+
+    /// Whether instance `id` is a read replica of the master's instance (through replicas of replicas), or a member
+    /// of the master's Aurora cluster.
+    async fn is_replica_of(&self, id: &str, master: &MasterIdentity) -> Result<bool, Error> {
+        let mut id = id.to_owned();
+        for _ in 0..=MAX_REPLICA_HOPS {
+            let Some(instance) = self.rds.instance(&id).await? else { return Ok(false) };
+            if instance.cluster.is_some() && instance.cluster == master.cluster {
+                return Ok(true);
+            }
+            match instance.replica_of {
+                // A source in another Region is named by its ARN: never the master's, which is in this one.
+                Some(source) if !source.starts_with("arn:") => {
+                    if master.instance.as_deref() == Some(source.as_str()) {
+                        return Ok(true);
+                    }
+                    id = source;
+                }
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl MasterIdentity {
+    fn of(host: &str, resource: Option<&Resource>) -> MasterIdentity {
+        match resource {
+            Some(Resource::Instance(instance)) => {
+                MasterIdentity { instance: Some(instance.id.clone()), cluster: instance.cluster.clone() }
+            }
+            Some(Resource::Cluster(cluster)) => MasterIdentity { instance: None, cluster: Some(cluster.id.clone()) },
+            None => match RdsEndpoint::parse(host) {
+                Some(RdsEndpoint { id, kind: EndpointKind::Instance, .. }) => {
+                    MasterIdentity { instance: Some(id), cluster: None }
+                }
+                Some(RdsEndpoint { id, kind: EndpointKind::Cluster, .. }) => {
+                    MasterIdentity { instance: None, cluster: Some(id) }
+                }
+                _ => MasterIdentity::default(),
+            },
+        }
+    }
+}
+
+/// The identifier in an RDS ARN (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID`), and its Region.
+fn arn_id_and_region(arn: &str) -> (&str, Option<&str>) {
+    let id = arn.rsplit(':').next().unwrap_or(arn);
+    let region = arn.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2)).filter(|r| !r.is_empty());
+    (id, region)
+}
