@@ -119,7 +119,7 @@ impl Sample {
 }
 
 fn settings() -> Vec<(&'static str, String)> {
-    vec![("DB_EXTRA_CA_BUNDLE", env("TEST_TLS_CA"))]
+    vec![("DB_EXTRA_CA_BUNDLE", env("TEST_TLS_CA")), ("MASTER_SECRET_ARNS", "*".to_owned())]
 }
 
 /// Single user, or alternating users with a master secret.
@@ -314,7 +314,7 @@ async fn profile(engine: Engine) -> Vec<(&'static str, Duration)> {
     store.describe(&secret_id).await.unwrap();
     parts.push(("a further Secrets Manager call (pooled connection)", started.elapsed()));
     let started = Instant::now();
-    let Fetched::Text(text) = store.get(&secret_id, Version::Current).await.unwrap() else { panic!("no value") };
+    let Fetched::Text(text, _) = store.get(&secret_id, Version::Current).await.unwrap() else { panic!("no value") };
     let secret = rds_rotator::credentials::DbSecret::parse(
         secrecy::ExposeSecret::expose_secret(&text),
         &config.secret_defaults(),

@@ -22,6 +22,8 @@ show() { printf '$ %s\n' "$*"; }
 # The secrets have no "ssl" key, so the default applies: verified TLS. The local servers' certificates come from a
 # throwaway CA, which the function is told to trust beside the built-in RDS CAs.
 export DB_EXTRA_CA_BUNDLE="$TEST_TLS_CA"
+# The master secrets alternating users may use: the demo's one (by name).
+export MASTER_SECRET_ARNS="rds-rotator/demo-master"
 
 bold "1. Local servers"
 echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, TLS, every statement logged"

@@ -40,6 +40,9 @@ pub struct Config {
     /// `PROPAGATION_TIMEOUT_SECONDS`: how long setSecret waits for a new password to work where applications
     /// connect (a reader endpoint, a replica), and for a break-glass reset to take effect.
     pub propagation_timeout: Duration,
+    /// `MASTER_SECRET_ARNS`: the master secrets alternating users may name (ARNs, names, or prefixes ending in `*`).
+    /// Empty: alternating users are refused, naming the variable.
+    pub master_secrets: Vec<String>,
     /// `BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`: the instances and clusters whose master user's
     /// password a drifted rotation may reset through the RDS API. Empty: break-glass is off.
     pub break_glass: Vec<RdsResourceName>,
@@ -186,7 +189,16 @@ impl Config {
             (true, Some(list)) => RdsResourceName::parse_list(&list)
                 .map_err(|problem| ConfigError { var: "BREAK_GLASS_DB_IDENTIFIERS", problem })?,
         };
+        let master_secrets: Vec<String> = vars
+            .get("MASTER_SECRET_ARNS")
+            .map(|list| list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(bad) = master_secrets.iter().find(|entry| entry.chars().any(char::is_whitespace)) {
+            let problem = format!("has {bad:?}: expected secret ARNs, names or prefixes ending in *, comma-separated");
+            return Err(ConfigError { var: "MASTER_SECRET_ARNS", problem });
+        }
         Ok(Config {
+            master_secrets,
             rds_endpoint,
             endpoint_map,
             propagation_timeout: vars.seconds("PROPAGATION_TIMEOUT_SECONDS", DEFAULT_PROPAGATION_TIMEOUT)?,
@@ -433,6 +445,7 @@ mod tests {
         );
         assert_eq!(config.statement_timeout, Duration::from_secs(10));
         assert!(config.break_glass.is_empty());
+        assert!(config.master_secrets.is_empty());
         assert!(config.extra_ca_bundle.is_none());
         assert!(config.password_problems().is_empty());
         assert_eq!(config.secrets_manager_endpoint, None);

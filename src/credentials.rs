@@ -279,6 +279,8 @@ impl DbSecret {
             Some("dbInstanceIdentifier")
         } else if !same_id(&self.rds().cluster, &other.rds().cluster) {
             Some("dbClusterIdentifier")
+        } else if self.masterarn != other.masterarn {
+            Some("masterarn")
         } else {
             None
         }
@@ -287,7 +289,8 @@ impl DbSecret {
 
 /// The master secret of alternating users (the AWSCURRENT version of `masterarn`), parsed: the user the master logs
 /// in as and, from its own keys only, where. Nothing here comes from the rotated secret but, where the master secret
-/// lacks them, the engine (whose family must match) and the database to open on the master's own server.
+/// lacks it, the engine (whose family must match). Not the database either: its owner could shape what the master's
+/// session sees there (a `search_path` setting); the master opens its own `dbname`, or the engine's default.
 pub struct MasterSecret {
     username: UserName,
     password: Password,
@@ -354,13 +357,14 @@ impl MasterSecret {
     }
 
     /// The master at `host:port` (its own, or the endpoint the RDS API names for its instance or cluster), for
-    /// `engine` (its own, the RDS API's, or the rotated secret's). Its own `port` and `dbname` come first.
-    pub fn at(&self, engine: EngineKind, host: &str, port: Option<u16>, rotated: &Target) -> Master {
+    /// `engine` (its own, the RDS API's, or the rotated secret's). Its own `port` comes first; its own `dbname` or
+    /// none (the engine's default).
+    pub fn at(&self, engine: EngineKind, host: &str, port: Option<u16>) -> Master {
         let target = Target {
             engine,
             host: host.to_owned(),
             port: self.port.or(port).unwrap_or(engine.default_port()),
-            dbname: self.dbname.clone().or_else(|| rotated.dbname.clone()),
+            dbname: self.dbname.clone(),
             tls: TlsChoice::Master { verified: self.ssl == Some(true) },
         };
         Master { username: self.username.clone(), password: self.password.clone(), target }
@@ -629,16 +633,13 @@ mod tests {
         assert_eq!(clone.username().as_str(), "app_clone");
     }
 
-    /// The master secret says where the master logs in; the rotated secret lends it nothing but the engine and the
-    /// database, and never its host, port or `ssl`.
+    /// The master secret says where the master logs in: `at` takes the endpoint the master's own configuration
+    /// gives, and nothing of the rotated secret's (neither its host, port, database nor `ssl`).
     #[test]
     fn a_master_secret_takes_nothing_of_where_from_the_rotated_secret() {
-        let rotated =
-            parse(r#"{"engine":"mariadb","host":"db","port":3307,"username":"app","password":"p","ssl":false}"#)
-                .unwrap();
         let bare = MasterSecret::parse(r#"{"username":"admin","password":"m"}"#).unwrap();
         assert_eq!((bare.host(), bare.engine()), (None, None));
-        let master = bare.at(EngineKind::Mariadb, "writer.rds", Some(3306), rotated.target());
+        let master = bare.at(EngineKind::Mariadb, "writer.rds", Some(3306));
         assert_eq!(
             master.target(),
             &Target {
@@ -650,7 +651,7 @@ mod tests {
             }
         );
         let own = MasterSecret::parse(r#"{"username":"admin","password":"m","host":"w","port":"3310","ssl":true}"#);
-        let master = own.unwrap().at(EngineKind::Mariadb, "w", None, rotated.target());
+        let master = own.unwrap().at(EngineKind::Mariadb, "w", None);
         assert_eq!((master.target().port, master.target().tls), (3310, TlsChoice::Master { verified: true }));
         assert_eq!(master.username().as_str(), "admin");
         assert_eq!(MasterSecret::parse(r#"{"username":"admin"}"#).unwrap_err(), ShapeError::Missing("password"));

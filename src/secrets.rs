@@ -40,7 +40,8 @@ pub enum Version<'a> {
 
 /// One version's value.
 pub enum Fetched {
-    Text(SecretString),
+    /// The `SecretString`, and the secret's ARN as the service names it (when it does).
+    Text(SecretString, Option<String>),
     /// The version holds `SecretBinary`, which is not an RDS-format secret.
     Binary,
     /// No such version, or a version with no value yet (as `RotateSecret` stages it).
@@ -220,7 +221,7 @@ impl SecretStore for AwsSecretStore {
         };
         match request.send().await {
             Ok(output) => Ok(match (output.secret_string(), output.secret_binary()) {
-                (Some(text), _) => Fetched::Text(SecretString::from(text)),
+                (Some(text), _) => Fetched::Text(SecretString::from(text), output.arn().map(str::to_owned)),
                 (None, Some(_)) => Fetched::Binary,
                 (None, None) => Fetched::Missing,
             }),

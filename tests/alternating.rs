@@ -509,3 +509,40 @@ async fn the_master_user_is_never_a_user_of_the_pair(engine: Engine) {
     assert_eq!(engine.users(&master).await, users_before);
     assert!(engine.logs_in(&master, MASTER_PASSWORD).await);
 }
+
+/// MariaDB's split privileges have no column in mysql.user: SET USER (a definer of the holder's choosing) is found
+/// all the same, through a role too.
+#[tokio::test]
+async fn mariadb_set_user_is_account_administration() {
+    for through_role in [false, true] {
+        let p = pair(Engine::Mariadb).await;
+        let grantee = format!("{}@'%'", my_quote(&p.base));
+        if through_role {
+            let role = format!("`{}`", unique("definers"));
+            my_exec(&format!("CREATE ROLE {role}")).await;
+            my_exec(&format!("GRANT SET USER ON *.* TO {role}")).await;
+            my_exec(&format!("GRANT {role} TO {grantee}")).await;
+        } else {
+            my_exec(&format!("GRANT SET USER ON *.* TO {grantee}")).await;
+        }
+        let err = p.rotate().await.unwrap_err();
+        assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+        assert!(err.to_string().contains("SET USER on *.*"), "{err}");
+        assert!(Engine::Mariadb.users(&p.clone).await.is_empty(), "no clone was made");
+    }
+}
+
+/// MySQL family: a login proves only the account it matched. An account of the other user at another host that
+/// holds a password no version of this secret has is not this rotation's: refused, and it stays as it was.
+#[tokio::test]
+async fn mariadb_an_unproven_host_account_of_the_other_user_is_left_alone() {
+    let p = pair(Engine::Mariadb).await;
+    p.rotate().await.unwrap();
+    // The original user (the next rotation's) gains an account at another host, with another password.
+    let base = my_quote(&p.base);
+    my_exec(&format!("CREATE USER {base}@'10.7.7.%' IDENTIFIED BY {}", my_quote("someone-elses-Passw0rd"))).await;
+    let before = Engine::Mariadb.users(&p.base).await;
+    let err = p.rotate().await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserConflict", "{err}");
+    assert_eq!(Engine::Mariadb.users(&p.base).await, before, "neither account of the original changed");
+}

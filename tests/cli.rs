@@ -272,7 +272,7 @@ async fn check_an_alternating_users_secret() {
     let (_, hostless) = checked_secret(engine, alternating(&bare)).await;
     let (_, elsewhere) = checked_secret(engine, |s| s["masterarn"] = master.clone().into()).await;
     let ca = env("TEST_TLS_CA");
-    let envs = [("DB_EXTRA_CA_BUNDLE", ca.as_str())];
+    let envs = [("DB_EXTRA_CA_BUNDLE", ca.as_str()), ("MASTER_SECRET_ARNS", "*")];
 
     let (code, out) = check(&ready, &envs);
     assert_eq!(code, Some(0), "{out}");

@@ -30,7 +30,12 @@ enum Strategy {
 
 async fn faulty_rotator() -> (FaultyRotator, Arc<Injector>) {
     // The local servers' CA, as `rotator()` trusts it: the master logs in over verified TLS.
-    let config = Config::from_lookup(|name| (name == "DB_EXTRA_CA_BUNDLE").then(|| env("TEST_TLS_CA"))).unwrap();
+    let config = Config::from_lookup(|name| match name {
+        "DB_EXTRA_CA_BUNDLE" => Some(env("TEST_TLS_CA")),
+        "MASTER_SECRET_ARNS" => Some("*".to_owned()),
+        _ => None,
+    })
+    .unwrap();
     let injector = Arc::new(Injector::default());
     let store = FaultyStore { inner: AwsSecretStore::from_config(&config).await.unwrap(), injector: injector.clone() };
     let engine = FaultyEngine { inner: Drivers::new(&config), injector: injector.clone() };

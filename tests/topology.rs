@@ -621,3 +621,50 @@ async fn break_glass_touches_only_the_instances_the_operator_listed() {
         assert!(pg_logs_in(&bg.user, "Drifted-Passw0rd-by-hand").await, "nothing changed");
     }
 }
+
+/// A reader endpoint's name, or a replica's, under another account's (or Region's) hash names a host the RDS API
+/// does not report: the identifier alone does not make it this cluster's or this replica's. Refused, and nothing
+/// changes — the new password is never sent there.
+#[tokio::test]
+async fn an_endpoint_name_of_another_account_is_not_this_databases() {
+    // Single user, a look-alike reader endpoint of a real cluster.
+    let id = rds_id("lk");
+    let (writer, reader) = cluster(&id).await;
+    let (hash, _) = reader.split_once(".us-east-1").unwrap();
+    let look_alike = reader.replace(hash, &format!("{id}.cluster-ro-zzzzzzzzzz"));
+    assert_ne!(look_alike, reader);
+    let user = unique("topo_lk");
+    pg_create_role(&user, INITIAL).await;
+    let secret_id = new_secret(&secret_for(&user, json!({"host": look_alike, "port": 5432}))).await;
+    let map = format!("{},{}", map_to_writer(&writer), map_to_reader(&look_alike));
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map)]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "TopologyError", "{err}");
+    assert!(err.to_string().contains("looks like a reader endpoint"), "{err}");
+    assert!(pg_logs_in(&user, INITIAL).await, "nothing changed");
+
+    // Alternating users, a look-alike of a real replica of the master's instance.
+    let source = rds_id("lksrc");
+    let endpoint = instance(&source, &env("TEST_PG_ADMIN_USER"), false).await;
+    let replica_id = rds_id("lkrep");
+    let replica_host = replica(&replica_id, &source).await;
+    let other_account = replica_host.replace(".aaaaaaaaaa.", ".zzzzzzzzzz.");
+    assert_ne!(other_account, replica_host);
+    let master = unique("lk-master");
+    let admin = json!({
+        "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"), "host": endpoint, "port": 5432,
+    });
+    create_secret(&sm().await, &master, &admin).await;
+    let user = unique("topo_lkrep");
+    pg_create_role(&user, INITIAL).await;
+    let secret_id = new_secret(&secret_for(&user, json!({"host": other_account, "masterarn": master}))).await;
+    let map = format!("{},{}", map_to_writer_by_name(&endpoint), map_to_reader(&other_account));
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map)]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(pg_stored_password(&format!("{user}_clone")).await.is_none(), "nothing was created");
+}

@@ -74,6 +74,15 @@ async fn a_master_login_never_answers_a_full_authentication_request_from_an_unve
     // The handshake response (the user, a scramble) and nothing after it: no key request, no password.
     assert!(contains(&received, "admin") && !received.ends_with(&[2]), "{received:?}");
 
+    // A handshake that is not protocol 10, which mysql_async would take as one: refused before it is handed over.
+    let fake = fake_servers::mysql(MyScript::ProtocolZero);
+    let err = match drivers.login(&master_at(EngineKind::Mysql, fake.port), login).await {
+        Err(err) => err,
+        Ok(_) => panic!("the fake server's login succeeded"),
+    };
+    assert!(err.to_string().contains("not MySQL protocol 10"), "{err}");
+    assert!(fake.received().is_empty(), "the driver never saw the handshake, and sent nothing");
+
     let fake = fake_servers::mysql(MyScript::FullAuthentication);
     let drivers = self::drivers(&[("MASTER_TLS_MODE", "require")]);
     let err = match drivers.login(&master_at(EngineKind::Mariadb, fake.port), login).await {
@@ -265,6 +274,25 @@ impl LockHolder {
 
 // ---------------------------------------------------------------- unexpected server data
 
+/// An application login in plaintext (`"ssl": false`) to a hostile MySQL-family server: full authentication with a
+/// public key that is no key (mysql_async would panic on it) is refused with an error, as is a handshake of another
+/// protocol; the process lives on.
+#[tokio::test]
+async fn a_hostile_server_cannot_panic_an_application_login() {
+    for script in [MyScript::FullAuthentication, MyScript::ProtocolZero] {
+        let fake = fake_servers::mysql(script);
+        let drivers = drivers(&[]);
+        let (user, password) = (UserName::new("app").unwrap(), Password::new("apps-own".into()));
+        let at = Target { tls: TlsChoice::Secret(Some(false)), ..master_at(EngineKind::Mysql, fake.port) };
+        let err = match drivers.login(&at, Login { user: &user, password: &password }).await {
+            Err(err) => err,
+            Ok(_) => panic!("the fake server's login succeeded"),
+        };
+        assert_eq!(err.kind, EngineErrorKind::LoginRefused, "{err}");
+        let _ = fake.received();
+    }
+}
+
 /// A server that answers a query with a row of another shape than asked for gets an error that says so, not a
 /// panic (mysql_async's own conversion would panic).
 #[tokio::test]
@@ -374,4 +402,75 @@ async fn a_multi_byte_session_character_set_cannot_unquote_a_name() {
     assert_eq!(current["username"].as_str(), Some(format!("{base}_clone").as_str()));
     assert!(gbk_user_exists(&format!("{base}_clone")).await, "the clone has the exact name");
     assert!(!gbk_user_exists(&evil).await, "nothing else was created");
+}
+
+// ---------------------------------------------------------------- the master's session
+
+/// The owner of a database can set its `search_path` to a schema of theirs, where a function named like a catalog
+/// function runs as whoever calls it. The master never opens the database the rotated secret names, and every
+/// session pins its search path and names the catalog's objects in full: the owner's function never runs as the
+/// master, even in a master session opened in that very database.
+#[tokio::test]
+async fn a_database_search_path_cannot_run_code_as_the_master() {
+    let database = unique("trust_db");
+    let admin = pg_admin().await;
+    admin.batch_execute(&format!("CREATE DATABASE {}", escape_identifier(&database))).await.unwrap();
+    let mut owner = tokio_postgres::Config::new();
+    owner.host(pg_host()).port(pg_port()).user(env("TEST_PG_ADMIN_USER")).password(env("TEST_PG_ADMIN_PASSWORD"));
+    let (owner, connection) = owner.dbname(&database).connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    owner
+        .batch_execute(&format!(
+            "CREATE SCHEMA evil; CREATE TABLE evil.loot (who text); GRANT ALL ON SCHEMA evil TO PUBLIC; \
+             GRANT ALL ON evil.loot TO PUBLIC; \
+             CREATE FUNCTION evil.pg_has_role(name, oid, text) RETURNS boolean LANGUAGE plpgsql AS \
+             $$ BEGIN INSERT INTO evil.loot VALUES (current_user); RETURN false; END $$; \
+             CREATE FUNCTION evil.unnest(text[]) RETURNS SETOF text LANGUAGE plpgsql AS \
+             $$ BEGIN INSERT INTO evil.loot VALUES (current_user); RETURN; END $$; \
+             ALTER DATABASE {} SET search_path = evil, pg_catalog",
+            escape_identifier(&database)
+        ))
+        .await
+        .unwrap();
+
+    // An alternating rotation whose secret names that database.
+    let master = unique("trust_master");
+    let sql = format!(
+        "CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}",
+        escape_identifier(&master),
+        escape_literal(MASTER_PASSWORD)
+    );
+    admin.batch_execute(&sql).await.unwrap();
+    let user = unique("trust_sp");
+    pg_create_role(&user, INITIAL).await;
+    let masterarn = Engine::Postgres.master_secret(&master, MASTER_PASSWORD).await;
+    let mut secret = Engine::Postgres.alternating_secret(&user, INITIAL, &masterarn);
+    secret["dbname"] = database.clone().into();
+    let secret_id = unique("trust-sp");
+    create_secret(&sm().await, &secret_id, &secret).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_rotation(&rotator().await, &secret_id, &token).await.unwrap();
+
+    // A master session opened in that database all the same (a master secret naming it).
+    let drivers = drivers(&[("DB_EXTRA_CA_BUNDLE", &env("TEST_TLS_CA"))]);
+    let at = Target {
+        engine: EngineKind::Postgres,
+        host: tls_host(),
+        port: pg_port(),
+        dbname: Some(database.clone()),
+        tls: TlsChoice::Master { verified: false },
+    };
+    let (name, password) = (UserName::new(&master).unwrap(), Password::new(MASTER_PASSWORD.into()));
+    let Ok(LoginOutcome::Accepted(mut session)) = drivers.login(&at, Login { user: &name, password: &password }).await
+    else {
+        panic!("the master logs in");
+    };
+    assert_eq!(session.account_power(&UserName::new(&user).unwrap()).await.unwrap(), None);
+    session.close().await;
+    let loot = owner.query("SELECT who FROM evil.loot", &[]).await.unwrap();
+    assert!(
+        loot.is_empty(),
+        "the owner's function ran as {:?}",
+        loot.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()
+    );
 }

@@ -90,7 +90,7 @@ async fn checks<W: Write>(config: &Config, secret_id: &str, report: &mut Report<
     }
 
     let current = match store.get(secret_id, Version::Current).await {
-        Ok(Fetched::Text(text)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()),
+        Ok(Fetched::Text(text, _)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()),
         Ok(Fetched::Binary) => {
             report.fail("secret", "AWSCURRENT holds SecretBinary", "store the RDS format as a JSON SecretString");
             return Ok(());
@@ -218,7 +218,7 @@ async fn check_master<W: Write>(
 ) -> Result<(), Error> {
     let masterarn = current.masterarn().unwrap_or("the master secret");
     let previous = match store.get(secret_id, Version::Previous).await {
-        Ok(Fetched::Text(text)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()).ok(),
+        Ok(Fetched::Text(text, _)) => DbSecret::parse(text.expose_secret(), &config.secret_defaults()).ok(),
         _ => None,
     };
     let pair = match Pair::of(current.username(), previous.as_ref().map(DbSecret::username)) {
@@ -315,6 +315,9 @@ fn fix_for(err: &EngineError) -> &'static str {
         EngineErrorKind::Unverified => {
             "let the master log in with verified TLS (MASTER_TLS_MODE=verify-full, the server's CA built in or in \
              DB_EXTRA_CA_BUNDLE)"
+        }
+        EngineErrorKind::NotOurs => {
+            "drop or rename the account if it is not in use, or rotate this secret as single user"
         }
         EngineErrorKind::ReadOnly => {
             "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or point it at the writer"

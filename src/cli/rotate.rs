@@ -79,7 +79,7 @@ pub async fn run(secret_id: &str) -> Result<(), Error> {
         }
         None => VersionId::new(&new_version_id())?,
     };
-    if let Fetched::Text(text) = store.get(secret_id, Version::Current).await? {
+    if let Fetched::Text(text, _) = store.get(secret_id, Version::Current).await? {
         // Best effort, for the header only: a malformed secret is reported by createSecret with its reason.
         if let Ok(current) = DbSecret::parse(text.expose_secret(), &config.secret_defaults()) {
             let (target, user) = (current.target(), current.username());

@@ -93,7 +93,8 @@ pub trait DbSession: Send {
     /// created when missing — with `password` from the first statement, so that a retry can recognise it — then its
     /// privileges are made those of `pair.current` (added and revoked), then its password is set. Idempotent: a
     /// retry after a crash at any point completes the work. The caller has checked that an existing `pair.next`
-    /// belongs to this secret.
+    /// logs in with a password this secret holds; where one user name has several accounts (the MySQL family's
+    /// `user@host`), each must hold one of `pair.known`, else `NotOurs` and nothing changes.
     fn sync_alternate(
         &mut self,
         pair: Alternate<'_>,
@@ -120,6 +121,9 @@ pub struct Alternate<'a> {
     /// The pair's original user, and its `_clone`.
     pub base: &'a UserName,
     pub clone: &'a UserName,
+    /// The passwords this secret holds for `next` (AWSPREVIOUS's, when it names `next`, and the pending one): an
+    /// existing account of `next` is this rotation's to change only when it holds one of them.
+    pub known: &'a [&'a Password],
 }
 
 /// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
@@ -154,6 +158,8 @@ pub enum EngineErrorKind {
     /// A server whose certificate is not verified asked for a password in a form it could read (PostgreSQL's
     /// cleartext request, MySQL's full authentication); the master login refused it.
     Unverified,
+    /// An account of the other user holds a password this secret does not: it is not this rotation's to change.
+    NotOurs,
 }
 
 /// How one login attempt reaches the server.
@@ -313,6 +319,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::Statement => "database statement failed",
             EngineErrorKind::ReadOnly => "database is read-only",
             EngineErrorKind::Unverified => "refused to send the master's password to an unverified server",
+            EngineErrorKind::NotOurs => "an account is not this rotation's to change",
         })
     }
 }

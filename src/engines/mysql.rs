@@ -130,8 +130,9 @@ impl MysqlEngine {
             let detail = format!("no answer within {} ms (CONNECT_TIMEOUT_SECONDS)", self.connect_timeout.as_millis());
             EngineError::new(EngineErrorKind::Timeout, at, detail)
         };
-        // A master login in plaintext goes through the guard's relay (see guard.rs); the driver talks to it.
-        let relay = if master && transport == Transport::Plain {
+        // A plaintext login goes through the guard's relay (see guard.rs), the driver talking to it: no password
+        // request for a master, nothing the driver would panic on for anyone.
+        let relay = if transport == Transport::Plain {
             let server =
                 match tokio::time::timeout(self.connect_timeout, TcpStream::connect((at.host.as_str(), at.port))).await
                 {
@@ -146,7 +147,8 @@ impl MysqlEngine {
                     }
                     Ok(Ok(server)) => server,
                 };
-            let relay = guard::start(server, self.connect_timeout).await;
+            let policy = if master { guard::Policy::Master } else { guard::Policy::Application };
+            let relay = guard::start(server, policy, self.connect_timeout).await;
             Some(relay.map_err(|err| EngineError::new(EngineErrorKind::Unreachable, at, format!("relay: {err}")))?)
         } else {
             None
@@ -171,7 +173,8 @@ impl MysqlEngine {
             Err(_) => return Err(timed_out()),
             Ok(Err(err)) => {
                 if let Some(refusal) = relay.as_ref().and_then(|relay| relay.verdict.refusal()) {
-                    return Err(EngineError::new(EngineErrorKind::Unverified, at, refusal));
+                    let kind = if master { EngineErrorKind::Unverified } else { EngineErrorKind::LoginRefused };
+                    return Err(EngineError::new(kind, at, refusal));
                 }
                 return login_failure(at, err, &self.tls);
             }

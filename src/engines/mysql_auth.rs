@@ -86,6 +86,31 @@ pub fn caching_sha2_hash(password: &[u8]) -> Result<String, String> {
     Ok(format!("$A$005${}{digest}", String::from_utf8_lossy(&salt)))
 }
 
+/// Whether `stored` (an account's `authentication_string`) is what `plugin` stores for `password`; `None` where this
+/// build cannot tell (another plugin, or a stored form it does not read).
+pub fn stored_form_matches(plugin: &AuthPlugin, stored: &[u8], password: &[u8]) -> Option<bool> {
+    match plugin {
+        AuthPlugin::MysqlNative => Some(stored.eq_ignore_ascii_case(native_hash(password).as_bytes())),
+        AuthPlugin::Ed25519 => {
+            let stored = std::str::from_utf8(stored).ok()?.trim_end_matches('=');
+            Some(stored == ed25519_hash(password))
+        }
+        AuthPlugin::CachingSha2 => {
+            // `$A$` + rounds in thousands (3 hex digits) + `$` + a 20-byte salt + the 43-character digest.
+            let rest = stored.strip_prefix(b"$A$")?;
+            let (rounds, rest) = (std::str::from_utf8(rest.get(..3)?).ok()?, rest.get(3..)?);
+            let rest = rest.strip_prefix(b"$")?;
+            let rounds = usize::from_str_radix(rounds, 16).ok()?.checked_mul(1000)?;
+            if rest.len() != SHA2_SALT_LEN + 43 || rounds == 0 || rounds > 1_000_000 {
+                return None;
+            }
+            let (salt, digest) = rest.split_at(SHA2_SALT_LEN);
+            Some(sha256_crypt(password, salt, rounds).as_bytes() == digest)
+        }
+        _ => None,
+    }
+}
+
 /// MariaDB `ed25519`'s stored form.
 pub fn ed25519_hash(password: &[u8]) -> String {
     let digest = Sha512::digest(password);
@@ -313,6 +338,21 @@ mod tests {
         assert_ne!(hash, caching_sha2_hash(b"x").unwrap(), "fresh salt");
         let salt = &hash.as_bytes()[7..27];
         assert_eq!(&hash[27..], sha256_crypt(b"x", salt, 5000));
+    }
+
+    #[test]
+    fn stored_forms_are_recognised() {
+        let pw = b"Passw0rd!";
+        assert_eq!(stored_form_matches(&AuthPlugin::MysqlNative, native_hash(pw).as_bytes(), pw), Some(true));
+        let lower = native_hash(pw).to_lowercase();
+        assert_eq!(stored_form_matches(&AuthPlugin::MysqlNative, lower.as_bytes(), pw), Some(true));
+        assert_eq!(stored_form_matches(&AuthPlugin::MysqlNative, native_hash(b"other").as_bytes(), pw), Some(false));
+        assert_eq!(stored_form_matches(&AuthPlugin::Ed25519, ed25519_hash(pw).as_bytes(), pw), Some(true));
+        let sha2 = caching_sha2_hash(pw).unwrap();
+        assert_eq!(stored_form_matches(&AuthPlugin::CachingSha2, sha2.as_bytes(), pw), Some(true));
+        assert_eq!(stored_form_matches(&AuthPlugin::CachingSha2, sha2.as_bytes(), b"other"), Some(false));
+        assert_eq!(stored_form_matches(&AuthPlugin::CachingSha2, b"$A$005$short", pw), None);
+        assert_eq!(stored_form_matches(&AuthPlugin::Other("pam".into()), b"", pw), None);
     }
 
     #[test]

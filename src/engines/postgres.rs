@@ -269,7 +269,7 @@ impl DbSession for PgSession {
         Ok(Some(match (superuser, createrole) {
             (true, _) => format!("is a superuser{via}"),
             (_, true) => format!("has CREATEROLE{via}"),
-            _ => "is a member of rds_superuser".to_owned(),
+            _ => format!("is a member of {role}"),
         }))
     }
 }

@@ -21,8 +21,8 @@
 use tracing::{info, warn};
 
 use super::{Outcome, Rotator};
-use crate::credentials::{DbSecret, Master, UserName};
-use crate::engines::{Alternate, DbEngine, DbSession, LoginOutcome};
+use crate::credentials::{DbSecret, Master, Password, UserName};
+use crate::engines::{Alternate, DbEngine, DbSession, EngineErrorKind, LoginOutcome};
 use crate::error::Error;
 use crate::event::RotationEvent;
 use crate::rds::RdsApi;
@@ -174,9 +174,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 return Err(Error::AlternateConflict { secret_id, user, of });
             }
         }
-        let alternate = Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone };
-        session.sync_alternate(alternate, pending.password()).await?;
-        Ok(())
+        let previous_password = previous.as_ref().filter(|p| p.username() == next).map(DbSecret::password);
+        let known: Vec<&Password> = previous_password.into_iter().chain([pending.password()]).collect();
+        let alternate =
+            Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone, known: &known };
+        match session.sync_alternate(alternate, pending.password()).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind == EngineErrorKind::NotOurs => {
+                warn!(error = %err, "setSecret: an account of the other user holds a password this secret does not");
+                let (secret_id, user, of) = (event.secret_id.clone(), next.clone(), current.username().clone());
+                Err(Error::AlternateConflict { secret_id, user, of })
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// testSecret's second half for alternating users: the master confirms the pending user holds what the current
@@ -184,11 +194,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     pub(super) async fn verify_alternating(
         &self,
         event: &RotationEvent,
+        current: &DbSecret,
         pending: &DbSecret,
         master: &Master,
         masterarn: &str,
     ) -> Result<(), Error> {
-        let current = self.require(event, Version::Current).await?;
         if current.username() == pending.username() {
             // RotateImmediately=false tests a copy of the current version: nothing alternates.
             return Ok(());
@@ -201,8 +211,13 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             problem,
         })?;
         let mut session = self.login_master(event, masterarn, master).await?;
-        let alternate =
-            Alternate { current: current.username(), next: pending.username(), base: &pair.base, clone: &pair.clone };
+        let alternate = Alternate {
+            current: current.username(),
+            next: pending.username(),
+            base: &pair.base,
+            clone: &pair.clone,
+            known: &[],
+        };
         let verified = session.verify_alternate(alternate).await;
         session.close().await;
         Ok(verified?)

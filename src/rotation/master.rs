@@ -62,7 +62,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Err(refused("is the rotated secret itself".to_owned()));
         }
         let secret = match self.store.get(masterarn, Version::Current).await {
-            Ok(Fetched::Text(text)) => {
+            Ok(Fetched::Text(text, arn)) => {
+                // The operator names the master secrets the function may use (its role may read others: every
+                // rotated secret), matched against the ARN the service answers with.
+                if !self.topology.master_secrets.iter().any(|entry| names_secret(entry, masterarn, arn.as_deref())) {
+                    return Err(refused(
+                        "is not among the master secrets MASTER_SECRET_ARNS names (template parameter \
+                         MasterSecretArn): alternating users may use only the masters the operator lists"
+                            .to_owned(),
+                    ));
+                }
                 MasterSecret::parse(text.expose_secret()).map_err(|problem| refused(problem.to_string()))?
             }
             Ok(Fetched::Binary) => return Err(refused("holds SecretBinary, not a JSON SecretString".to_owned())),
@@ -82,7 +91,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Err(refused(format!("is for engine {theirs}, and the rotated secret for {ours}")));
         }
         let endpoint = self.master_endpoint(masterarn, &secret, ours, &refused).await?;
-        let master = secret.at(endpoint.engine, &endpoint.host, endpoint.port, current.target());
+        let master = secret.at(endpoint.engine, &endpoint.host, endpoint.port);
         if master.username() == current.username() {
             return Err(refused(format!(
                 "names user {}, the rotated secret's own user: alternating users never rotate the master user",
@@ -204,19 +213,23 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         if endpoint.kind == EndpointKind::Instance
             && (identity.instance.is_some() || identity.cluster.is_some())
-            && self.is_replica_of(&endpoint.id, &identity).await?
+            && self.is_replica_of(&endpoint.id, &ours.host, &identity).await?
         {
             return Ok(Some(ours.clone()));
         }
         Err(elsewhere("(neither that endpoint, its reader endpoint, nor a read replica of it)"))
     }
 
-    /// Whether instance `id` is a read replica of the master's instance (through replicas of replicas), or a member
-    /// of the master's Aurora cluster.
-    async fn is_replica_of(&self, id: &str, master: &MasterIdentity) -> Result<bool, Error> {
+    /// Whether instance `id`, whose endpoint must be `host` as the RDS API reports it (the same identifier in another
+    /// account's or Region's name is another instance), is a read replica of the master's instance (through replicas
+    /// of replicas), or a member of the master's Aurora cluster.
+    async fn is_replica_of(&self, id: &str, host: &str, master: &MasterIdentity) -> Result<bool, Error> {
         let mut id = id.to_owned();
-        for _ in 0..=MAX_REPLICA_HOPS {
+        for hop in 0..=MAX_REPLICA_HOPS {
             let Some(instance) = self.rds.instance(&id).await? else { return Ok(false) };
+            if hop == 0 && !instance.endpoint.as_ref().is_some_and(|e| e.host.eq_ignore_ascii_case(host)) {
+                return Ok(false);
+            }
             if instance.cluster.is_some() && instance.cluster == master.cluster {
                 return Ok(true);
             }
@@ -255,9 +268,47 @@ impl MasterIdentity {
     }
 }
 
+/// Whether `MASTER_SECRET_ARNS`' `entry` names the secret `masterarn` named, whose ARN the service gave as `arn`:
+/// `*` names any; an entry ending in `*`, any ARN (or, without one, id) it begins; otherwise the ARN itself, or the
+/// secret's name (the ARN's last part without the six characters Secrets Manager appends).
+fn names_secret(entry: &str, masterarn: &str, arn: Option<&str>) -> bool {
+    let id = arn.unwrap_or(masterarn);
+    let name = arn
+        .and_then(|arn| arn.split_once(":secret:"))
+        .and_then(|(_, name)| name.rsplit_once('-'))
+        .filter(|(_, suffix)| suffix.len() == 6)
+        .map(|(name, _)| name);
+    match entry.strip_suffix('*') {
+        Some(prefix) => id.starts_with(prefix) || name.is_some_and(|name| name.starts_with(prefix)),
+        None => entry == id || name == Some(entry),
+    }
+}
+
 /// The identifier in an RDS ARN (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID`), and its Region.
 fn arn_id_and_region(arn: &str) -> (&str, Option<&str>) {
     let id = arn.rsplit(':').next().unwrap_or(arn);
     let region = arn.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2)).filter(|r| !r.is_empty());
     (id, region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_secret;
+
+    #[test]
+    fn master_secret_entries() {
+        let arn = Some("arn:aws:secretsmanager:eu-west-1:1:secret:prod/master-AbC123");
+        assert!(names_secret("*", "anything", arn));
+        assert!(names_secret("arn:aws:secretsmanager:eu-west-1:1:secret:prod/master-AbC123", "prod/master", arn));
+        assert!(names_secret("prod/master", "prod/master", arn));
+        assert!(names_secret("prod/master", "arn:aws:secretsmanager:eu-west-1:1:secret:prod/master-AbC123", arn));
+        assert!(names_secret("arn:aws:secretsmanager:eu-west-1:1:secret:prod/*", "prod/master", arn));
+        assert!(!names_secret("prod/mast", "prod/master", arn));
+        assert!(!names_secret("arn:aws:secretsmanager:eu-west-1:1:secret:dev/*", "prod/master", arn));
+        // What the secret says is not what counts: the service's ARN is.
+        let other = Some("arn:aws:secretsmanager:eu-west-1:1:secret:team-b/app-Zz9999");
+        assert!(!names_secret("prod/master", "prod/master", other));
+        assert!(names_secret("master-secret_*", "master-secret_01", None));
+        assert!(names_secret("prod/*", "prod/master", arn));
+    }
 }

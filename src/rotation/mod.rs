@@ -48,6 +48,8 @@ struct TopologySettings {
     propagation_timeout: Duration,
     /// The instances and clusters break-glass may reset; empty: off.
     break_glass: Vec<RdsResourceName>,
+    /// The master secrets alternating users may name (`MASTER_SECRET_ARNS`).
+    master_secrets: Vec<String>,
 }
 
 /// How a secret is rotated: its user changes its own password, or (a `masterarn` key) the secret alternates between
@@ -132,6 +134,7 @@ impl<S: SecretStore, E: DbEngine> Rotator<S, E, NoRds> {
             endpoint_map: config.endpoint_map.clone(),
             propagation_timeout: config.propagation_timeout,
             break_glass: config.break_glass.clone(),
+            master_secrets: config.master_secrets.clone(),
         };
         let (policy, defaults) = (config.password.clone(), config.secret_defaults());
         Rotator { store, engine, rds: NoRds, policy, defaults, topology }
@@ -304,8 +307,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         // users: the master's endpoint, where the master's own secret says).
         let (master, located) = match pending.masterarn() {
             Some(masterarn) => {
-                let (master, located) = self.master(&event.secret_id, &pending, masterarn).await?;
-                (Some((master, masterarn)), located)
+                // The master is AWSCURRENT's: a pending version naming another cannot aim the master's login.
+                let current = self.require(event, Version::Current).await?;
+                if current.masterarn() != Some(masterarn) {
+                    let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
+                    return Err(Error::PendingMismatch { secret_id, token, key: "masterarn" });
+                }
+                let (master, located) = self.master(&event.secret_id, &current, masterarn).await?;
+                (Some((master, masterarn, current)), located)
             }
             None => (None, self.locate(&event.secret_id, &pending).await?),
         };
@@ -315,8 +324,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             LoginOutcome::Accepted(mut session) => {
                 session.check().await?;
                 session.close().await;
-                if let Some((master, masterarn)) = master {
-                    self.verify_alternating(event, &pending, &master, masterarn).await?;
+                if let Some((master, masterarn, current)) = master {
+                    self.verify_alternating(event, &current, &pending, &master, masterarn).await?;
                 }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
@@ -398,7 +407,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let label = label(version);
         let secret_id = &event.secret_id;
         match self.store.get(secret_id, version).await? {
-            Fetched::Text(text) => DbSecret::parse(text.expose_secret(), &self.defaults)
+            Fetched::Text(text, _) => DbSecret::parse(text.expose_secret(), &self.defaults)
                 .map(Some)
                 .map_err(|source| Error::SecretShape { secret_id: secret_id.clone(), version: label, source }),
             Fetched::Binary => {

@@ -145,7 +145,10 @@ impl SecretStore for FakeStore {
         let state = self.state.lock().unwrap();
         if id != SECRET {
             // As the adapter reports ResourceNotFoundException.
-            return Ok(state.others.get(id).map_or(Fetched::Missing, |v| Fetched::Text(SecretString::from(v.clone()))));
+            return Ok(state
+                .others
+                .get(id)
+                .map_or(Fetched::Missing, |v| Fetched::Text(SecretString::from(v.clone()), None)));
         }
         let value = match version {
             Version::Current => state.value(AWSCURRENT),
@@ -158,7 +161,7 @@ impl SecretStore for FakeStore {
                 Some((value, _)) => value.clone(),
             },
         };
-        Ok(value.map_or(Fetched::Missing, |v| Fetched::Text(SecretString::from(v))))
+        Ok(value.map_or(Fetched::Missing, |v| Fetched::Text(SecretString::from(v), None)))
     }
 
     async fn put_pending(
@@ -355,7 +358,7 @@ fn world() -> World {
         admins: HashMap::new(),
     };
     let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
-    let config = Config::from_lookup(|_| None).unwrap();
+    let config = Config::from_lookup(|name| (name == "MASTER_SECRET_ARNS").then(|| MASTER.to_owned())).unwrap();
     let rotator = Rotator::new(store.clone(), db.clone(), &config);
     World { store, db, faults, token: VersionId::new("tok").unwrap(), rotator }
 }
@@ -949,4 +952,37 @@ async fn a_step_stops_before_the_lambda_deadline_and_the_retry_completes() {
         w.step(step).await.unwrap();
     }
     w.assert_rotated();
+}
+
+/// Only the master secrets the operator lists may be used: a secret naming another readable secret as its master is
+/// refused before that secret's value is used.
+#[tokio::test]
+async fn a_master_secret_the_operator_did_not_list_is_refused() {
+    let w = alternating_world();
+    let other = "arn:aws:secretsmanager:us-east-1:1:secret:team-b-app";
+    let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+    secret["masterarn"] = other.into();
+    w.set_value("v0", secret.to_string());
+    let master = serde_json::json!({"engine": "postgres", "host": "db", "username": "admin", "password": "admin-pw"});
+    w.store.state.lock().unwrap().others.insert(other.into(), master.to_string());
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(err.to_string().contains("MASTER_SECRET_ARNS"), "{err}");
+    assert!(!w.db.state.lock().unwrap().attempts.iter().any(|(user, _)| user == "admin"), "the master never logged in");
+}
+
+/// testSecret's master is AWSCURRENT's: a pending version naming another master secret is refused.
+#[tokio::test]
+async fn a_pending_version_cannot_name_another_master() {
+    let w = alternating_world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    let pending = w.store.state.lock().unwrap().versions["tok"].0.clone().unwrap();
+    let mut pending: serde_json::Value = serde_json::from_str(&pending).unwrap();
+    pending["masterarn"] = "arn:aws:secretsmanager:us-east-1:1:secret:another".into();
+    w.set_value("tok", pending.to_string());
+    let err = w.step(Step::Test).await.unwrap_err();
+    assert_eq!(err.error_type(), "PendingMismatch", "{err}");
+    assert!(err.to_string().contains("masterarn"), "{err}");
 }

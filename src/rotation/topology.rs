@@ -77,6 +77,19 @@ impl Resource {
             Resource::Cluster(cluster) => format!("DB cluster {}", cluster.id),
         }
     }
+
+    /// Whether `host` is an endpoint the RDS API reports for this instance or cluster (its writer or reader
+    /// endpoint): a host that only looks like one — the same identifier under another account's or Region's name —
+    /// is not.
+    pub(super) fn has_endpoint(&self, host: &str) -> bool {
+        let same = |endpoint: Option<&str>| endpoint.is_some_and(|endpoint| endpoint.eq_ignore_ascii_case(host));
+        match self {
+            Resource::Instance(instance) => same(instance.endpoint.as_ref().map(|e| e.host.as_str())),
+            Resource::Cluster(cluster) => {
+                same(cluster.writer.as_ref().map(|e| e.host.as_str())) || same(cluster.reader_host.as_deref())
+            }
+        }
+    }
 }
 
 /// The identifier in an endpoint's host name when it is of `kind` (`endpoint.rs` parses it, anchored to RDS's domains).
@@ -130,7 +143,20 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         let ids = secret.rds();
         let cluster = ids.cluster.as_deref().or(reader_cluster.as_deref());
-        self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await
+        let located = self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await?;
+        // A reader endpoint's name says which cluster, but only the RDS API says it is that cluster's: the new
+        // password goes to the host, which must be the reader endpoint the API reports.
+        if !target.host.is_empty() && !located.resource.as_ref().is_some_and(|r| r.has_endpoint(&target.host)) {
+            return Err(Error::Topology {
+                secret_id: secret_id.to_owned(),
+                problem: format!(
+                    "its host {} looks like a reader endpoint, but the RDS API names no such endpoint for the \
+                     cluster it names",
+                    target.host
+                ),
+            });
+        }
+        Ok(located)
     }
 
     /// The writer the identifiers of a secret without a host name (`dbInstanceIdentifier`, `dbClusterIdentifier`).
@@ -144,10 +170,15 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     pub(super) async fn writer_behind(&self, secret_id: &str, secret: &DbSecret) -> Result<Option<Located>, Error> {
         let ids = secret.rds();
         let from_host = instance_endpoint_id(&secret.target().host);
-        let instance = ids.instance.as_deref().or(from_host.as_deref());
-        if ids.cluster.is_none() && instance.is_none() {
-            return Ok(None);
+        if ids.cluster.is_none() && ids.instance.is_none() {
+            // Only the host's name names the instance: the RDS API must report that very host as its endpoint.
+            let Some(id) = from_host.as_deref() else { return Ok(None) };
+            let named = self.instance(id).await?.map(Resource::Instance);
+            if !named.is_some_and(|instance| instance.has_endpoint(&secret.target().host)) {
+                return Ok(None);
+            }
         }
+        let instance = ids.instance.as_deref().or(from_host.as_deref());
         let located = self.resolve(secret_id, secret, ids.cluster.as_deref(), instance).await?;
         Ok((located.readers.is_some()).then_some(located))
     }
@@ -394,6 +425,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Err(reason) => return Ok(Err(Some(reason))),
             },
         };
+        // The new master password will be tried where the secret points (testSecret): only at the resource's own
+        // endpoints, as the RDS API reports them, never at a host that merely names it.
+        let host = &stored.target().host;
+        if !host.is_empty() && !resource.has_endpoint(host) {
+            let reason = format!(
+                "break-glass not tried: the secret's host {host} is not an endpoint of {}",
+                resource.describe()
+            );
+            return Ok(Err(Some(reason)));
+        }
         // What is reset must be listed too: a secret naming a listed replica does not reach an unlisted source.
         let (kind, id, cluster) = match &resource {
             Resource::Instance(instance) => ("DB instance", &instance.id, false),

@@ -133,16 +133,22 @@ pub enum MyScript {
     FullAuthentication,
     /// Authentication succeeds; every query is answered with a one-column row, whatever it asked for.
     OddRows,
+    /// As `FullAuthentication`, after a handshake whose protocol byte is 0 (mysql_async does not check it).
+    ProtocolZero,
 }
 
 /// A MySQL 8 server offering caching_sha2_password, playing `script`.
 pub fn mysql(script: MyScript) -> Fake {
     serve(move |mut stream, received| {
-        write_packet(&mut stream, 0, &handshake());
+        let mut greeting = handshake();
+        if matches!(script, MyScript::ProtocolZero) {
+            greeting[0] = 0;
+        }
+        write_packet(&mut stream, 0, &greeting);
         let Some((_, response)) = read_packet(&mut stream) else { return };
         received.lock().unwrap().extend_from_slice(&response);
         match script {
-            MyScript::FullAuthentication => {
+            MyScript::FullAuthentication | MyScript::ProtocolZero => {
                 write_packet(&mut stream, 2, &[0x01, 0x04]);
                 // A client that answered (the password, or 0x02 for the key) gets a key that is no key.
                 if let Some((_, answer)) = read_packet(&mut stream) {

@@ -427,11 +427,16 @@ pub fn password_of(secret: &serde_json::Value) -> String {
 
 /// The deployed rotator, configured from `vars` instead of the process environment (the SDK still finds moto
 /// through the AWS_* variables the script exported). The local servers' CA is trusted (`DB_EXTRA_CA_BUNDLE`) unless
-/// `vars` says otherwise: master logins use verified TLS, as deployed.
+/// `vars` says otherwise: master logins use verified TLS, as deployed. Any secret may be a master secret
+/// (`MASTER_SECRET_ARNS=*`) unless `vars` says otherwise.
 pub async fn rotator_with(vars: &[(&str, &str)]) -> AwsRotator {
     let mut vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if !vars.iter().any(|(k, _)| k == "DB_EXTRA_CA_BUNDLE") {
         vars.push(("DB_EXTRA_CA_BUNDLE".into(), env("TEST_TLS_CA")));
+    }
+    // Every test makes master secrets of its own: any may be one here, as none may be unless listed in a deployment.
+    if !vars.iter().any(|(k, _)| k == "MASTER_SECRET_ARNS") {
+        vars.push(("MASTER_SECRET_ARNS".into(), "*".into()));
     }
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .expect("a valid configuration");

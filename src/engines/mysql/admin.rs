@@ -52,6 +52,14 @@ impl MySession {
 
     /// What one account or role holds that administers accounts, in words; `None` when nothing.
     async fn powers_of(&mut self, name: &str, host: &str) -> Result<Option<String>, EngineError> {
+        // SHOW GRANTS lists every global privilege, those without a column in mysql.user too (MariaDB's SET USER,
+        // MySQL 8's dynamic privileges).
+        let statement = sql::mysql_show_grants(name, host).map_err(|err| self.read_error(err.to_string()))?;
+        let lines: Vec<(String,)> = self.exec_rows(statement, Params::Empty, "reading SHOW GRANTS").await?;
+        let global: Vec<String> = lines.iter().flat_map(|(line,)| sql::global_powers_in(line)).collect();
+        if !global.is_empty() {
+            return Ok(Some(format!("{} on *.*", global.join(", "))));
+        }
         let params = || Params::from((name, host));
         let global: Vec<(Option<String>,)> =
             self.exec_rows(sql::mysql_global_powers(), params(), "reading global privileges").await?;

@@ -18,7 +18,7 @@ use super::grants::{
 };
 use super::{Flavor, MySession};
 use crate::credentials::{Password, UserName};
-use crate::engines::mysql_auth::AuthPlugin;
+use crate::engines::mysql_auth::{self, AuthPlugin};
 use crate::engines::sql::{self, Account, Credential, LiteralError, MysqlQuoting, Sql};
 use crate::engines::{Alternate, EngineError, EngineErrorKind};
 
@@ -47,6 +47,25 @@ impl MySession {
         let (flavor, quoting) = self.facts().await?;
         let current = self.accounts(flavor, pair.current).await?;
         let mut next = self.accounts(flavor, pair.next).await?;
+
+        // 0. Every existing account of the other user must hold a password this secret holds: a login proves only
+        //    the account it matched, and the others are rewritten or dropped below.
+        let credentials: Vec<(String, String, Vec<u8>)> =
+            self.exec_rows(sql::mysql_account_credentials(flavor), (pair.next.as_str(),), "reading mysql.user").await?;
+        for (host, plugin, stored) in credentials {
+            let plugin = AuthPlugin::from_name(&plugin);
+            let ours = pair.known.iter().any(|known| {
+                mysql_auth::stored_form_matches(&plugin, &stored, known.expose_secret().as_bytes()) == Some(true)
+            });
+            if !ours {
+                let detail = format!(
+                    "{}@{host:?} holds a password no version of this secret has ({plugin}): it is not this rotation's \
+                     to change",
+                    pair.next
+                );
+                return Err(EngineError::new(EngineErrorKind::NotOurs, &self.target, detail));
+            }
+        }
 
         // 1. Missing accounts, created with the pending password so that a retry recognises them.
         let missing: Vec<&String> = current.keys().filter(|host| !next.contains_key(*host)).collect();

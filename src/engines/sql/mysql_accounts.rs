@@ -31,6 +31,17 @@ pub fn mysql_user_exists() -> Sql {
     Sql(Cow::Borrowed("SELECT COUNT(*) FROM mysql.user WHERE User = ?"))
 }
 
+/// Each account of a user with what it stores (param: user): host, plugin, `authentication_string`. Roles are
+/// left out on MariaDB.
+pub fn mysql_account_credentials(flavor: MysqlFlavor) -> Sql {
+    Sql(Cow::Borrowed(match flavor {
+        MysqlFlavor::Mariadb => {
+            "SELECT Host, plugin, authentication_string FROM mysql.user WHERE User = ? AND is_role = 'N'"
+        }
+        MysqlFlavor::Mysql => "SELECT Host, plugin, authentication_string FROM mysql.user WHERE User = ?",
+    }))
+}
+
 /// Each host row of a user (param: user): host, plugin, TLS requirement columns, resource limits, and on MariaDB its
 /// `max_statement_time` and default role (NULL on MySQL). Roles are left out on MariaDB, which lists them here too.
 pub fn mysql_account_rows(flavor: MysqlFlavor) -> Sql {

@@ -53,3 +53,74 @@ pub fn mysql_grant_table_powers() -> Sql {
          AND Db = 'mysql' AND Table_priv <> ''",
     ))
 }
+
+/// `SHOW GRANTS` for one account, or for a MariaDB role (an empty host): the only list of every global privilege on
+/// both servers, MariaDB's split ones (`SET USER`, …) and MySQL 8's dynamic ones included.
+pub fn mysql_show_grants(name: &str, host: &str) -> Result<Sql, super::LiteralError> {
+    let ident = |part: &str| -> Result<String, super::LiteralError> {
+        if part.contains('\0') {
+            return Err(super::LiteralError::Nul);
+        }
+        Ok(format!("`{}`", part.replace('`', "``")))
+    };
+    Ok(Sql(Cow::Owned(if host.is_empty() {
+        format!("SHOW GRANTS FOR {}", ident(name)?)
+    } else {
+        format!("SHOW GRANTS FOR {}@{}", ident(name)?, ident(host)?)
+    })))
+}
+
+/// The global privileges in one line of `SHOW GRANTS` that administer accounts, in upper case (`GRANT OPTION` for a
+/// global grant option); empty for a line that grants none, or is not about `*.*`.
+pub fn global_powers_in(line: &str) -> Vec<String> {
+    const POWERS: [&str; 16] = [
+        "ALL",
+        "ALL PRIVILEGES",
+        "CREATE USER",
+        "SUPER",
+        "SET USER",
+        "ROLE_ADMIN",
+        "SYSTEM_USER",
+        "SET_USER_ID",
+        "SET_ANY_DEFINER",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "GRANT OPTION",
+    ];
+    let Some(rest) = line.strip_prefix("GRANT ") else { return Vec::new() };
+    let Some((privileges, after)) = rest.split_once(" ON *.* TO ") else { return Vec::new() };
+    let mut found: Vec<String> = privileges
+        .split(',')
+        .map(|privilege| privilege.trim().to_ascii_uppercase())
+        .filter(|privilege| POWERS.contains(&privilege.as_str()))
+        .collect();
+    if after.contains(" WITH GRANT OPTION") {
+        found.push("GRANT OPTION".to_owned());
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_powers_are_read_from_grant_lines() {
+        assert_eq!(global_powers_in("GRANT SELECT, SET USER ON *.* TO `su1`@`%`"), ["SET USER"]);
+        assert_eq!(
+            global_powers_in("GRANT USAGE ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*AB'"),
+            Vec::<String>::new()
+        );
+        assert_eq!(global_powers_in("GRANT ROLE_ADMIN,SYSTEM_USER ON *.* TO `m`@`%`"), ["ROLE_ADMIN", "SYSTEM_USER"]);
+        assert_eq!(global_powers_in("GRANT SELECT ON *.* TO `r9` WITH GRANT OPTION"), ["GRANT OPTION"]);
+        assert_eq!(global_powers_in("GRANT ALL PRIVILEGES ON *.* TO `root`@`%`"), ["ALL PRIVILEGES"]);
+        assert!(global_powers_in("GRANT INSERT ON `mysql`.* TO `su1`@`%`").is_empty(), "not *.*: read elsewhere");
+        assert!(global_powers_in("GRANT `role` TO `app`@`%`").is_empty());
+        assert_eq!(mysql_show_grants("a`b", "%").unwrap().as_str(), "SHOW GRANTS FOR `a``b`@`%`");
+        assert_eq!(mysql_show_grants("r9", "").unwrap().as_str(), "SHOW GRANTS FOR `r9`");
+    }
+}

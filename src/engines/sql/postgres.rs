@@ -8,22 +8,30 @@ use postgres_protocol::escape::{escape_identifier, escape_literal};
 use super::{Role, Sql};
 use crate::credentials::UserName;
 
-/// PostgreSQL: bounds on every statement of the session and on every wait for a lock in it, so that a statement
-/// blocked behind another session's lock fails with SQLSTATE 55P03 (or 57014) instead of waiting until Lambda stops
-/// the function.
+/// PostgreSQL: what every session sets before its first query. Bounds on every statement and on every wait for a
+/// lock, so that a statement blocked behind another session's lock fails with SQLSTATE 55P03 (or 57014) instead of
+/// waiting until Lambda stops the function. And the search path pinned to the system catalog (temporary objects
+/// last): a database or role setting of `search_path`, which the owner of the database the session opened may have
+/// written, could otherwise put a function or table of theirs in front of the catalog's in the master's queries.
+/// (The queries name the catalog's objects `pg_catalog.…` too.) These statements call nothing a schema could
+/// shadow.
 pub fn pg_bound_session(limit: std::time::Duration) -> Sql {
     let ms = limit.as_millis().max(1);
-    Sql(Cow::Owned(format!("SET statement_timeout = {ms}; SET lock_timeout = {ms}")))
+    Sql(Cow::Owned(format!(
+        "SET search_path = pg_catalog, pg_temp; SET statement_timeout = {ms}; SET lock_timeout = {ms}"
+    )))
 }
 
 /// PostgreSQL: why the role $1 could administer other accounts, if it could: a superuser, `CREATEROLE`, or membership
-/// (which `SET ROLE` turns into the role's attributes) in a role that has either, or in `rds_superuser`. One row per
-/// role that gives it, the role itself first.
+/// (which `SET ROLE` turns into the role's attributes) in a role that has either, in `rds_superuser`, or in a role
+/// as good as a superuser on a self-managed server (`pg_execute_server_program`, `pg_write_server_files`). One row
+/// per role that gives it, the role itself first.
 pub fn pg_account_power() -> Sql {
     Sql(Cow::Borrowed(
-        "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole FROM pg_roles r \
-         WHERE (r.rolsuper OR r.rolcreaterole OR r.rolname = 'rds_superuser') AND pg_has_role($1, r.oid, 'MEMBER') \
-         ORDER BY r.rolname <> $1",
+        "SELECT r.rolname::text, r.rolsuper, r.rolcreaterole FROM pg_catalog.pg_roles r \
+         WHERE (r.rolsuper OR r.rolcreaterole \
+         OR r.rolname IN ('rds_superuser', 'pg_execute_server_program', 'pg_write_server_files')) \
+         AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER') ORDER BY r.rolname <> $1",
     ))
 }
 
@@ -36,14 +44,15 @@ pub fn pg_show_password_encryption() -> Sql {
 /// the session's user may make them (membership in `rds_password`). Elsewhere the setting does not exist: "off".
 pub fn pg_password_commands_allowed() -> Sql {
     Sql(Cow::Borrowed(
-        "SELECT coalesce(current_setting('rds.restrict_password_commands', true), 'off'), \
-         EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'rds_password' AND pg_has_role(current_user, r.oid, 'member'))",
+        "SELECT coalesce(pg_catalog.current_setting('rds.restrict_password_commands', true), 'off'), \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'rds_password' \
+         AND pg_catalog.pg_has_role(current_user, r.oid, 'member'))",
     ))
 }
 
 /// PostgreSQL: whether a role exists ($1: its name).
 pub fn pg_role_exists() -> Sql {
-    Sql(Cow::Borrowed("SELECT 1 FROM pg_roles WHERE rolname = $1"))
+    Sql(Cow::Borrowed("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1"))
 }
 
 /// PostgreSQL: a login role with its password's verifier, in one statement.
@@ -67,7 +76,7 @@ pub fn pg_sessions_run_as(member: &UserName, role: &UserName) -> Sql {
 /// PostgreSQL: a role's own settings, as `name=value` ($1: its name).
 pub fn pg_role_settings() -> Sql {
     Sql(Cow::Borrowed(
-        "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole \
+        "SELECT pg_catalog.unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_roles r ON r.oid = s.setrole \
          WHERE r.rolname = $1 AND s.setdatabase = 0",
     ))
 }
@@ -141,8 +150,8 @@ fn list_elements(stored: &str) -> Vec<String> {
 /// PostgreSQL: whether $1 is a member of $2 and its sessions run as $2 ($3: `role=` and $2's name).
 pub fn pg_verify_pair() -> Sql {
     Sql(Cow::Borrowed(
-        "SELECT pg_has_role($1, $2, 'MEMBER'), coalesce((SELECT $3 = ANY(s.setconfig) FROM pg_db_role_setting s \
-         JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND s.setdatabase = 0), false)",
+        "SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER'), coalesce((SELECT $3 = ANY(s.setconfig) FROM pg_catalog.pg_db_role_setting s \
+         JOIN pg_catalog.pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND s.setdatabase = 0), false)",
     ))
 }
 
@@ -195,7 +204,7 @@ mod tests {
         check(Role::LoggedIn, r"a\b", r"SET ROLE NONE; ALTER ROLE SESSION_USER PASSWORD  E'a\\b'");
         assert_eq!(
             pg_bound_session(std::time::Duration::from_millis(2500)).as_str(),
-            "SET statement_timeout = 2500; SET lock_timeout = 2500"
+            "SET search_path = pg_catalog, pg_temp; SET statement_timeout = 2500; SET lock_timeout = 2500"
         );
     }
 
