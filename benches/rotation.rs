@@ -15,11 +15,11 @@ mod common;
 
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::runtime_api::{Seen, fake_runtime_api};
+use common::runtime_api::{fake_runtime_api, Seen};
 use common::*;
 use rds_rotator::config::Config;
 use rds_rotator::credentials::{Login, Target};
@@ -263,14 +263,13 @@ async fn warm(engine: Engine, strategy: Strategy, rotations: usize) -> Warm {
     let counts = Arc::new(Counts::default());
     let store = CountingStore(AwsSecretStore::from_config(&config).await.unwrap(), counts.clone());
     let rotator = Rotator::new(store, CountingEngine(Drivers::new(&config), counts.clone()), &config);
-    let mut warm =
-        Warm {
-            first: Duration::ZERO,
-            steps: Default::default(),
-            rotation: Sample::default(),
-            calls: [0; 5],
-            first_calls: [0; 5],
-        };
+    let mut warm = Warm {
+        first: Duration::ZERO,
+        steps: Default::default(),
+        rotation: Sample::default(),
+        calls: [0; 5],
+        first_calls: [0; 5],
+    };
     for round in 0..=rotations {
         if round % ROTATIONS_PER_SECRET == 0 {
             secret_id = fixture(engine, strategy).await;
