@@ -15,11 +15,11 @@ mod common;
 
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::runtime_api::{fake_runtime_api, Seen};
+use common::runtime_api::{Seen, fake_runtime_api};
 use common::*;
 use rds_rotator::config::Config;
 use rds_rotator::credentials::{Login, Target};
