@@ -13,8 +13,7 @@ help: ## List the targets
 demo: ## A complete local rotation against throwaway servers, showing what happened
 	scripts/demo.sh
 
-test: ## Every test: formatting, the SAM template, and the suites against throwaway PostgreSQL, MariaDB and moto
-	$(CARGO) fmt --check
+test: lint ## Every test: make lint, the SAM template, and the suites against throwaway PostgreSQL, MariaDB and moto
 	scripts/check-template.sh
 	CARGO="$(CARGO)" scripts/local-servers.sh run -- scripts/test-suite.sh
 
@@ -33,9 +32,8 @@ servers-stop: ## Stop what `make servers` started
 invoke: ## One sample event through cargo lambda invoke/watch, against `make servers` (STEP=createSecret…)
 	STEP=$(STEP) scripts/invoke.sh
 
-lint: ## Formatting and clippy, warnings as errors
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+lint: ## Formatting, clippy (warnings as errors), the module layers and the docs' paths and settings
+	CARGO="$(CARGO)" scripts/lint.sh
 
 fuzz: ## The cargo-fuzz targets one after another (FUZZ_SECONDS=60 each); needs nightly and cargo-fuzz
 	for target in $(FUZZ_TARGETS); do \

@@ -21,13 +21,11 @@ use std::time::{Duration, Instant};
 
 use common::runtime_api::{Seen, fake_runtime_api};
 use common::*;
-use rds_rotator::config::Config;
-use rds_rotator::credentials::{Login, Target};
-use rds_rotator::engines::{AnySession, DbEngine, Drivers, EngineError, LoginOutcome};
-use rds_rotator::event::{RotationEvent, RotationToken, Step, VersionId};
-use rds_rotator::handler;
-use rds_rotator::rotation::Rotator;
-use rds_rotator::secrets::{AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version};
+use rds_rotator::internal::{
+    AnySession, AwsSecretStore, Config, DbEngine, Drivers, EngineError, Fetched, Login, LoginOutcome, Parts,
+    RotationEvent, RotationToken, Rotator, SecretMeta, SecretStore, Step, StoreError, Target, Version, VersionId,
+    handler,
+};
 use secrecy::SecretString;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rds-rotator");
@@ -261,8 +259,9 @@ async fn warm(engine: Engine, strategy: Strategy, rotations: usize) -> Warm {
     let sm = sm().await;
     let config = build_config().await;
     let counts = Arc::new(Counts::default());
-    let store = CountingStore(AwsSecretStore::from_config(&config).await.unwrap(), counts.clone());
-    let rotator = Rotator::new(store, CountingEngine(Drivers::new(&config), counts.clone()), &config);
+    let parts = Parts::new(&config).await.unwrap();
+    let store = CountingStore(parts.store, counts.clone());
+    let rotator = Rotator::new(store, CountingEngine(parts.engine, counts.clone()), parts.settings);
     let mut warm = Warm {
         first: Duration::ZERO,
         steps: Default::default(),
@@ -319,7 +318,8 @@ async fn profile(engine: Engine) -> Vec<(&'static str, Duration)> {
     let config = build_config().await;
     parts.push(("settings from the environment (Config::from_env)", started.elapsed()));
     let started = Instant::now();
-    let store = AwsSecretStore::from_config(&config).await.unwrap();
+    let built = Parts::new(&config).await.unwrap();
+    let (store, drivers) = (built.store, built.engine);
     parts.push(("AWS SDK configuration and client", started.elapsed()));
     let started = Instant::now();
     store.describe(&secret_id).await.unwrap();
@@ -329,20 +329,17 @@ async fn profile(engine: Engine) -> Vec<(&'static str, Duration)> {
     parts.push(("a further Secrets Manager call (pooled connection)", started.elapsed()));
     let started = Instant::now();
     let Fetched::Text(text, _) = store.get(&secret_id, Version::Current).await.unwrap() else { panic!("no value") };
-    let secret = rds_rotator::credentials::DbSecret::parse(
-        secrecy::ExposeSecret::expose_secret(&text),
-        &config.secret_defaults(),
-    )
-    .unwrap();
+    let secret =
+        rds_rotator::internal::DbSecret::parse(secrecy::ExposeSecret::expose_secret(&text), &config.rotation.secrets)
+            .unwrap();
     parts.push(("GetSecretValue and parsing the secret", started.elapsed()));
-    let drivers = Drivers::new(&config);
     for label in ["first database login (TLS trust store built, handshake, SCRAM/auth)", "a further database login"] {
         let started = Instant::now();
         let LoginOutcome::Accepted(session) = drivers.login(secret.target(), secret.login()).await.unwrap() else {
             panic!("login refused")
         };
         parts.push((label, started.elapsed()));
-        rds_rotator::engines::DbSession::close(session).await;
+        rds_rotator::internal::DbSession::close(session).await;
     }
     parts
 }
@@ -497,9 +494,9 @@ const NOTES: &str = "
   The rest is code and library pages touched by the SDK, TLS and the drivers.
 - **Compiler layout depth**: the step future is boxed once in `handler::handle`, which also keeps it off the stack.
 - **Calls**: 12 Secrets Manager calls and 2 database logins per single-user rotation, the protocol's minimum for
-  this design (README.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a
+  this design (docs/design.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a
   normal rotation has no failed login. Alternating users need 17 calls and 4 logins, 5 from a secret's second
-  rotation on (README.md, \"Alternating users\"): setSecret proves AWSCURRENT logs in before the master acts, and
+  rotation on (docs/design.md, \"Alternating users\"): setSecret proves AWSCURRENT logs in before the master acts, and
   then that AWSPREVIOUS does as the other user; testSecret takes the pair from the current and pending users
   instead of reading AWSPREVIOUS again.
 - **What bounds the rest**: each call to moto (a Python emulator) takes 1.9-2.3 ms, so 12 calls are 23-28 ms of

@@ -1,5 +1,5 @@
 """Checks template.yaml beyond cfn-lint: the execution role grants nothing a rotation does not need, and the
-function is configured as README.md says. Run by `make test` (through scripts/check-template.sh).
+function is configured as docs/configuration.md says. Run by `make test` (through scripts/check-template.sh).
 
     python3 scripts/check-template.py [TEMPLATE]    check (default: template.yaml); exit 1 naming each problem
     python3 scripts/check-template.py --self-test   prove the checks catch what they are for

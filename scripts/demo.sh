@@ -7,12 +7,18 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
 if [ "${1:-}" != "--with-servers" ]; then
-    cargo build --quiet --locked
+    # Wherever cargo puts it: ./target, CARGO_TARGET_DIR, a workspace's target directory.
+    RDS_ROTATOR_BIN=$(built_binary) || die "cargo build failed"
+    [ -x "$RDS_ROTATOR_BIN" ] || die "cargo built no rds-rotator binary"
+    export RDS_ROTATOR_BIN
     exec scripts/local-servers.sh run -- "$0" --with-servers
 fi
 
-BIN="$ROOT/target/debug/rds-rotator"
+BIN="$RDS_ROTATOR_BIN"
 # shellcheck source=scripts/seed.sh
 . "$ROOT/scripts/seed.sh"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make build: the Lambda deployment zip, target/lambda/rds-rotator/bootstrap.zip, built by cargo-lambda (installed
-# prebuilt from PyPI, with zig for cross-compiling, when missing: building it from crates.io takes ~17 minutes).
+# make build: the Lambda deployment zip, target/lambda/rds-rotator/bootstrap.zip (under cargo's target directory,
+# CARGO_TARGET_DIR when set), built by cargo-lambda (installed prebuilt from PyPI, with zig for cross-compiling,
+# when missing: building it from crates.io takes ~17 minutes).
 #   ARCH=arm64 (default, as template.yaml) or ARCH=x86_64
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,5 +24,5 @@ else
 fi
 # cargo finds `cargo lambda` on PATH, and cargo-lambda finds zig in the same virtualenv: first on PATH, for it only.
 PATH="$(dirname "$cargo_lambda"):$PATH" cargo lambda build --release "$flag" --output-format zip
-zip=target/lambda/rds-rotator/bootstrap.zip
+zip="$(cargo_target_dir)/lambda/rds-rotator/bootstrap.zip"
 say "built $zip for $arch: $(stat -c %s "$zip") bytes"

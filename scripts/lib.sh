@@ -38,3 +38,17 @@ pip_tool() {
     fi
     echo "$venv/bin/$command"
 }
+
+# cargo_target_dir: where cargo puts what it builds — ./target, $CARGO_TARGET_DIR, a workspace's, or build.target-dir
+# from a .cargo/config.toml — as `cargo metadata` reports it.
+cargo_target_dir() {
+    "${CARGO:-cargo}" metadata --format-version 1 --no-deps --locked |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
+
+# built_binary [CARGO BUILD ARGS…]: builds the rds-rotator binary and prints its path, wherever cargo put it.
+built_binary() {
+    "${CARGO:-cargo}" build --quiet --locked --bin rds-rotator --message-format=json-render-diagnostics "$@" |
+        grep '"reason":"compiler-artifact"' | grep '"name":"rds-rotator"' |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
+}

@@ -6,64 +6,32 @@
 
 use std::time::Duration;
 
-use crate::credentials::SecretDefaults;
-use crate::engines::EngineKind;
-use crate::password::{Alphabet, PasswordError};
+use crate::aws::AwsSettings;
+use crate::domain::EngineKind;
+use crate::engines::EngineSettings;
+use crate::password::{Alphabet, PasswordError, PasswordPolicy};
+use crate::rotation::Settings as RotationSettings;
+use crate::rotation::topology::{EndpointMapping, RdsResourceName};
+use crate::secret::SecretDefaults;
 use crate::tls::{self, TlsMode, TlsSettings};
 
-/// Everything the function reads from its environment.
+/// Everything the function reads from its environment, as the settings of the parts it configures.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub password: PasswordPolicy,
-    /// `DEFAULT_ENGINE`: the engine of secrets without an `engine` key (AWS's per-engine templates assume theirs).
-    pub default_engine: Option<EngineKind>,
-    /// `USERNAME_CHARACTER_LIMIT`: the longest MySQL-family user name (default: 32 for MySQL, 80 for MariaDB).
-    pub username_character_limit: Option<usize>,
-    /// `CONNECT_TIMEOUT_SECONDS`: bound on each database login, handshake included.
-    pub connect_timeout: Duration,
-    /// `SECRETS_MANAGER_ENDPOINT`: overrides the Secrets Manager endpoint (AWS's templates honour it too).
-    pub secrets_manager_endpoint: Option<String>,
+    /// The protocol core's: passwords, what secrets lack, topology, master secrets, break-glass.
+    pub rotation: RotationSettings,
+    /// The database drivers': `CONNECT_TIMEOUT_SECONDS`, `STATEMENT_TIMEOUT_SECONDS`.
+    pub engines: EngineSettings,
     /// `DB_TLS_MODE` (application logins of secrets without an `ssl` key, default `verify-full`),
     /// `DB_TLS_MINIMUM` (the floor of every application login, default `disable`: a secret's `ssl: false` allows
     /// plaintext, as with AWS's templates) and `MASTER_TLS_MODE` (master logins, default `verify-full`).
     pub tls: TlsSettings,
-    /// `STATEMENT_TIMEOUT_SECONDS`: bound on each database statement and on each wait for a lock (default 10).
-    pub statement_timeout: Duration,
-    /// `DB_EXTRA_CA_BUNDLE`: certificate authorities trusted beside the built-in RDS bundle.
+    /// `DB_EXTRA_CA_BUNDLE`: certificate authorities trusted beside the built-in RDS bundles.
     pub extra_ca_bundle: Option<ExtraCaBundle>,
+    /// The AWS adapters': `CONNECT_TIMEOUT_SECONDS`, `SECRETS_MANAGER_ENDPOINT`, `RDS_ENDPOINT`.
+    pub aws: AwsSettings,
     /// `METRICS_NAMESPACE`: the namespace of the metrics lines (default `rds-rotator`); set empty, none are written.
     pub metrics_namespace: Option<String>,
-    /// `RDS_ENDPOINT`: overrides the RDS API endpoint (a VPC interface endpoint's, say).
-    pub rds_endpoint: Option<String>,
-    /// `RDS_ENDPOINT_MAP`: test-only; database endpoints replaced by local addresses (`host[:port]=host:port,…`).
-    pub endpoint_map: Vec<EndpointMapping>,
-    /// `PROPAGATION_TIMEOUT_SECONDS`: how long setSecret waits for a new password to work where applications
-    /// connect (a reader endpoint, a replica), and for a break-glass reset to take effect.
-    pub propagation_timeout: Duration,
-    /// `MASTER_SECRET_ARNS`: the master secrets alternating users may name (ARNs, names, or prefixes ending in `*`).
-    /// Empty: alternating users are refused, naming the variable.
-    pub master_secrets: Vec<String>,
-    /// `BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`: the instances and clusters whose master user's
-    /// password a drifted rotation may reset through the RDS API. Empty: break-glass is off.
-    pub break_glass: Vec<RdsResourceName>,
-}
-
-/// One entry of `BREAK_GLASS_DB_IDENTIFIERS`: a DB instance or cluster identifier (either kind), or the ARN of one
-/// (that kind only). Identifiers are case-insensitive and kept in lower case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RdsResourceName {
-    pub id: String,
-    /// `Some(true)`: only a cluster of that name; `Some(false)`: only an instance; `None`: either.
-    pub cluster: Option<bool>,
-}
-
-/// One entry of `RDS_ENDPOINT_MAP`: connections to `host` (on `port`, or any port) go to `to_host:to_port`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointMapping {
-    pub host: String,
-    pub port: Option<u16>,
-    pub to_host: String,
-    pub to_port: u16,
 }
 
 /// A PEM file of extra certificate authorities, read and checked at start-up.
@@ -72,22 +40,6 @@ pub struct ExtraCaBundle {
     pub path: String,
     pub pem: Vec<u8>,
     pub certificates: usize,
-}
-
-/// How new passwords are generated: the variables of AWS's templates, with their defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    /// `PASSWORD_LENGTH` (32).
-    pub length: usize,
-    /// `EXCLUDE_CHARACTERS`; `None` means the engine's default (PostgreSQL ``:/@"'\``, MySQL family ``/@"'\``).
-    pub exclude_characters: Option<String>,
-    /// `EXCLUDE_NUMBERS`, `EXCLUDE_PUNCTUATION`, `EXCLUDE_UPPERCASE`, `EXCLUDE_LOWERCASE` (all false).
-    pub exclude_numbers: bool,
-    pub exclude_punctuation: bool,
-    pub exclude_uppercase: bool,
-    pub exclude_lowercase: bool,
-    /// `REQUIRE_EACH_INCLUDED_TYPE` (true).
-    pub require_each_included_type: bool,
 }
 
 /// A setting that cannot be used. Names the variable.
@@ -197,34 +149,33 @@ impl Config {
             let problem = format!("has {bad:?}: expected secret ARNs, names or prefixes ending in *, comma-separated");
             return Err(ConfigError { var: "MASTER_SECRET_ARNS", problem });
         }
+        let connect_timeout = vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?;
         Ok(Config {
-            master_secrets,
-            rds_endpoint,
-            endpoint_map,
-            propagation_timeout: vars.seconds("PROPAGATION_TIMEOUT_SECONDS", DEFAULT_PROPAGATION_TIMEOUT)?,
-            statement_timeout: vars.seconds("STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT)?,
-            break_glass,
-            metrics_namespace,
-            password,
-            default_engine,
-            username_character_limit,
+            rotation: RotationSettings {
+                password,
+                secrets: SecretDefaults { engine: default_engine, mysql_username_limit: username_character_limit },
+                endpoint_map,
+                propagation_timeout: vars.seconds("PROPAGATION_TIMEOUT_SECONDS", DEFAULT_PROPAGATION_TIMEOUT)?,
+                break_glass,
+                master_secrets,
+            },
+            engines: EngineSettings {
+                connect_timeout,
+                statement_timeout: vars.seconds("STATEMENT_TIMEOUT_SECONDS", DEFAULT_STATEMENT_TIMEOUT)?,
+            },
             tls,
             extra_ca_bundle,
-            connect_timeout: vars.seconds("CONNECT_TIMEOUT_SECONDS", DEFAULT_CONNECT_TIMEOUT)?,
-            secrets_manager_endpoint,
+            aws: AwsSettings { connect_timeout, secrets_manager_endpoint, rds_endpoint },
+            metrics_namespace,
         })
     }
 }
 
 impl Config {
-    /// What a secret takes from the settings.
-    pub fn secret_defaults(&self) -> SecretDefaults {
-        SecretDefaults { engine: self.default_engine, mysql_username_limit: self.username_character_limit }
-    }
-
     /// Engines this password policy cannot serve: their rotations would fail. Logged at start-up.
     pub fn password_problems(&self) -> Vec<PasswordError> {
-        EngineKind::ALL.iter().filter_map(|engine| Alphabet::new(&self.password, *engine).err()).collect()
+        let policy = &self.rotation.password;
+        EngineKind::ALL.iter().filter_map(|engine| Alphabet::new(policy, *engine).err()).collect()
     }
 }
 
@@ -236,95 +187,6 @@ fn check_url(var: &'static str, url: &Option<String>) -> Result<(), ConfigError>
             Err(ConfigError { var, problem })
         }
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod endpoint_map_tests {
-    use super::*;
-
-    #[test]
-    fn the_endpoint_map_is_parsed_or_refused() {
-        let map = EndpointMapping::parse_list("DB1.rds.example:5432=127.0.0.1:6000, r.rds=localhost:6001").unwrap();
-        assert_eq!(
-            map[0],
-            EndpointMapping {
-                host: "db1.rds.example".into(),
-                port: Some(5432),
-                to_host: "127.0.0.1".into(),
-                to_port: 6000
-            }
-        );
-        assert_eq!((map[1].port, map[1].to_port), (None, 6001));
-        for bad in ["a=b", "=127.0.0.1:1", "a:0=b:1", "a=b:x", "a"] {
-            assert!(EndpointMapping::parse_list(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-impl EndpointMapping {
-    /// `host[:port]=host:port`, comma-separated.
-    fn parse_list(text: &str) -> Result<Vec<EndpointMapping>, String> {
-        let split_port = |address: &str| -> Option<(String, Option<u16>)> {
-            match address.rsplit_once(':') {
-                Some((host, port)) => Some((host.to_owned(), Some(port.parse().ok().filter(|p| *p > 0)?))),
-                None => Some((address.to_owned(), None)),
-            }
-        };
-        text.split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let problem = || format!("has {entry:?}: expected host[:port]=host:port");
-                let (from, to) = entry.split_once('=').ok_or_else(problem)?;
-                let (host, port) = split_port(from.trim()).ok_or_else(problem)?;
-                let (to_host, to_port) = split_port(to.trim()).ok_or_else(problem)?;
-                let to_port = to_port.ok_or_else(problem)?;
-                if host.is_empty() || to_host.is_empty() {
-                    return Err(problem());
-                }
-                Ok(EndpointMapping { host: host.to_ascii_lowercase(), port, to_host, to_port })
-            })
-            .collect()
-    }
-}
-
-impl RdsResourceName {
-    /// Identifiers or ARNs (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID` or `…:cluster:ID`), comma-separated.
-    fn parse_list(text: &str) -> Result<Vec<RdsResourceName>, String> {
-        let names: Vec<RdsResourceName> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let problem = || format!("has {entry:?}: expected a DB instance or cluster identifier, or its ARN");
-                let (id, cluster) = match entry.strip_prefix("arn:") {
-                    Some(rest) => {
-                        let parts: Vec<&str> = rest.split(':').collect();
-                        match parts.as_slice() {
-                            [_, "rds", _, _, "db", id] => (*id, Some(false)),
-                            [_, "rds", _, _, "cluster", id] => (*id, Some(true)),
-                            _ => return Err(problem()),
-                        }
-                    }
-                    None => (entry, None),
-                };
-                let valid = (1..=63).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-                if !valid {
-                    return Err(problem());
-                }
-                Ok(RdsResourceName { id: id.to_ascii_lowercase(), cluster })
-            })
-            .collect::<Result<_, _>>()?;
-        if names.is_empty() {
-            return Err("names no DB instance or cluster".to_owned());
-        }
-        Ok(names)
-    }
-
-    /// Whether this entry names the instance (`cluster` false) or cluster (`cluster` true) `id`.
-    pub fn names(&self, id: &str, cluster: bool) -> bool {
-        self.id.eq_ignore_ascii_case(id) && self.cluster.is_none_or(|kind| kind == cluster)
     }
 }
 
@@ -425,7 +287,7 @@ mod tests {
     fn defaults_match_aws_templates() {
         let config = config(&[]).unwrap();
         assert_eq!(
-            config.password,
+            config.rotation.password,
             PasswordPolicy {
                 length: 32,
                 exclude_characters: None,
@@ -436,19 +298,19 @@ mod tests {
                 require_each_included_type: true,
             }
         );
-        assert_eq!(config.connect_timeout, Duration::from_secs(5));
-        assert_eq!(config.default_engine, None);
-        assert_eq!(config.username_character_limit, None);
+        assert_eq!(config.engines.connect_timeout, Duration::from_secs(5));
+        assert_eq!(config.rotation.secrets.engine, None);
+        assert_eq!(config.rotation.secrets.mysql_username_limit, None);
         assert_eq!(
             config.tls,
             TlsSettings { default: TlsMode::VerifyFull, minimum: TlsMode::Disable, master: TlsMode::VerifyFull }
         );
-        assert_eq!(config.statement_timeout, Duration::from_secs(10));
-        assert!(config.break_glass.is_empty());
-        assert!(config.master_secrets.is_empty());
+        assert_eq!(config.engines.statement_timeout, Duration::from_secs(10));
+        assert!(config.rotation.break_glass.is_empty());
+        assert!(config.rotation.master_secrets.is_empty());
         assert!(config.extra_ca_bundle.is_none());
         assert!(config.password_problems().is_empty());
-        assert_eq!(config.secrets_manager_endpoint, None);
+        assert_eq!(config.aws.secrets_manager_endpoint, None);
     }
 
     #[test]
@@ -473,29 +335,33 @@ mod tests {
             ("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:5000"),
         ])
         .unwrap();
-        assert_eq!(config.password.length, 20);
-        assert_eq!(config.password.exclude_characters.as_deref(), Some(""));
-        assert!(config.password.exclude_numbers && config.password.exclude_punctuation);
-        assert!(config.password.exclude_uppercase && !config.password.exclude_lowercase);
-        assert!(!config.password.require_each_included_type);
-        assert_eq!(config.default_engine, Some(EngineKind::AuroraPostgres));
-        assert_eq!(config.connect_timeout, Duration::from_millis(1500));
-        assert_eq!(config.secret_defaults().mysql_username_limit, Some(16));
+        assert_eq!(config.rotation.password.length, 20);
+        assert_eq!(config.rotation.password.exclude_characters.as_deref(), Some(""));
+        assert!(config.rotation.password.exclude_numbers && config.rotation.password.exclude_punctuation);
+        assert!(config.rotation.password.exclude_uppercase && !config.rotation.password.exclude_lowercase);
+        assert!(!config.rotation.password.require_each_included_type);
+        assert_eq!(config.rotation.secrets.engine, Some(EngineKind::AuroraPostgres));
+        assert_eq!(config.engines.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(config.rotation.secrets.mysql_username_limit, Some(16));
         assert_eq!(
             config.tls,
             TlsSettings { default: TlsMode::Prefer, minimum: TlsMode::Require, master: TlsMode::Disable }
         );
-        assert_eq!(config.statement_timeout, Duration::from_millis(2500));
+        assert_eq!(config.engines.statement_timeout, Duration::from_millis(2500));
         assert_eq!(
-            config.break_glass,
+            config.rotation.break_glass,
             vec![
                 RdsResourceName { id: "db-1".into(), cluster: None },
                 RdsResourceName { id: "app".into(), cluster: Some(true) }
             ]
         );
-        assert!(config.break_glass[0].names("db-1", false) && config.break_glass[0].names("DB-1", true));
-        assert!(config.break_glass[1].names("app", true) && !config.break_glass[1].names("app", false));
-        assert_eq!(config.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert!(
+            config.rotation.break_glass[0].names("db-1", false) && config.rotation.break_glass[0].names("DB-1", true)
+        );
+        assert!(
+            config.rotation.break_glass[1].names("app", true) && !config.rotation.break_glass[1].names("app", false)
+        );
+        assert_eq!(config.aws.secrets_manager_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
     }
 
     #[test]
@@ -558,7 +424,7 @@ mod tests {
     #[test]
     fn empty_means_default_except_for_exclude_characters() {
         let config = config(&[("PASSWORD_LENGTH", ""), ("EXCLUDE_NUMBERS", "")]).unwrap();
-        assert_eq!(config.password.length, 32);
-        assert!(!config.password.exclude_numbers);
+        assert_eq!(config.rotation.password.length, 32);
+        assert!(!config.rotation.password.exclude_numbers);
     }
 }

@@ -4,27 +4,9 @@
 //! wrong, so the event is parsed here, by hand, from a JSON value. The same parser serves the Lambda entry and the
 //! local command line, so both reject the same events with the same words.
 
-use std::fmt;
-
 use serde_json::Value;
 
-/// One of the four steps of the rotation protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    Create,
-    Set,
-    Test,
-    Finish,
-}
-
-/// `ClientRequestToken`: the id of the secret version this rotation creates.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VersionId(String);
-
-/// `RotationToken`: proof that a call comes from this rotation. Sensitive: it has no `Display`, its `Debug` is
-/// redacted, and it is only ever handed to `PutSecretValue`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RotationToken(String);
+use crate::domain::{RotationToken, Step, VersionId};
 
 /// The payload of one invocation.
 #[derive(Clone, Debug)]
@@ -55,70 +37,6 @@ pub enum EventError {
     BadToken(String),
 }
 
-impl Step {
-    pub const ALL: [Step; 4] = [Step::Create, Step::Set, Step::Test, Step::Finish];
-
-    /// The name Secrets Manager uses in the event.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Create => "createSecret",
-            Step::Set => "setSecret",
-            Step::Test => "testSecret",
-            Step::Finish => "finishSecret",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Step, EventError> {
-        match Step::ALL.into_iter().find(|step| step.as_str() == name) {
-            Some(step) => Ok(step),
-            None => Err(EventError::UnknownStep(truncate(name, 64))),
-        }
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl VersionId {
-    pub fn new(id: &str) -> Result<VersionId, EventError> {
-        let printable = id.bytes().all(|b| b.is_ascii_graphic());
-        if id.is_empty() || id.len() > 64 || !printable {
-            return Err(EventError::BadToken(truncate(id, 64)));
-        }
-        Ok(VersionId(id.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for VersionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl RotationToken {
-    pub fn new(token: String) -> RotationToken {
-        RotationToken(token)
-    }
-
-    /// The token itself, for `PutSecretValue` only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RotationToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RotationToken([REDACTED])")
-    }
-}
-
 impl RotationEvent {
     /// Parses an event from its JSON text (local mode).
     pub fn from_json(text: &[u8]) -> Result<RotationEvent, EventError> {
@@ -147,12 +65,20 @@ impl RotationEvent {
             Err(err) => return Err(err),
         };
         Ok(RotationEvent {
-            step: Step::parse(field("Step")?)?,
+            step: parse_step(field("Step")?)?,
             secret_id: field("SecretId")?.to_owned(),
-            token: VersionId::new(field("ClientRequestToken")?)?,
+            token: parse_token(field("ClientRequestToken")?)?,
             rotation_token,
         })
     }
+}
+
+fn parse_step(name: &str) -> Result<Step, EventError> {
+    Step::parse(name).ok_or_else(|| EventError::UnknownStep(truncate(name, 64)))
+}
+
+fn parse_token(id: &str) -> Result<VersionId, EventError> {
+    VersionId::new(id).ok_or_else(|| EventError::BadToken(truncate(id, 64)))
 }
 
 /// Bounds what an error message repeats of untrusted input.
@@ -239,7 +165,7 @@ mod tests {
     #[test]
     fn long_unknown_steps_are_truncated() {
         let step = "x".repeat(500);
-        let err = Step::parse(&step).unwrap_err().to_string();
+        let err = parse_step(&step).unwrap_err().to_string();
         assert!(err.len() < 200, "{err}");
     }
 }

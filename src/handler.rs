@@ -1,36 +1,24 @@
 //! From an invocation to a step and back: `RotationEvent` in, `Rotator::run`, `Error` out as a `Diagnostic`.
-//! The only file that uses lambda_runtime; the local command line calls `handle` too, so both share one path.
+//! The Lambda runtime's types end here and in the start-up (`cli/mod.rs`); the local command line calls `handle` too,
+//! so both share one path. Deadlines are on tokio's clock, so tests can pause it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span};
 
-use crate::config::Config;
-use crate::engines::{DbEngine, Drivers};
-use crate::error::Error;
+use crate::engines::DbEngine;
 use crate::event::RotationEvent;
 use crate::metrics::{Metrics, StepReport};
-use crate::rds::{AwsRds, RdsApi};
-use crate::rotation::{Outcome, Rotator, StepFacts};
-use crate::secrets::{AwsSecretStore, SecretStore, sdk_config};
-
-/// The rotator a deployed function uses: Secrets Manager through the AWS SDK, and the real database drivers.
-pub type AwsRotator = Rotator<AwsSecretStore, Drivers, AwsRds>;
-
-/// Builds the deployed rotator from a validated configuration: one SDK configuration for Secrets Manager and RDS
-/// (the RDS client makes no call until a secret needs it).
-pub async fn build(config: &Config) -> Result<AwsRotator, Error> {
-    let sdk = sdk_config(config).await?;
-    let store = AwsSecretStore::new(&sdk, config);
-    let rds = AwsRds::new(&sdk, config.rds_endpoint.as_deref());
-    Ok(Rotator::new(store, Drivers::new(config), config).with_rds(rds))
-}
+use crate::rds::RdsApi;
+use crate::rotation::{Error, Outcome, Rotator, StepFacts};
+use crate::store::SecretStore;
 
 /// How long before Lambda's deadline a step stops: time to log the error, write the metrics line and answer the
 /// runtime, with every statement and call already bounded well below it.
-pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),
 /// and logs the outcome or the error — the one place an error is logged.
@@ -69,8 +57,7 @@ async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
         let result = match until {
             Some(until) => {
                 // Half a second after setSecret's own waits end (they end at `until`), still within the margin.
-                let stop = until.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
-                match tokio::time::timeout(stop, step).await {
+                match tokio::time::timeout_at(until + Duration::from_millis(500), step).await {
                     Ok(result) => result,
                     Err(_) => {
                         Err(Error::Deadline { step: event.step, margin: DEADLINE_MARGIN - Duration::from_millis(500) })

@@ -60,7 +60,7 @@ where
 }
 
 /// Installs the subscriber for the process. A second call (tests) keeps the first.
-pub fn init<W>(settings: &LogSettings, writer: W)
+pub(crate) fn init<W>(settings: &LogSettings, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

@@ -12,12 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
-use crate::engines::EngineKind;
-use crate::event::Step;
-use crate::rotation::Strategy;
-
+use crate::domain::{EngineKind, Step, Strategy};
 /// The default namespace of the metrics.
-pub const DEFAULT_NAMESPACE: &str = "rds-rotator";
+pub(crate) const DEFAULT_NAMESPACE: &str = "rds-rotator";
 
 /// Where metric lines go: standard output in Lambda, a buffer in tests, nowhere when switched off.
 #[derive(Clone)]
@@ -87,7 +84,7 @@ impl Metrics {
 }
 
 /// The EMF object for one step, as one line of JSON.
-pub fn emf_line(namespace: &str, report: &StepReport<'_>, now: SystemTime) -> String {
+pub(crate) fn emf_line(namespace: &str, report: &StepReport<'_>, now: SystemTime) -> String {
     let timestamp = now.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let milliseconds = (report.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
     json!({

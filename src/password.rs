@@ -8,20 +8,33 @@
 use rand::rngs::{StdRng, SysRng};
 use rand::{RngExt, SeedableRng};
 
-use crate::config::PasswordPolicy;
-use crate::credentials::Password;
-use crate::engines::EngineKind;
-
+use crate::domain::{EngineKind, Password};
 /// `GetRandomPassword`'s punctuation set.
-pub const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+pub(crate) const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+/// How new passwords are generated: the variables of AWS's templates, with their defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// `PASSWORD_LENGTH` (32).
+    pub length: usize,
+    /// `EXCLUDE_CHARACTERS`; `None` means the engine's default (PostgreSQL ``:/@"'\``, MySQL family ``/@"'\``).
+    pub exclude_characters: Option<String>,
+    /// `EXCLUDE_NUMBERS`, `EXCLUDE_PUNCTUATION`, `EXCLUDE_UPPERCASE`, `EXCLUDE_LOWERCASE` (all false).
+    pub exclude_numbers: bool,
+    pub exclude_punctuation: bool,
+    pub exclude_uppercase: bool,
+    pub exclude_lowercase: bool,
+    /// `REQUIRE_EACH_INCLUDED_TYPE` (true).
+    pub require_each_included_type: bool,
+}
 
 /// Never in a generated password, whatever `EXCLUDE_CHARACTERS` says: quotes and backslash (they change meaning
 /// inside SQL and shell quoting), and what RDS refuses in master passwords (`/`, `"`, `@`, space).
-pub const ALWAYS_EXCLUDED: &str = "'\"\\/@ ";
+pub(crate) const ALWAYS_EXCLUDED: &str = "'\"\\/@ ";
 
 /// The characters a password may use, grouped by type, for one engine under one policy.
 #[derive(Clone, Debug)]
-pub struct Alphabet {
+pub(crate) struct Alphabet {
     /// The non-empty character types in use: lowercase, uppercase, digits, punctuation.
     classes: Vec<Vec<char>>,
     all: Vec<char>,
@@ -45,7 +58,7 @@ pub enum PasswordError {
 const MAX_DRAWS: usize = 10_000;
 
 impl Alphabet {
-    pub fn new(policy: &PasswordPolicy, engine: EngineKind) -> Result<Alphabet, PasswordError> {
+    pub(crate) fn new(policy: &PasswordPolicy, engine: EngineKind) -> Result<Alphabet, PasswordError> {
         let lengths = engine.password_lengths();
         if !lengths.contains(&policy.length) {
             let (min, max) = (*lengths.start(), *lengths.end());
@@ -78,16 +91,16 @@ impl Alphabet {
     }
 
     /// How many characters a password may be drawn from.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.all.len()
     }
 
     /// Entropy of one password in bits, ignoring the small loss from requiring each type.
-    pub fn entropy_bits(&self) -> f64 {
+    pub(crate) fn entropy_bits(&self) -> f64 {
         self.length as f64 * (self.size() as f64).log2()
     }
 
-    pub fn generate(&self) -> Result<Password, PasswordError> {
+    pub(crate) fn generate(&self) -> Result<Password, PasswordError> {
         let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(|err| PasswordError::Entropy(err.to_string()))?;
         for _ in 0..MAX_DRAWS {
             let candidate: String = (0..self.length).map(|_| self.all[rng.random_range(0..self.all.len())]).collect();
@@ -100,7 +113,7 @@ impl Alphabet {
 }
 
 /// A new password for `engine` under `policy`.
-pub fn generate(policy: &PasswordPolicy, engine: EngineKind) -> Result<Password, PasswordError> {
+pub(crate) fn generate(policy: &PasswordPolicy, engine: EngineKind) -> Result<Password, PasswordError> {
     Alphabet::new(policy, engine)?.generate()
 }
 

@@ -14,14 +14,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-pub use crate::credentials::TlsChoice;
-
+pub(crate) use crate::domain::TlsChoice;
 /// The Amazon RDS and RDS Proxy certificate authorities; certs/SOURCE.md says where they come from.
-pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+pub(crate) const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
 
 /// The RDS root CAs of the Regions opened after `RDS_CA_BUNDLE`'s source was built, and of GovCloud; each taken
 /// from two independent copies with the same fingerprint (certs/ADDITIONS.md).
-pub const RDS_CA_ADDITIONS: &[u8] = include_bytes!("../certs/rds-ca-additions.pem");
+pub(crate) const RDS_CA_ADDITIONS: &[u8] = include_bytes!("../certs/rds-ca-additions.pem");
 
 /// Every built-in PEM bundle, in the order they are trusted.
 pub const BUILT_IN_BUNDLES: [&[u8]; 2] = [RDS_CA_BUNDLE, RDS_CA_ADDITIONS];
@@ -51,7 +50,7 @@ pub struct TlsSettings {
 }
 
 /// The TLS side of the database drivers: the settings, and client configurations built once, on first use.
-pub struct Tls {
+pub(crate) struct Tls {
     settings: TlsSettings,
     /// `DB_EXTRA_CA_BUNDLE`'s PEM, checked at start-up.
     extra: Option<Vec<u8>>,
@@ -122,23 +121,23 @@ impl TlsSettings {
 }
 
 impl Tls {
-    pub fn new(settings: TlsSettings, extra: Option<Vec<u8>>) -> Tls {
+    pub(crate) fn new(settings: TlsSettings, extra: Option<Vec<u8>>) -> Tls {
         Tls { settings, extra, verified: OnceLock::new(), encrypt_only: OnceLock::new() }
     }
 
     /// The mode of one login (see `TlsSettings::mode_for`).
-    pub fn mode_for(&self, choice: TlsChoice) -> TlsMode {
+    pub(crate) fn mode_for(&self, choice: TlsChoice) -> TlsMode {
         self.settings.mode_for(choice)
     }
 
     /// The rustls configuration: verifying (`verify-full`, `prefer`) or encrypting only (`require`).
-    pub fn client_config(&self, verify: bool) -> Result<Arc<ClientConfig>, String> {
+    pub(crate) fn client_config(&self, verify: bool) -> Result<Arc<ClientConfig>, String> {
         let cell = if verify { &self.verified } else { &self.encrypt_only };
         cell.get_or_init(|| self.build(verify)).clone()
     }
 
     /// `DB_EXTRA_CA_BUNDLE`'s PEM, for drivers that take PEM (with `RDS_CA_BUNDLE`).
-    pub fn extra_pem(&self) -> Option<&[u8]> {
+    pub(crate) fn extra_pem(&self) -> Option<&[u8]> {
         self.extra.as_deref()
     }
 
@@ -174,7 +173,7 @@ impl Tls {
 }
 
 /// The certificates of a PEM bundle; an error names what is wrong with it.
-pub fn parse_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn parse_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .map_err(|err| format!("is not a PEM certificate bundle ({err})"))?;
@@ -185,7 +184,7 @@ pub fn parse_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> 
 }
 
 /// What a failed TLS handshake means, if `err` (or anything in its chain) is one.
-pub fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Option<String> {
+pub(crate) fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Option<String> {
     let mut current = Some(err);
     let found = loop {
         let err = current?;
@@ -201,22 +200,71 @@ pub fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Option<Str
     let trusted =
         if tls.extra.is_some() { "the built-in RDS bundle or DB_EXTRA_CA_BUNDLE" } else { "the built-in RDS bundle" };
     Some(match found {
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
-            "untrusted certificate chain: no CA in {trusted} issued the server's certificate \
-             (for a Region or server the bundle lacks, add its CA with DB_EXTRA_CA_BUNDLE)"
-        ),
-        rustls::Error::InvalidCertificate(
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => "hostname mismatch: the server's certificate is not valid for the secret's host".to_owned(),
-        rustls::Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            "expired certificate: the server's certificate is past its validity".to_owned()
-        }
-        rustls::Error::InvalidCertificate(
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
-        ) => "certificate not valid yet (check the server's and this machine's clocks)".to_owned(),
-        rustls::Error::InvalidCertificate(other) => format!("invalid server certificate: {other:?}"),
+        rustls::Error::InvalidCertificate(err) => certificate_problem(err, trusted),
         other => format!("TLS handshake failed: {other}"),
     })
+}
+
+/// Why the server's certificate was refused, in a sentence.
+fn certificate_problem(err: &CertificateError, trusted: &str) -> String {
+    match err {
+        CertificateError::UnknownIssuer => format!(
+            "untrusted certificate chain: no CA in {trusted} issued the server's certificate (for a Region or server \
+             the bundle lacks, add its CA with DB_EXTRA_CA_BUNDLE)"
+        ),
+        CertificateError::NotValidForNameContext { expected, presented } => format!(
+            "hostname mismatch: the server's certificate is valid for {}, not for the secret's host {}",
+            if presented.is_empty() { "no host name".to_owned() } else { presented.join(", ") },
+            expected.to_str()
+        ),
+        CertificateError::NotValidForName => {
+            "hostname mismatch: the server's certificate is not valid for the secret's host".to_owned()
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "expired certificate: the server's certificate is past its validity".to_owned()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate not valid yet (check the server's and this machine's clocks)".to_owned()
+        }
+        CertificateError::BadEncoding => "the server's certificate is malformed".to_owned(),
+        CertificateError::Revoked => "the server's certificate is revoked".to_owned(),
+        CertificateError::BadSignature => {
+            "the signature on the server's certificate does not verify against its issuer".to_owned()
+        }
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "the server's certificate is signed with an algorithm this function does not accept".to_owned()
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the server's certificate is not for TLS server authentication (its extended key usage)".to_owned()
+        }
+        CertificateError::UnhandledCriticalExtension => {
+            "the server's certificate has a critical extension this function does not handle".to_owned()
+        }
+        CertificateError::Other(other) => {
+            // rustls passes webpki's reasons on by name.
+            let name = other.to_string();
+            match name.as_str() {
+                "CaUsedAsEndEntity" => "the server presents a CA certificate as its own: it must present a server \
+                                        certificate issued by that CA"
+                    .to_owned(),
+                "EndEntityUsedAsCa" => "the server's chain uses a server certificate as a CA".to_owned(),
+                "CertDistrusted" => "the server's certificate chains to a CA that is no longer trusted".to_owned(),
+                "NameConstraintViolation" | "PathLenConstraintViolated" => {
+                    "the server's certificate breaks a constraint its CA sets".to_owned()
+                }
+                "UnsupportedCertVersion" => "the server's certificate is not an X.509 v3 certificate".to_owned(),
+                "UnsupportedCriticalExtension" => {
+                    "the server's certificate has a critical extension this function does not handle".to_owned()
+                }
+                _ if name.starts_with("Maximum") => {
+                    "the server's certificate chain is too long or too complex to verify".to_owned()
+                }
+                _ => format!("the server's certificate is refused ({name})"),
+            }
+        }
+        other => format!("the server's certificate is refused ({other})"),
+    }
 }
 
 /// `require`: the handshake's signatures are checked, the certificate is not.
@@ -344,6 +392,36 @@ mod tests {
         check(rustls::Error::InvalidCertificate(CertificateError::NotValidForName), "hostname mismatch");
         check(rustls::Error::InvalidCertificate(CertificateError::Expired), "expired certificate");
         check(rustls::Error::InvalidCertificate(CertificateError::NotValidYet), "not valid yet");
+        // What a user met: a server configured with its CA's certificate as its own.
+        #[derive(Debug)]
+        struct Webpki(&'static str);
+        impl std::fmt::Display for Webpki {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Webpki {}
+        let other = |name| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(Webpki(name)))))
+        };
+        check(other("CaUsedAsEndEntity"), "presents a CA certificate as its own");
+        check(other("MaximumPathDepthExceeded"), "too long");
+        check(other("SomethingNew"), "certificate is refused (SomethingNew)");
+        let name = rustls::pki_types::ServerName::try_from("db.example.com").unwrap();
+        let presented = vec!["other.example.com".to_owned()];
+        let mismatch = CertificateError::NotValidForNameContext { expected: name, presented };
+        check(
+            rustls::Error::InvalidCertificate(mismatch),
+            "valid for other.example.com, not for the secret's host db.example.com",
+        );
+        for err in [CertificateError::BadEncoding, CertificateError::Revoked, CertificateError::BadSignature] {
+            let text = explain(
+                &std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(err)),
+                &tls,
+            )
+            .unwrap();
+            assert!(!text.contains("Error") && text.contains("server's certificate"), "{text}");
+        }
         assert_eq!(explain(&std::io::Error::other("refused"), &tls), None);
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use mysql_async::prelude::Queryable;
-use rds_rotator::engines::sql::{self, MysqlQuoting};
+use rds_rotator::internal::mariadb_sql::{self as sql, MysqlQuoting};
 
 async fn global_sql_mode() -> String {
     let mut admin = my_admin().await;

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use rds_rotator::event::Step;
+use rds_rotator::internal::Step;
 
 fn db(action: &str, engine: Engine) {
     let server = match engine {

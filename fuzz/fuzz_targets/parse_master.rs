@@ -1,67 +1,58 @@
-//! `DbSecret::parse_master` (the master secret of alternating users) on arbitrary text, against three rotated
-//! secrets' targets. A panic is a finding: the parser panicked, a key the master secret lacks was not taken from
-//! the rotated secret (or the returned flag is wrong about the host), or one of the checks in `shared/secret.rs`
-//! failed.
+//! `MasterSecret::parse` (the master secret of alternating users) on arbitrary text, then `at` with three endpoints
+//! the master could be found at. A panic is a finding: the parser panicked, something shown (Debug, an error)
+//! holds the password, or the located master took anything but the engine and the endpoint from outside its own
+//! secret — its port where it names one, its own database or none, and TLS demanded as its own `ssl` says.
 
 #![no_main]
 
-#[path = "shared/json.rs"]
-mod json;
-#[path = "shared/secret.rs"]
-mod secret;
-
 use libfuzzer_sys::fuzz_target;
-use rds_rotator::credentials::{DbSecret, SecretDefaults, Target};
-use rds_rotator::engines::EngineKind;
+use rds_rotator::internal::{EngineKind, MasterSecret, TlsChoice};
 use serde_json::Value;
 
-fn rotated_targets() -> [Target; 3] {
-    [
-        Target {
-            engine: EngineKind::Postgres,
-            host: "app.cluster-c1x2y3z4.eu-west-1.rds.amazonaws.com".to_owned(),
-            port: 5432,
-            dbname: Some("app".to_owned()),
-            ssl: None,
-        },
-        Target { engine: EngineKind::Mariadb, host: "10.0.3.7".to_owned(), port: 3307, dbname: None, ssl: Some(false) },
-        Target {
-            engine: EngineKind::AuroraMysql,
-            host: "writer.shop.internal".to_owned(),
-            port: 3306,
-            dbname: Some("shop".to_owned()),
-            ssl: Some(true),
-        },
-    ]
-}
+/// Where a master may be located: (engine, host, the port the RDS API names).
+const ENDPOINTS: [(EngineKind, &str, Option<u16>); 3] = [
+    (EngineKind::Postgres, "app.cluster-c1x2y3z4.eu-west-1.rds.amazonaws.com", Some(5432)),
+    (EngineKind::Mariadb, "10.0.3.7", None),
+    (EngineKind::AuroraMysql, "writer.shop.internal", Some(3307)),
+];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let defaults = SecretDefaults::default();
-    for rotated in rotated_targets() {
-        let parse = |text: &str| DbSecret::parse_master(text, &rotated, &defaults).map(|(master, _)| master);
-        let Some(master) = secret::check(text, &defaults, parse) else { continue };
-        // Each key the master secret lacks (or holds as null) is the rotated secret's, and the flag says whether
-        // the host was.
-        let value = serde_json::from_str::<Value>(text).unwrap();
-        let lacks = |key: &str| value.get(key).is_none_or(Value::is_null);
-        let (_, host_inherited) = DbSecret::parse_master(text, &rotated, &defaults).unwrap();
-        assert_eq!(host_inherited, lacks("host"));
-        let target = master.target();
-        if lacks("engine") {
-            assert_eq!(target.engine, rotated.engine);
+    let result = MasterSecret::parse(text);
+    let shown = match &result {
+        Ok(master) => format!("{master:?}"),
+        Err(err) => format!("{err} / {err:?}"),
+    };
+    let value = serde_json::from_str::<Value>(text).ok();
+    let field = |key: &str| value.as_ref().and_then(|value| value.get(key)).cloned();
+    if let Some(Value::String(password)) = field("password") {
+        // Short passwords can occur in any text by chance.
+        if password.chars().count() >= 8 {
+            assert!(!shown.contains(&password), "the password shows in {shown}");
         }
-        if lacks("host") {
-            assert_eq!(target.host, rotated.host);
-        }
-        if lacks("port") {
-            assert_eq!(target.port, rotated.port);
-        }
-        if lacks("dbname") {
-            assert_eq!(target.dbname, rotated.dbname);
-        }
-        if lacks("ssl") {
-            assert_eq!(target.ssl, rotated.ssl);
+    }
+    let Ok(master) = result else { return };
+    for (engine, host, port) in ENDPOINTS {
+        let located = master.at(engine, host, port);
+        let target = located.target();
+        assert_eq!(target.engine, engine);
+        assert_eq!(target.host, host);
+        let own_port = field("port").and_then(|port| match port {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        });
+        let expected = own_port.map(|p| p as u16).or(port).unwrap_or(engine.default_port());
+        assert_eq!(target.port, expected, "the master's own port comes first");
+        let own_db = field("dbname").and_then(|db| db.as_str().map(str::to_owned)).filter(|db| !db.is_empty());
+        assert_eq!(target.dbname, own_db, "the master opens its own database or none");
+        let demanded = field("ssl")
+            .is_some_and(|ssl| ssl == Value::Bool(true) || ssl.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")));
+        assert_eq!(target.tls, TlsChoice::Master { verified: demanded });
+        if let Some(Value::String(password)) = field("password")
+            && password.chars().count() >= 8
+        {
+            assert!(!format!("{located:?}").contains(&password), "the password shows in the located master's Debug");
         }
     }
 });

@@ -8,7 +8,7 @@
 mod json;
 
 use libfuzzer_sys::fuzz_target;
-use rds_rotator::event::{EventError, RotationEvent, Step};
+use rds_rotator::internal::{EventError, RotationEvent, Step};
 use serde_json::Value;
 
 /// Longest error message accepted: the parser repeats at most 64 characters of a Step or ClientRequestToken.

@@ -13,8 +13,7 @@ mod json;
 mod secret;
 
 use libfuzzer_sys::fuzz_target;
-use rds_rotator::credentials::{DbSecret, SecretDefaults, UserName};
-use rds_rotator::engines::EngineKind;
+use rds_rotator::internal::{DbSecret, SecretDefaults, UserName, EngineKind};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 

@@ -11,6 +11,7 @@
 mod check;
 mod rotate;
 
+use std::fmt;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,12 +19,13 @@ use std::process::ExitCode;
 use lambda_runtime::service_fn;
 use tracing::{error, warn};
 
-use crate::config::Config;
-use crate::error::Error;
-use crate::event::RotationEvent;
-use crate::handler::{self, AwsRotator};
+use crate::app::{self, AwsRotator};
+use crate::config::{Config, ConfigError};
+use crate::event::{EventError, RotationEvent};
+use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::metrics::Metrics;
+use crate::rotation::Error;
 
 const USAGE: &str = "\
 rds-rotator: Secrets Manager rotation for Amazon RDS and Aurora database users
@@ -38,9 +40,8 @@ Usage:
                                  Manager, the secret, the database, TLS, the login, the privilege
   rds-rotator --help | --version
 
-Settings come from the environment (see README.md): AWS_REGION, AWS_ENDPOINT_URL*, SECRETS_MANAGER_ENDPOINT,
-PASSWORD_LENGTH, EXCLUDE_*, REQUIRE_EACH_INCLUDED_TYPE, DEFAULT_ENGINE, USERNAME_CHARACTER_LIMIT, DB_TLS_MODE,
-DB_EXTRA_CA_BUNDLE, CONNECT_TIMEOUT_SECONDS, RUST_LOG.
+Settings come from the environment (docs/configuration.md): AWS_REGION, AWS_ENDPOINT_URL*, PASSWORD_LENGTH,
+EXCLUDE_*, DB_TLS_MODE, DB_TLS_MINIMUM, MASTER_TLS_MODE, DB_EXTRA_CA_BUNDLE, MASTER_SECRET_ARNS, RUST_LOG, ...
 Exit status: 0 done, 1 the step, rotation or check failed, 2 bad usage.
 ";
 
@@ -56,6 +57,43 @@ enum Command {
 enum EventSource {
     File(PathBuf),
     Stdin,
+}
+
+/// Why a local command failed: its settings, or the step or rotation itself.
+pub(crate) enum CliError {
+    Config(ConfigError),
+    Rotation(Error),
+}
+
+impl CliError {
+    /// As in the Lambda function's logs and metrics.
+    fn error_type(&self) -> &'static str {
+        match self {
+            CliError::Config(_) => "ConfigError",
+            CliError::Rotation(err) => err.error_type(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Config(err) => err.fmt(f),
+            CliError::Rotation(err) => err.fmt(f),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(err: ConfigError) -> CliError {
+        CliError::Config(err)
+    }
+}
+
+impl<E: Into<Error>> From<E> for CliError {
+    fn from(err: E) -> CliError {
+        CliError::Rotation(err.into())
+    }
 }
 
 pub async fn main() -> ExitCode {
@@ -126,13 +164,13 @@ async fn lambda() -> ExitCode {
         }
     }
     let built = match config_from_env() {
-        Ok(config) => handler::build(&config).await.map(|rotator| (rotator, config.metrics_namespace)),
+        Ok(config) => app::build(&config).await.map(|rotator| (rotator, config.metrics_namespace)),
         Err(err) => Err(err),
     };
     let (rotator, metrics) = match built {
         Ok((rotator, namespace)) => (rotator, Metrics::stdout(namespace)),
         Err(err) => {
-            error!(error_type = err.error_type(), "start-up failed: {err}");
+            error!(error_type = "ConfigError", "start-up failed: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -148,7 +186,7 @@ async fn lambda() -> ExitCode {
 }
 
 /// One step from an event, through the same `handler::handle` the Lambda entry uses.
-async fn step(source: EventSource) -> Result<(), Error> {
+async fn step(source: EventSource) -> Result<(), CliError> {
     logging::init(&LogSettings::from_env(true), std::io::stderr);
     let text = read_event(&source)?;
     let event = RotationEvent::from_json(&text)?;
@@ -158,7 +196,7 @@ async fn step(source: EventSource) -> Result<(), Error> {
     Ok(())
 }
 
-fn read_event(source: &EventSource) -> Result<Vec<u8>, Error> {
+fn read_event(source: &EventSource) -> Result<Vec<u8>, EventError> {
     let read = match source {
         EventSource::File(path) => std::fs::read(path).map_err(|err| format!("cannot read {}: {err}", path.display())),
         EventSource::Stdin => {
@@ -166,15 +204,15 @@ fn read_event(source: &EventSource) -> Result<Vec<u8>, Error> {
             std::io::stdin().read_to_end(&mut text).map(|_| text).map_err(|err| format!("cannot read stdin: {err}"))
         }
     };
-    read.map_err(|problem| Error::Event(crate::event::EventError::Unreadable(problem)))
+    read.map_err(EventError::Unreadable)
 }
 
-async fn rotator_from_env() -> Result<AwsRotator, Error> {
-    handler::build(&config_from_env()?).await
+async fn rotator_from_env() -> Result<AwsRotator, CliError> {
+    Ok(app::build(&config_from_env()?).await?)
 }
 
 /// The settings, with the engines the password policy cannot serve logged as warnings.
-fn config_from_env() -> Result<Config, Error> {
+fn config_from_env() -> Result<Config, ConfigError> {
     let config = Config::from_env()?;
     for problem in config.password_problems() {
         warn!("configuration: {problem}; rotations of such secrets will fail");
@@ -183,7 +221,7 @@ fn config_from_env() -> Result<Config, Error> {
 }
 
 /// Exit status and a last line on stderr for a local command.
-fn report(result: Result<(), Error>) -> ExitCode {
+fn report(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -8,20 +8,16 @@
 
 use std::io::Write;
 
-use rand::RngExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::credentials::DbSecret;
-use crate::engines::Drivers;
-use crate::error::Error;
-use crate::event::{RotationEvent, RotationToken, Step, VersionId};
+use super::CliError;
+use crate::app::Parts;
+use crate::domain::{AWSCURRENT, AWSPENDING, RotationToken, Step, VersionId};
+use crate::event::{EventError, RotationEvent};
 use crate::handler;
 use crate::logging::{self, LogSettings};
-use crate::rds::AwsRds;
-use crate::rotation::Rotator;
-use crate::secrets::{
-    AWSCURRENT, AWSPENDING, AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, Version, sdk_config,
-};
+use crate::secret::DbSecret;
+use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, Version};
 
 /// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
 struct Staged<S> {
@@ -65,32 +61,30 @@ impl<S: SecretStore> SecretStore for Staged<S> {
     }
 }
 
-pub async fn run(secret_id: &str) -> Result<(), Error> {
+pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     logging::init(&LogSettings::from_env(true), std::io::stderr);
     let config = super::config_from_env()?;
-    let sdk = sdk_config(&config).await?;
-    let store = AwsSecretStore::new(&sdk, &config);
+    let parts = Parts::new(&config).await?;
+    let store = &parts.store;
     let mut out = std::io::stdout().lock();
     let before = store.describe(secret_id).await?;
     let token = match pending_version(&before) {
         Some(pending) => {
             let _ = writeln!(out, "resuming the rotation of pending version {pending}");
-            VersionId::new(pending)?
+            VersionId::new(pending).ok_or_else(|| EventError::BadToken(pending.to_owned()))?
         }
-        None => VersionId::new(&new_version_id())?,
+        None => VersionId::random(),
     };
     if let Fetched::Text(text, _) = store.get(secret_id, Version::Current).await? {
         // Best effort, for the header only: a malformed secret is reported by createSecret with its reason.
-        if let Ok(current) = DbSecret::parse(text.expose_secret(), &config.secret_defaults()) {
+        if let Ok(current) = DbSecret::parse(text.expose_secret(), &config.rotation.secrets) {
             let (target, user) = (current.target(), current.username());
             let _ = writeln!(out, "secret {secret_id}: {} user {user} at {target}", target.engine);
         }
     }
     write_versions(&mut out, "before", &before);
-    // As handler::build, with the staging store: the RDS API for secrets that need it (see rotation/topology.rs).
-    let rds = AwsRds::new(&sdk, config.rds_endpoint.as_deref());
-    let staged = Staged { inner: store, token: token.clone() };
-    let rotator = Rotator::new(staged, Drivers::new(&config), &config).with_rds(rds);
+    // The deployed rotator (app.rs), on the staging store.
+    let rotator = parts.rotator_on(|store| Staged { inner: store, token: token.clone() });
     for step in Step::ALL {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = handler::handle(&rotator, &event).await?;
@@ -110,15 +104,6 @@ fn pending_version(meta: &SecretMeta) -> Option<&str> {
         .map(|(id, _)| id.as_str())
 }
 
-/// A random (version 4) UUID, the form Secrets Manager gives version ids.
-fn new_version_id() -> String {
-    let mut bytes: [u8; 16] = rand::rng().random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
-}
-
 fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
     let _ = writeln!(out, "versions {when}:");
     let mut labelled: Vec<_> = meta.versions.iter().filter(|(_, labels)| !labels.is_empty()).collect();
@@ -131,15 +116,6 @@ fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_ids_look_like_uuids() {
-        let id = new_version_id();
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
-        assert!(VersionId::new(&id).is_ok());
-        assert_ne!(id, new_version_id());
-    }
 
     #[test]
     fn finds_a_rotation_in_progress() {

@@ -20,27 +20,36 @@
 
 use tracing::{info, warn};
 
-use super::{Outcome, Rotator};
-use crate::credentials::{DbSecret, Master, Password, UserName};
-use crate::engines::{Alternate, DbEngine, DbSession, EngineErrorKind, LoginOutcome};
-use crate::error::Error;
-use crate::event::RotationEvent;
+use super::preflight::{Check, Finding};
+use super::{Error, Mode, Outcome, Rotator, SetRequest};
+use crate::domain::{Password, UserName};
+use crate::engines::{AccountAdmin, Alternate, DbEngine, DbSession, EngineErrorKind, LoginOutcome};
 use crate::rds::RdsApi;
-use crate::secrets::{SecretStore, Version};
+use crate::secret::{DbSecret, Master};
+use crate::store::{SecretStore, Version};
+/// The alternating users' part of one setSecret: both versions located at the writer, the pair, and AWSPREVIOUS
+/// (where it names the same database).
+#[derive(Clone, Copy)]
+struct Twin<'a> {
+    current: &'a DbSecret,
+    pending: &'a DbSecret,
+    pair: &'a Pair,
+    previous: Option<&'a DbSecret>,
+}
 
 /// Appended to the original user's name to name the other user.
-pub const CLONE_SUFFIX: &str = "_clone";
+pub(super) const CLONE_SUFFIX: &str = "_clone";
 
 /// The two users a secret alternates between.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pair {
+pub(super) struct Pair {
     pub base: UserName,
     pub clone: UserName,
 }
 
 impl Pair {
     /// The pair, from the current user and AWSPREVIOUS's (see the module's documentation).
-    pub fn of(current: &UserName, previous: Option<&UserName>) -> Result<Pair, String> {
+    pub(super) fn of(current: &UserName, previous: Option<&UserName>) -> Result<Pair, String> {
         if let Some(previous) = previous {
             let suffixed = |a: &UserName, b: &UserName| b.as_str().strip_suffix(CLONE_SUFFIX) == Some(a.as_str());
             if suffixed(current, previous) {
@@ -55,7 +64,7 @@ impl Pair {
     }
 
     /// The user of the pair that is not `user`.
-    pub fn other(&self, user: &UserName) -> &UserName {
+    pub(super) fn other(&self, user: &UserName) -> &UserName {
         if *user == self.base { &self.clone } else { &self.base }
     }
 }
@@ -63,12 +72,8 @@ impl Pair {
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// The pair of `current`, and AWSPREVIOUS. An AWSPREVIOUS that cannot be read now is an error (the pair would
     /// be guessed wrongly); one that is not a valid secret counts as none, with a warning.
-    pub(super) async fn pair(
-        &self,
-        event: &RotationEvent,
-        current: &DbSecret,
-    ) -> Result<(Pair, Option<DbSecret>), Error> {
-        let previous = match self.load(event, Version::Previous).await {
+    pub(super) async fn pair(&self, secret_id: &str, current: &DbSecret) -> Result<(Pair, Option<DbSecret>), Error> {
+        let previous = match self.load(secret_id, Version::Previous).await {
             Ok(previous) => previous,
             Err(err) if err.is_transient() => return Err(err),
             Err(err) => {
@@ -78,7 +83,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         };
         let pair = Pair::of(current.username(), previous.as_ref().map(DbSecret::username)).map_err(|problem| {
             Error::AlternateName {
-                secret_id: event.secret_id.clone(),
+                secret_id: secret_id.to_owned(),
                 user: current.username().clone(),
                 alternate: format!("{}{CLONE_SUFFIX}", current.username().as_str()),
                 problem,
@@ -86,32 +91,26 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         })?;
         let next = pair.other(current.username());
         let engine = current.target().engine;
-        if let Some(problem) = engine.username_problem(next.as_str(), self.defaults.mysql_username_limit) {
-            let (secret_id, user, alternate) = (event.secret_id.clone(), current.username().clone(), next.to_string());
+        if let Some(problem) = engine.username_problem(next.as_str(), self.settings.secrets.mysql_username_limit) {
+            let (secret_id, user, alternate) = (secret_id.to_owned(), current.username().clone(), next.to_string());
             return Err(Error::AlternateName { secret_id, user, alternate, problem });
         }
         Ok((pair, previous))
     }
 
-    /// setSecret for alternating users: the master makes the pending user the current user's twin.
-    pub(super) async fn set_alternating(
-        &self,
-        event: &RotationEvent,
-        current: &DbSecret,
-        pending: &DbSecret,
-        masterarn: &str,
-        deadline: std::time::Instant,
-    ) -> Result<Outcome, Error> {
-        let (pair, previous) = self.pair(event, current).await?;
+    /// setSecret for alternating users: the master makes the pending user the current user's twin (in
+    /// `Mode::Preview`: every check before that, and what it would do).
+    pub(super) async fn set_alternating(&self, request: SetRequest<'_>, masterarn: &str) -> Result<Outcome, Error> {
+        let SetRequest { secret_id, current, pending, .. } = request;
+        let (pair, previous) = self.pair(secret_id, current).await?;
         let next = pair.other(current.username());
         let mismatch = pending.differs_from(current).filter(|key| *key != "username");
         if let Some(key) = mismatch.or((pending.username() != next).then_some("username")) {
-            let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
-            return Err(Error::PendingMismatch { secret_id, token, key });
+            return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
         }
-        let (master, located) = self.master(&event.secret_id, current, masterarn).await?;
+        let (master, located) = self.master(secret_id, current, masterarn).await?;
         let refuse = |user: &UserName, problem: String| Error::AlternateRefused {
-            secret_id: event.secret_id.clone(),
+            secret_id: secret_id.to_owned(),
             user: user.clone(),
             problem,
         };
@@ -128,62 +127,107 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             );
             return Err(refuse(current.username(), problem));
         }
-        let mut session = self.login_master(event, masterarn, &master).await?;
+        let mut session = self.login_master(secret_id, masterarn, &master).await?;
         let previous_w = previous.filter(|p| p.differs_from(current).is_none_or(|key| key == "username"));
         let previous_w = previous_w.map(|p| p.at(&located.writer));
-        let synced =
-            self.sync_pair(event, &mut session, &current_w, &pending.at(&located.writer), &pair, previous_w).await;
+        let twin = Twin {
+            current: &current_w,
+            pending: &pending.at(&located.writer),
+            pair: &pair,
+            previous: previous_w.as_ref(),
+        };
+        let synced = self.sync_pair(request, &mut session, twin).await;
         session.close().await;
-        synced?;
-        self.await_propagation(pending, &located, deadline).await?;
-        info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
-        Ok(Outcome::PasswordSet { with: "the master secret" })
+        match synced? {
+            Some(plan) => {
+                let transport = self.engine.transport(master.target()).map(|t| format!(" ({t})")).unwrap_or_default();
+                let findings = vec![
+                    Finding::ok(
+                        Check::Endpoint,
+                        format!("password changes go to {}, where the master logs in", located.writer),
+                    ),
+                    Finding::ok(
+                        Check::MasterSecret,
+                        format!("{masterarn} logs in as {} at {}{transport}", master.username(), master.target()),
+                    ),
+                    Finding::ok(
+                        Check::Database,
+                        format!("AWSCURRENT logs in as {} at {}", current.username(), current_w.target()),
+                    ),
+                    Finding::ok(Check::Alternate, plan),
+                ];
+                Ok(Outcome::Planned(findings))
+            }
+            None => {
+                self.await_propagation(pending, &located, request.deadline).await?;
+                info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
+                Ok(Outcome::PasswordSet { with: "the master secret" })
+            }
+        }
     }
 
-    /// setSecret's work in the master's session: the guards on both users, then the twin.
+    /// setSecret's work in the master's session: the guards on both users, then the twin (`Mode::Apply`, `None`), or
+    /// what would be done (`Mode::Preview`, a phrase).
     async fn sync_pair(
         &self,
-        event: &RotationEvent,
+        request: SetRequest<'_>,
         session: &mut E::Session,
-        current: &DbSecret,
-        pending: &DbSecret,
-        pair: &Pair,
-        previous: Option<DbSecret>,
-    ) -> Result<(), Error> {
+        twin: Twin<'_>,
+    ) -> Result<Option<String>, Error> {
+        let Twin { current, pending, pair, previous } = twin;
+        let secret_id = request.secret_id;
         let refuse = |user: &UserName, power: String| Error::AlternateRefused {
-            secret_id: event.secret_id.clone(),
+            secret_id: secret_id.to_owned(),
             user: user.clone(),
             problem: format!("it {power}, so it could administer other accounts"),
+        };
+        let conflict = || Error::AlternateConflict {
+            secret_id: secret_id.to_owned(),
+            user: pending.username().clone(),
+            of: current.username().clone(),
         };
         if let Some(power) = session.account_power(current.username()).await? {
             return Err(refuse(current.username(), power));
         }
         let next = pending.username();
-        if session.user_exists(next).await? {
+        let previous = previous.filter(|p| p.username() == next);
+        let exists = session.user_exists(next).await?;
+        if exists {
             if let Some(power) = session.account_power(next).await? {
                 return Err(refuse(next, power));
             }
             // Possession: AWSPREVIOUS still logs in as it (a normal switch back), or the pending password already
-            // does (this rotation created it, or set it, before a crash).
-            let by_previous = match previous.as_ref().filter(|p| p.username() == next) {
+            // does (this rotation created it, or set it, before a crash; a password a preview made is nobody's).
+            let by_previous = match previous {
                 Some(previous) => self.logs_in(previous).await?,
                 None => false,
             };
-            if !by_previous && !self.logs_in(pending).await? {
-                let (secret_id, user, of) = (event.secret_id.clone(), next.clone(), current.username().clone());
-                return Err(Error::AlternateConflict { secret_id, user, of });
+            let by_pending = !by_previous && request.pending_may_work() && self.logs_in(pending).await?;
+            if !by_previous && !by_pending {
+                return Err(conflict());
             }
         }
-        let previous_password = previous.as_ref().filter(|p| p.username() == next).map(DbSecret::password);
-        let known: Vec<&Password> = previous_password.into_iter().chain([pending.password()]).collect();
+        if request.mode == Mode::Preview {
+            let of = current.username();
+            return Ok(Some(match (exists, previous.is_some()) {
+                (false, _) => format!("the rotation creates {next} as the twin of {of}"),
+                (true, true) => format!(
+                    "the rotation moves to {next} (AWSPREVIOUS's user, whose password still logs in), the twin of {of}"
+                ),
+                (true, false) => format!(
+                    "{next} already logs in with the AWSPENDING password (a rotation was interrupted after it made \
+                     {next}); its retry makes {next} the twin of {of}"
+                ),
+            }));
+        }
+        let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
         let alternate =
             Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone, known: &known };
         match session.sync_alternate(alternate, pending.password()).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(None),
             Err(err) if err.kind == EngineErrorKind::NotOurs => {
                 warn!(error = %err, "setSecret: an account of the other user holds a password this secret does not");
-                let (secret_id, user, of) = (event.secret_id.clone(), next.clone(), current.username().clone());
-                Err(Error::AlternateConflict { secret_id, user, of })
+                Err(conflict())
             }
             Err(err) => Err(err.into()),
         }
@@ -193,7 +237,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// user holds.
     pub(super) async fn verify_alternating(
         &self,
-        event: &RotationEvent,
+        secret_id: &str,
         current: &DbSecret,
         pending: &DbSecret,
         master: &Master,
@@ -205,12 +249,12 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         // setSecret checked the pending user against the history; here the two users name the pair.
         let pair = Pair::of(current.username(), Some(pending.username())).map_err(|problem| Error::AlternateName {
-            secret_id: event.secret_id.clone(),
+            secret_id: secret_id.to_owned(),
             user: current.username().clone(),
             alternate: pending.username().to_string(),
             problem,
         })?;
-        let mut session = self.login_master(event, masterarn, master).await?;
+        let mut session = self.login_master(secret_id, masterarn, master).await?;
         let alternate = Alternate {
             current: current.username(),
             next: pending.username(),
@@ -224,14 +268,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// A session as the master. Refused credentials are the master secret's problem, and the error names it.
-    async fn login_master(&self, event: &RotationEvent, masterarn: &str, master: &Master) -> Result<E::Session, Error> {
+    async fn login_master(&self, secret_id: &str, masterarn: &str, master: &Master) -> Result<E::Session, Error> {
         match self.engine.login(master.target(), master.login()).await? {
             LoginOutcome::Accepted(session) => Ok(session),
             LoginOutcome::Rejected => {
                 let hint =
                     self.engine.rejection_hint(master.target()).map(|hint| format!(" ({hint})")).unwrap_or_default();
                 Err(Error::MasterSecret {
-                    secret_id: event.secret_id.clone(),
+                    secret_id: secret_id.to_owned(),
                     masterarn: masterarn.to_owned(),
                     problem: format!(
                         "does not log in: {} refused user {}; its password is not the database's, or the user does \

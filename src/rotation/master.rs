@@ -14,14 +14,14 @@ use secrecy::ExposeSecret;
 use tracing::info;
 
 use super::Rotator;
-use super::endpoint::{EndpointKind, RdsEndpoint};
+use super::topology::endpoint::{EndpointKind, RdsEndpoint};
 use super::topology::{Located, MAX_REPLICA_HOPS, Resource, mapped};
-use crate::credentials::{DbSecret, Master, MasterSecret};
-use crate::engines::{DbEngine, EngineKind};
-use crate::error::Error;
+use crate::domain::EngineKind;
+use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::secrets::{Fetched, SecretStore, Version};
-
+use crate::rotation::Error;
+use crate::secret::{DbSecret, Master, MasterSecret};
+use crate::store::{Fetched, SecretStore, Version};
 /// The tags of an RDS-managed master secret.
 const CLUSTER_TAG: &str = "aws:rds:primaryDBClusterArn";
 const INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
@@ -65,7 +65,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Ok(Fetched::Text(text, arn)) => {
                 // The operator names the master secrets the function may use (its role may read others: every
                 // rotated secret), matched against the ARN the service answers with.
-                if !self.topology.master_secrets.iter().any(|entry| names_secret(entry, masterarn, arn.as_deref())) {
+                if !self.settings.master_secrets.iter().any(|entry| names_secret(entry, masterarn, arn.as_deref())) {
                     return Err(refused(
                         "is not among the master secrets MASTER_SECRET_ARNS names (template parameter \
                          MasterSecretArn): alternating users may use only the masters the operator lists"
@@ -99,7 +99,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             )));
         }
         let readers = self.same_database(secret_id, current, &master, endpoint.resource.as_ref(), &refused).await?;
-        let map = &self.topology.endpoint_map;
+        let map = &self.settings.endpoint_map;
         let located = Located {
             writer: mapped(map, master.target()),
             readers: readers.map(|target| mapped(map, &target)),
@@ -176,7 +176,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         master: &Master,
         resource: Option<&Resource>,
         refused: &impl Fn(String) -> Error,
-    ) -> Result<Option<crate::credentials::Target>, Error> {
+    ) -> Result<Option<crate::domain::Target>, Error> {
         let (ours, theirs) = (current.target(), master.target());
         let identity = MasterIdentity::of(&theirs.host, resource);
         let elsewhere = |why: &str| {

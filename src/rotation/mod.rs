@@ -1,35 +1,36 @@
 //! The protocol core: the four steps of a Secrets Manager rotation, single user here and alternating users in
 //! `alternating.rs`.
 //!
-//! No I/O of its own: it calls a `SecretStore` and a `DbEngine` and never sees an SDK or driver type, so tests run
-//! every step against fakes. Every step is idempotent — run twice, or again after a crash part-way, it reaches the
+//! No I/O of its own: it calls a `SecretStore`, an `RdsApi` and a `DbEngine` and never sees an SDK or driver type, so
+//! tests run every step against fakes. Every step is idempotent — run twice, or again after a crash part-way, it reaches the
 //! same end state — because Secrets Manager retries failed rotations with the same token.
 
 mod alternating;
-pub mod endpoint;
+pub(crate) mod error;
 mod master;
-pub mod stages;
-pub mod topology;
-
-pub use alternating::{CLONE_SUFFIX, Pair};
-#[cfg(test)]
-mod tests;
+pub(crate) mod preflight;
+pub(crate) mod stages;
+pub(crate) mod topology;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::config::{Config, EndpointMapping, PasswordPolicy, RdsResourceName};
-use crate::credentials::{DbSecret, Login, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
-use crate::engines::{DbEngine, DbSession, EngineKind, LoginOutcome};
-use crate::error::Error;
-use crate::event::{RotationEvent, Step};
-use crate::password;
-use crate::rds::{NoRds, RdsApi};
-use crate::secrets::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, Version};
+pub use error::Error;
+use preflight::{Check, Finding};
 use stages::StageCheck;
+use topology::{EndpointMapping, RdsResourceName};
+
+use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, EngineKind, Login, Step, Strategy, VersionId};
+use crate::engines::{DbEngine, DbSession, LoginOutcome, Preflight, RotationSession};
+use crate::event::RotationEvent;
+use crate::password::{self, PasswordPolicy};
+use crate::rds::{NoRds, RdsApi};
+use crate::secret::{DbSecret, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
+use crate::store::{Fetched, SecretMeta, SecretStore, Version};
 
 /// Runs rotation steps against one secret store, one set of database drivers and, where a secret needs it, the
 /// RDS API.
@@ -37,27 +38,26 @@ pub struct Rotator<S, E, R = NoRds> {
     store: S,
     engine: E,
     rds: R,
-    policy: PasswordPolicy,
-    defaults: SecretDefaults,
-    topology: TopologySettings,
+    settings: Settings,
 }
 
-/// The settings `topology.rs` follows.
-struct TopologySettings {
-    endpoint_map: Vec<EndpointMapping>,
-    propagation_timeout: Duration,
+/// What the protocol core follows, from the function's settings (`config.rs` reads them).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How new passwords are made.
+    pub password: PasswordPolicy,
+    /// What a secret lacking a key takes from the settings.
+    pub secrets: SecretDefaults,
+    /// `RDS_ENDPOINT_MAP` (test-only): endpoints replaced by local addresses.
+    pub endpoint_map: Vec<EndpointMapping>,
+    /// `PROPAGATION_TIMEOUT_SECONDS`: how long setSecret waits for a new password to work where applications connect
+    /// (a reader endpoint, a replica), and for a break-glass reset to take effect.
+    pub propagation_timeout: Duration,
     /// The instances and clusters break-glass may reset; empty: off.
-    break_glass: Vec<RdsResourceName>,
-    /// The master secrets alternating users may name (`MASTER_SECRET_ARNS`).
-    master_secrets: Vec<String>,
-}
-
-/// How a secret is rotated: its user changes its own password, or (a `masterarn` key) the secret alternates between
-/// two users that a master user manages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    SingleUser,
-    AlternatingUsers,
+    pub break_glass: Vec<RdsResourceName>,
+    /// `MASTER_SECRET_ARNS`: the master secrets alternating users may name (ARNs, names, or prefixes ending in `*`);
+    /// empty: alternating users are refused, naming the variable.
+    pub master_secrets: Vec<String>,
 }
 
 /// What a step learned about the secret it rotated, for its metrics line. Empty where the step read no value
@@ -68,23 +68,10 @@ pub struct StepFacts {
     pub strategy: Option<Strategy>,
 }
 
-impl Strategy {
-    pub fn of(secret: &DbSecret) -> Strategy {
-        if secret.masterarn().is_some() { Strategy::AlternatingUsers } else { Strategy::SingleUser }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::SingleUser => "single-user",
-            Strategy::AlternatingUsers => "alternating-users",
-        }
-    }
-}
-
 impl StepFacts {
     fn note(&mut self, secret: &DbSecret) {
         self.engine = Some(secret.target().engine);
-        self.strategy = Some(Strategy::of(secret));
+        self.strategy = Some(secret.strategy());
     }
 }
 
@@ -107,6 +94,38 @@ pub enum Outcome {
     Tested,
     /// finishSecret made the token `AWSCURRENT`; `previous` is the version that was.
     Finished { previous: Option<String> },
+    /// A preview (`check`): what setSecret found, and what it would change. Nothing was changed.
+    Planned(Vec<Finding>),
+}
+
+/// Whether a step acts, or finds out what it would do and changes nothing (the preflight, `preflight.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    Apply,
+    Preview,
+}
+
+/// One setSecret, as the code below `set` sees it.
+#[derive(Clone, Copy)]
+pub(super) struct SetRequest<'a> {
+    pub secret_id: &'a str,
+    pub token: &'a VersionId,
+    /// AWSCURRENT and the pending version, as stored.
+    pub current: &'a DbSecret,
+    pub pending: &'a DbSecret,
+    /// When every wait of the step ends (`wait_deadline`).
+    pub deadline: Instant,
+    pub mode: Mode,
+    /// The pending version is stored (always, in a rotation): its password may be the database's already, after a
+    /// crash. A preview of a rotation not yet begun makes one that is nobody's, and logs in with it nowhere.
+    pub pending_stored: bool,
+}
+
+impl SetRequest<'_> {
+    /// Whether a login with the pending password can tell anything (see `pending_stored`).
+    fn pending_may_work(&self) -> bool {
+        self.mode == Mode::Apply || self.pending_stored
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -123,29 +142,26 @@ impl fmt::Display for Outcome {
             Outcome::Tested => f.write_str("the AWSPENDING version logs in"),
             Outcome::Finished { previous: Some(previous) } => write!(f, "AWSCURRENT moved here from {previous}"),
             Outcome::Finished { previous: None } => f.write_str("AWSCURRENT attached to this version"),
+            Outcome::Planned(plan) => {
+                let plan: Vec<_> = plan.iter().map(|finding| finding.detail.as_str()).collect();
+                write!(f, "would: {}", plan.join("; "))
+            }
         }
     }
 }
 
 impl<S: SecretStore, E: DbEngine> Rotator<S, E, NoRds> {
     /// A rotator without the RDS API: secrets that need it (no host, a reader endpoint, break-glass) fail clearly.
-    pub fn new(store: S, engine: E, config: &Config) -> Rotator<S, E, NoRds> {
-        let topology = TopologySettings {
-            endpoint_map: config.endpoint_map.clone(),
-            propagation_timeout: config.propagation_timeout,
-            break_glass: config.break_glass.clone(),
-            master_secrets: config.master_secrets.clone(),
-        };
-        let (policy, defaults) = (config.password.clone(), config.secret_defaults());
-        Rotator { store, engine, rds: NoRds, policy, defaults, topology }
+    pub fn new(store: S, engine: E, settings: Settings) -> Rotator<S, E, NoRds> {
+        Rotator { store, engine, rds: NoRds, settings }
     }
 }
 
 impl<S, E, R> Rotator<S, E, R> {
     /// The same rotator, resolving endpoints through `rds`.
     pub fn with_rds<R2: RdsApi>(self, rds: R2) -> Rotator<S, E, R2> {
-        let Rotator { store, engine, policy, defaults, topology, .. } = self;
-        Rotator { store, engine, rds, policy, defaults, topology }
+        let Rotator { store, engine, settings, .. } = self;
+        Rotator { store, engine, rds, settings }
     }
 }
 
@@ -190,19 +206,33 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// createSecret: a copy of AWSCURRENT with a new password, stored as AWSPENDING under the token.
     async fn create(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
-        let current = self.require(event, Version::Current).await?;
+        let current = self.require(&event.secret_id, Version::Current).await?;
         facts.note(&current);
         // A value already stored under this token is the password setSecret may have set: never replace it.
         if !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing) {
             info!("createSecret: the AWSPENDING version already has a value, nothing to do");
             return Ok(Outcome::AlreadyCreated);
         }
-        let password = password::generate(&self.policy, current.target().engine)?;
+        let (pending, value) = self.new_pending(&event.secret_id, &current).await?;
+        let rotation_token = event.rotation_token.as_ref();
+        self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
+        info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
+        Ok(Outcome::Created)
+    }
+
+    /// The version createSecret stores, and its JSON: a copy of AWSCURRENT with a new password (alternating users:
+    /// of the pair's other user). Changes nothing; the preflight makes one too.
+    pub(super) async fn new_pending(
+        &self,
+        secret_id: &str,
+        current: &DbSecret,
+    ) -> Result<(DbSecret, SecretString), Error> {
+        let password = password::generate(&self.settings.password, current.target().engine)?;
         let pending = match current.masterarn() {
             None => current.with_password(password),
             // Alternating users: the other user of the pair.
             Some(_) => {
-                let (pair, _) = self.pair(event, &current).await?;
+                let (pair, _) = self.pair(secret_id, current).await?;
                 current.with_login(pair.other(current.username()).clone(), password)
             }
         };
@@ -211,12 +241,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let bytes = value.expose_secret().len();
         if bytes > MAX_SECRET_BYTES {
             let source = ShapeError::TooLarge { bytes };
-            return Err(Error::SecretShape { secret_id: event.secret_id.clone(), version: "new AWSPENDING", source });
+            return Err(Error::SecretShape { secret_id: secret_id.to_owned(), version: "new AWSPENDING", source });
         }
-        let rotation_token = event.rotation_token.as_ref();
-        self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
-        info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
-        Ok(Outcome::Created)
+        Ok((pending, value))
     }
 
     /// setSecret: make the database accept the pending password, logging in with whichever version it has.
@@ -226,89 +253,133 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         facts: &mut StepFacts,
         until: Option<Instant>,
     ) -> Result<Outcome, Error> {
-        let current = self.require(event, Version::Current).await?;
+        let current = self.require(&event.secret_id, Version::Current).await?;
         facts.note(&current);
-        let pending = self.require(event, Version::Pending(&event.token)).await?;
-        let deadline = self.wait_deadline(until);
-        if let Some(masterarn) = current.masterarn() {
-            return self.set_alternating(event, &current, &pending, masterarn, deadline).await;
-        }
-        if let Some(key) = pending.differs_from(&current) {
-            let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
-            return Err(Error::PendingMismatch { secret_id, token, key });
-        }
-        let mut located = self.locate(&event.secret_id, &current).await?;
-        let at_writer = (current.at(&located.writer), pending.at(&located.writer));
-        let mut result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located, deadline).await;
-        if let Some(behind) = self.writer_behind_read_only(event, &current, &located, &result).await? {
-            located = behind;
-            let at_writer = (current.at(&located.writer), pending.at(&located.writer));
-            result = self.set_at(event, &at_writer.0, &at_writer.1, &pending, &located, deadline).await;
-        }
-        let outcome = result?;
-        if matches!(outcome, Outcome::PasswordSet { .. } | Outcome::AlreadySet) {
-            self.await_propagation(&pending, &located, deadline).await?;
-        }
-        Ok(outcome)
+        let pending = self.require(&event.secret_id, Version::Pending(&event.token)).await?;
+        let request = SetRequest {
+            secret_id: &event.secret_id,
+            token: &event.token,
+            current: &current,
+            pending: &pending,
+            deadline: self.wait_deadline(until),
+            mode: Mode::Apply,
+            pending_stored: true,
+        };
+        self.set_with(request).await
     }
 
-    /// setSecret's single-user change, at the writer (`current` and `pending` are located there; `stored` is the
-    /// pending version as stored, for comparing AWSPREVIOUS with it; `deadline` ends a break-glass wait).
-    async fn set_at(
-        &self,
-        event: &RotationEvent,
-        current: &DbSecret,
-        pending: &DbSecret,
-        stored: &DbSecret,
-        located: &topology::Located,
-        deadline: std::time::Instant,
-    ) -> Result<Outcome, Error> {
+    /// setSecret's work once both versions are read; in `Mode::Preview`, what it would do (`preflight.rs`).
+    pub(super) async fn set_with(&self, request: SetRequest<'_>) -> Result<Outcome, Error> {
+        let SetRequest { secret_id, current, pending, deadline, .. } = request;
+        if let Some(masterarn) = current.masterarn() {
+            return self.set_alternating(request, masterarn).await;
+        }
+        if let Some(key) = pending.differs_from(current) {
+            return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
+        }
+        let mut located = self.locate(secret_id, current).await?;
+        let mut result = self.set_at(request, &located).await;
+        if let Some(behind) = self.writer_behind_read_only(secret_id, current, &located, &result).await? {
+            located = behind;
+            result = self.set_at(request, &located).await;
+        }
+        match result? {
+            outcome @ (Outcome::PasswordSet { .. } | Outcome::AlreadySet) => {
+                self.await_propagation(pending, &located, deadline).await?;
+                Ok(outcome)
+            }
+            Outcome::Planned(mut plan) => {
+                let readers = located.readers.as_ref();
+                let then = readers.map(|r| format!("; the new password must then work at {r}")).unwrap_or_default();
+                let writer = Finding::ok(Check::Endpoint, format!("password changes go to {}{then}", located.writer));
+                plan.insert(0, writer);
+                if let Some(readers) = readers {
+                    // Where setSecret waits after the change: reachable, over the TLS its logins use.
+                    plan.push(match self.logs_in(&current.at(readers)).await? {
+                        true => Finding::ok(Check::Endpoint, format!("AWSCURRENT logs in at {readers} too")),
+                        false => Finding::note(
+                            Check::Endpoint,
+                            format!("{readers} refuses AWSCURRENT's password: a replica that lags, or drift there"),
+                        ),
+                    });
+                }
+                Ok(Outcome::Planned(plan))
+            }
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// setSecret's single-user change at `located`'s writer.
+    async fn set_at(&self, request: SetRequest<'_>, located: &topology::Located) -> Result<Outcome, Error> {
+        let SetRequest { secret_id, mode, .. } = request;
+        let (current, pending) = (request.current.at(&located.writer), request.pending.at(&located.writer));
         let (at, user) = (pending.target(), pending.username());
         // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
         // gets no failed login (which brute-force alarms count) in every rotation. A database that accepts the
         // current password does not have the pending one, so "pending already works" needs no login to rule out.
-        if let Some(outcome) = self.change_as(pending, current.login(), AWSCURRENT).await? {
+        if let Some(outcome) = self.change_as(mode, &pending, current.login(), AWSCURRENT).await? {
             return Ok(outcome);
         }
-        if let LoginOutcome::Accepted(session) = self.engine.login(at, pending.login()).await? {
+        if request.pending_may_work()
+            && let LoginOutcome::Accepted(session) = self.engine.login(at, pending.login()).await?
+        {
             session.close().await;
+            if mode == Mode::Preview {
+                let found = format!("{at} answers; AWSPENDING logs in as {user}");
+                let plan = "nothing to change: the database already has the AWSPENDING password (a rotation was \
+                            interrupted after setSecret; its retry finishes it)";
+                return Ok(Outcome::Planned(vec![
+                    Finding::ok(Check::Database, found),
+                    Finding::note(Check::PasswordChange, plan),
+                ]));
+            }
             info!(%user, host = %at, "setSecret: the database already has the AWSPENDING password, nothing to do");
             return Ok(Outcome::AlreadySet);
         }
-        // The last resort: a rotation that failed after changing the password, then lost its pending version.
-        match self.load(event, Version::Previous).await {
-            Ok(Some(previous)) => match previous.differs_from(stored) {
-                None => {
-                    if let Some(outcome) = self.change_as(pending, previous.login(), AWSPREVIOUS).await? {
-                        return Ok(outcome);
+        // The last resort: a rotation that failed after changing the password, then lost its pending version. Not
+        // in a preview: a failed login counts toward lockouts and brute-force alarms, and the drift it would work
+        // around is worth fixing anyway.
+        if mode == Mode::Apply {
+            match self.load(secret_id, Version::Previous).await {
+                Ok(Some(previous)) => match previous.differs_from(request.pending) {
+                    None => {
+                        if let Some(outcome) = self.change_as(mode, &pending, previous.login(), AWSPREVIOUS).await? {
+                            return Ok(outcome);
+                        }
                     }
-                }
-                Some(key) => warn!(key, "setSecret: AWSPREVIOUS has another {key}, not tried"),
-            },
-            Ok(None) => {}
-            Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
+                    Some(key) => warn!(key, "setSecret: AWSPREVIOUS has another {key}, not tried"),
+                },
+                Ok(None) => {}
+                Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
+            }
         }
         // The last resort of all, when switched on: the RDS API resets a drifted master user's password.
-        let not_tried = match self.break_glass(event, pending, stored, located, deadline).await? {
+        let not_tried = match self.break_glass(request, &pending, located).await? {
             Ok(outcome) => return Ok(outcome),
             Err(not_tried) => not_tried,
         };
-        let hint = [self.engine.rejection_hint(at).map(str::to_owned), not_tried].into_iter().flatten();
+        let previewed =
+            (mode == Mode::Preview).then(|| "check does not try AWSPREVIOUS, which a rotation tries last".to_owned());
+        let hint = [self.engine.rejection_hint(at).map(str::to_owned), not_tried, previewed].into_iter().flatten();
         let hint = Some(hint.collect::<Vec<_>>().join("; ")).filter(|hint| !hint.is_empty());
-        let tried = "AWSCURRENT, AWSPENDING or AWSPREVIOUS";
+        let tried = match (mode, request.pending_stored) {
+            (Mode::Apply, _) => "AWSCURRENT, AWSPENDING or AWSPREVIOUS",
+            (Mode::Preview, true) => "AWSCURRENT or AWSPENDING",
+            (Mode::Preview, false) => "AWSCURRENT",
+        };
         Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried, hint })
     }
 
     /// testSecret: the pending version logs in and the session works.
     async fn test(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
-        let pending = self.require(event, Version::Pending(&event.token)).await?;
+        let pending = self.require(&event.secret_id, Version::Pending(&event.token)).await?;
         facts.note(&pending);
         // Where applications connect: the secret's host, or the writer when the secret names none (alternating
         // users: the master's endpoint, where the master's own secret says).
         let (master, located) = match pending.masterarn() {
             Some(masterarn) => {
                 // The master is AWSCURRENT's: a pending version naming another cannot aim the master's login.
-                let current = self.require(event, Version::Current).await?;
+                let current = self.require(&event.secret_id, Version::Current).await?;
                 if current.masterarn() != Some(masterarn) {
                     let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
                     return Err(Error::PendingMismatch { secret_id, token, key: "masterarn" });
@@ -325,7 +396,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 session.check().await?;
                 session.close().await;
                 if let Some((master, masterarn, current)) = master {
-                    self.verify_alternating(event, &current, &pending, &master, masterarn).await?;
+                    self.verify_alternating(&event.secret_id, &current, &pending, &master, masterarn).await?;
                 }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
@@ -337,9 +408,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
     }
 
-    /// Logs in with `login` and makes the pending password the user's; `None` when the login is refused.
+    /// Logs in with `login` and makes the pending password the user's (in `Mode::Preview`: says how it would);
+    /// `None` when the login is refused.
     async fn change_as(
         &self,
+        mode: Mode,
         pending: &DbSecret,
         login: Login<'_>,
         with: &'static str,
@@ -348,10 +421,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let LoginOutcome::Accepted(mut session) = self.engine.login(at, login).await? else {
             return Ok(None);
         };
-        session.set_password(user, pending.password()).await?;
+        let outcome = match mode {
+            Mode::Apply => session.set_password(user, pending.password()).await.map(|()| Outcome::PasswordSet { with }),
+            Mode::Preview => session.describe_password_change(user).await.map(|how| {
+                let transport = self.engine.transport(at).map(|t| format!(" ({t})")).unwrap_or_default();
+                Outcome::Planned(vec![
+                    Finding::ok(Check::Database, format!("{at} answers{transport}; {with} logs in as {user}")),
+                    Finding::ok(Check::PasswordChange, how),
+                ])
+            }),
+        };
+        // A session whose statement failed is dropped, not closed: the driver ends it in the background, and a
+        // server that stopped answering cannot hold the step in a polite goodbye.
+        let outcome = outcome?;
         session.close().await;
-        info!(%user, host = %at, with, "setSecret: password changed to the AWSPENDING version's");
-        Ok(Some(Outcome::PasswordSet { with }))
+        if mode == Mode::Apply {
+            info!(%user, host = %at, with, "setSecret: password changed to the AWSPENDING version's");
+        }
+        Ok(Some(outcome))
     }
 
     /// finishSecret: AWSCURRENT moves to the token (the service puts AWSPREVIOUS on the old one), then AWSPENDING
@@ -403,24 +490,23 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// Reads and parses one version; `None` when it does not exist or has no value.
-    async fn load(&self, event: &RotationEvent, version: Version<'_>) -> Result<Option<DbSecret>, Error> {
+    async fn load(&self, secret_id: &str, version: Version<'_>) -> Result<Option<DbSecret>, Error> {
         let label = label(version);
-        let secret_id = &event.secret_id;
         match self.store.get(secret_id, version).await? {
-            Fetched::Text(text, _) => DbSecret::parse(text.expose_secret(), &self.defaults)
+            Fetched::Text(text, _) => DbSecret::parse(text.expose_secret(), &self.settings.secrets)
                 .map(Some)
-                .map_err(|source| Error::SecretShape { secret_id: secret_id.clone(), version: label, source }),
+                .map_err(|source| Error::SecretShape { secret_id: secret_id.to_owned(), version: label, source }),
             Fetched::Binary => {
                 let what = format!("the {label} version holds SecretBinary; an RDS secret is a JSON SecretString");
-                Err(Error::MissingVersion { secret_id: secret_id.clone(), what })
+                Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what })
             }
             Fetched::Missing => Ok(None),
         }
     }
 
     /// Like `load`, for a version the step cannot do without.
-    async fn require(&self, event: &RotationEvent, version: Version<'_>) -> Result<DbSecret, Error> {
-        match self.load(event, version).await? {
+    async fn require(&self, secret_id: &str, version: Version<'_>) -> Result<DbSecret, Error> {
+        match self.load(secret_id, version).await? {
             Some(secret) => Ok(secret),
             None => {
                 let what = match version {
@@ -429,7 +515,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                     }
                     _ => format!("there is no {} version with a value", label(version)),
                 };
-                Err(Error::MissingVersion { secret_id: event.secret_id.clone(), what })
+                Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what })
             }
         }
     }
@@ -442,3 +528,6 @@ fn label(version: Version<'_>) -> &'static str {
         Version::Pending(_) => AWSPENDING,
     }
 }
+
+#[cfg(test)]
+mod tests;

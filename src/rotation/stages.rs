@@ -1,12 +1,11 @@
 //! The checks Secrets Manager's protocol asks for before every step, on the labels `DescribeSecret` returned.
 //! Pure: no I/O, so every case is a table row in the tests below.
 
-use crate::event::VersionId;
-use crate::secrets::{AWSCURRENT, AWSPENDING, SecretMeta};
-
+use crate::domain::{AWSCURRENT, AWSPENDING, VersionId};
+use crate::store::SecretMeta;
 /// What the step should do, given the labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StageCheck {
+pub(crate) enum StageCheck {
     /// The token is the pending version: run the step.
     Proceed,
     /// The token already is `AWSCURRENT`: the rotation is done; succeed without touching anything, except that
@@ -25,8 +24,9 @@ pub enum StageError {
     NotPending { token: VersionId, labels: String },
 }
 
-/// The checks of PROTOCOL.md §3, in the reference's order.
-pub fn check(meta: &SecretMeta, token: &VersionId) -> Result<StageCheck, StageError> {
+/// The stage checks every step starts with, in the order of AWS's reference templates (docs/design.md, "How it
+/// works").
+pub(crate) fn check(meta: &SecretMeta, token: &VersionId) -> Result<StageCheck, StageError> {
     // Some emulators omit RotationEnabled until rotation is configured; only an explicit false stops us.
     if meta.rotation_enabled == Some(false) {
         return Err(StageError::RotationDisabled);
@@ -46,7 +46,7 @@ pub fn check(meta: &SecretMeta, token: &VersionId) -> Result<StageCheck, StageEr
 }
 
 /// The version that carries `AWSCURRENT`, if any.
-pub fn current_version(meta: &SecretMeta) -> Option<&str> {
+pub(crate) fn current_version(meta: &SecretMeta) -> Option<&str> {
     meta.versions.iter().find(|(_, labels)| labels.iter().any(|l| l == AWSCURRENT)).map(|(id, _)| id.as_str())
 }
 

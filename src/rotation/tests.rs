@@ -9,13 +9,21 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Outcome, Rotator};
 use crate::config::Config;
-use crate::credentials::{DbSecret, Login, Password, SecretDefaults, Target, UserName};
-use crate::engines::{Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome};
-use crate::error::Error;
-use crate::event::{RotationEvent, RotationToken, Step, VersionId};
-use crate::secrets::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version,
+use crate::domain::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Login, Password, RotationToken, Step, Target, UserName, VersionId,
 };
+use crate::engines::{
+    AccountAdmin, Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, Preflight,
+    RotationSession,
+};
+use crate::event::RotationEvent;
+use crate::rds::{NoRds, RdsApi};
+use crate::rotation::Error;
+use crate::secret::{DbSecret, SecretDefaults};
+use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
+
+mod preflight;
+mod topology;
 
 const SECRET: &str = "app-secret";
 
@@ -82,6 +90,32 @@ struct DbState {
     twins: HashMap<String, String>,
     /// Users that could administer accounts, and why.
     admins: HashMap<String, String>,
+    /// Hosts that replicate the writer (`host`) with a lag: a reader endpoint, a read replica.
+    readers: HashMap<String, std::time::Duration>,
+    /// Every password change at the writer, on tokio's clock: (when, user, the password before).
+    changes: Vec<(tokio::time::Instant, String, Option<String>)>,
+}
+
+impl DbState {
+    /// `user`'s password as a host sees it: the writer's now, a reader's as the writer's was `lag` ago.
+    fn password_at(&self, host: &str, user: &str) -> Option<String> {
+        if host == self.host {
+            return self.passwords.get(user).cloned();
+        }
+        let lag = self.readers.get(host)?;
+        let seen = tokio::time::Instant::now().checked_sub(*lag)?;
+        // The oldest change the reader has not seen yet holds what it still has.
+        let unseen = self.changes.iter().find(|(when, who, _)| who == user && *when > seen);
+        match unseen {
+            Some((_, _, before)) => before.clone(),
+            None => self.passwords.get(user).cloned(),
+        }
+    }
+
+    fn change(&mut self, user: &str, password: &str) {
+        let before = self.passwords.insert(user.to_owned(), password.to_owned());
+        self.changes.push((tokio::time::Instant::now(), user.to_owned(), before));
+    }
 }
 
 #[derive(Clone)]
@@ -248,11 +282,11 @@ impl DbEngine for FakeDb {
             tokio::time::sleep(delay).await;
         }
         let mut state = self.state.lock().unwrap();
-        if !state.reachable || state.host != at.host {
+        if !state.reachable || (state.host != at.host && !state.readers.contains_key(&at.host)) {
             return Err(EngineError::new(EngineErrorKind::Unreachable, at, "connection refused"));
         }
         let user = login.user.as_str();
-        let accepted = state.passwords.get(user).is_some_and(|pw| pw == login.password.expose_secret());
+        let accepted = state.password_at(&at.host, user).is_some_and(|pw| pw == login.password.expose_secret());
         state.logins.push((user.to_owned(), accepted));
         Ok(if accepted {
             LoginOutcome::Accepted(FakeSession { db: self.clone(), target: at.clone() })
@@ -263,13 +297,17 @@ impl DbEngine for FakeDb {
 }
 
 impl DbSession for FakeSession {
+    async fn close(self) {}
+}
+
+impl RotationSession for FakeSession {
     async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
         let fault = self.db.faults.lock().unwrap().next();
         if fault == Fault::Before {
             return Err(self.db.error(&self.target));
         }
         let mut state = self.db.state.lock().unwrap();
-        state.passwords.insert(user.as_str().to_owned(), new.expose_secret().to_owned());
+        state.change(user.as_str(), new.expose_secret());
         if fault == Fault::After { Err(self.db.error(&self.target)) } else { Ok(()) }
     }
 
@@ -279,18 +317,21 @@ impl DbSession for FakeSession {
         }
         Ok(())
     }
+}
 
-    async fn describe_password_change(&mut self, _: &UserName) -> Result<String, EngineError> {
-        Ok("fake".to_owned())
-    }
-
-    async fn close(self) {}
-
+impl AccountAdmin for FakeSession {
     async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
         if self.db.faults.lock().unwrap().next() != Fault::None {
             return Err(self.db.error(&self.target));
         }
         Ok(self.db.state.lock().unwrap().passwords.contains_key(user.as_str()))
+    }
+
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        Ok(self.db.state.lock().unwrap().admins.get(user.as_str()).cloned())
     }
 
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
@@ -299,16 +340,9 @@ impl DbSession for FakeSession {
             return Err(self.db.error(&self.target));
         }
         let mut state = self.db.state.lock().unwrap();
-        state.passwords.insert(pair.next.as_str().to_owned(), password.expose_secret().to_owned());
+        state.change(pair.next.as_str(), password.expose_secret());
         state.twins.insert(pair.next.as_str().to_owned(), pair.current.as_str().to_owned());
         if fault == Fault::After { Err(self.db.error(&self.target)) } else { Ok(()) }
-    }
-
-    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
-        if self.db.faults.lock().unwrap().next() != Fault::None {
-            return Err(self.db.error(&self.target));
-        }
-        Ok(self.db.state.lock().unwrap().admins.get(user.as_str()).cloned())
     }
 
     async fn verify_alternate(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
@@ -324,13 +358,20 @@ impl DbSession for FakeSession {
     }
 }
 
-/// A secret with one AWSCURRENT version, a database on its password, and a token staged as RotateSecret does.
-struct World {
+impl Preflight for FakeSession {
+    async fn describe_password_change(&mut self, _: &UserName) -> Result<String, EngineError> {
+        Ok("fake".to_owned())
+    }
+}
+
+/// A secret with one AWSCURRENT version, a database on its password, and a token staged as RotateSecret does; the
+/// RDS API where a test gives one (`topology.rs`).
+struct World<R = NoRds> {
     store: FakeStore,
     db: FakeDb,
     faults: Arc<Mutex<Faults>>,
     token: VersionId,
-    rotator: Rotator<FakeStore, FakeDb>,
+    rotator: Rotator<FakeStore, FakeDb, R>,
 }
 
 fn secret_json(user: &str, password: &str, host: &str) -> String {
@@ -356,14 +397,16 @@ fn world() -> World {
         delay: None,
         twins: HashMap::new(),
         admins: HashMap::new(),
+        readers: HashMap::new(),
+        changes: Vec::new(),
     };
     let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
     let config = Config::from_lookup(|name| (name == "MASTER_SECRET_ARNS").then(|| MASTER.to_owned())).unwrap();
-    let rotator = Rotator::new(store.clone(), db.clone(), &config);
+    let rotator = Rotator::new(store.clone(), db.clone(), config.rotation);
     World { store, db, faults, token: VersionId::new("tok").unwrap(), rotator }
 }
 
-impl World {
+impl<R: RdsApi> World<R> {
     fn event(&self, step: Step) -> RotationEvent {
         RotationEvent { step, secret_id: SECRET.into(), token: self.token.clone(), rotation_token: None }
     }
@@ -595,7 +638,7 @@ async fn a_crash_at_any_call_then_a_retry_converges() {
         w.faults.lock().unwrap().calls
     };
     // 12 Secrets Manager calls (Describe 4, Get 5, Put 1, UpdateStage 2) and 4 database calls (2 logins,
-    // the password change, the test query): the figures README.md gives.
+    // the password change, the test query): the figures docs/design.md gives.
     assert_eq!(calls, 16, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
@@ -936,15 +979,16 @@ async fn a_forged_awsprevious_does_not_hand_over_its_user() {
 
 /// A step that would outlive the invocation stops before Lambda's deadline with a transient error; the retry
 /// completes the rotation.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_step_stops_before_the_lambda_deadline_and_the_retry_completes() {
+    use tokio::time::Instant;
     let w = world();
     w.step(Step::Create).await.unwrap();
     w.db.state.lock().unwrap().delay = Some(std::time::Duration::from_secs(30));
-    let deadline = std::time::Instant::now() + crate::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
-    let started = std::time::Instant::now();
+    let deadline = Instant::now() + crate::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
+    let started = Instant::now();
     let err = crate::handler::handle_until(&w.rotator, &w.event(Step::Set), Some(deadline)).await.unwrap_err();
-    assert!(std::time::Instant::now() < deadline, "stopped before the deadline ({:?})", started.elapsed());
+    assert!(Instant::now() < deadline, "stopped before the deadline ({:?})", started.elapsed());
     assert_eq!(err.error_type(), "DeadlineReached", "{err}");
     assert!(err.is_transient());
     w.db.state.lock().unwrap().delay = None;

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::sync::Mutex;
 
-use rds_rotator::credentials::{Login, Password, Target, UserName};
-use rds_rotator::engines::{
-    Alternate, AnySession, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome,
+use rds_rotator::internal::{
+    AccountAdmin, Alternate, AnySession, AwsSecretStore, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind,
+    Fetched, Login, LoginOutcome, Password, Preflight, RotationSession, RotationToken, SecretMeta, SecretStore,
+    StoreError, StoreErrorKind, Target, UserName, Version, VersionId,
 };
-use rds_rotator::event::{RotationToken, VersionId};
-use rds_rotator::secrets::{AwsSecretStore, Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
 use secrecy::SecretString;
 
 /// When an armed fault strikes.
@@ -178,6 +177,12 @@ impl DbEngine for FaultyEngine {
 }
 
 impl DbSession for FaultySession {
+    async fn close(self) {
+        self.inner.close().await
+    }
+}
+
+impl RotationSession for FaultySession {
     async fn set_password(&mut self, user: &UserName, new: &Password) -> Result<(), EngineError> {
         let call = self.inner.set_password(user, new);
         guard(&self.injector, &self.target, "set_password", call).await
@@ -187,18 +192,17 @@ impl DbSession for FaultySession {
         let call = self.inner.check();
         guard(&self.injector, &self.target, "check", call).await
     }
+}
 
-    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
-        self.inner.describe_password_change(user).await
-    }
-
-    async fn close(self) {
-        self.inner.close().await
-    }
-
+impl AccountAdmin for FaultySession {
     async fn user_exists(&mut self, user: &UserName) -> Result<bool, EngineError> {
         let call = self.inner.user_exists(user);
         guard(&self.injector, &self.target, "user_exists", call).await
+    }
+
+    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
+        let call = self.inner.account_power(user);
+        guard(&self.injector, &self.target, "account_power", call).await
     }
 
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
@@ -210,10 +214,11 @@ impl DbSession for FaultySession {
         let call = self.inner.verify_alternate(pair);
         guard(&self.injector, &self.target, "verify_alternate", call).await
     }
+}
 
-    async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
-        let call = self.inner.account_power(user);
-        guard(&self.injector, &self.target, "account_power", call).await
+impl Preflight for FaultySession {
+    async fn describe_password_change(&mut self, user: &UserName) -> Result<String, EngineError> {
+        self.inner.describe_password_change(user).await
     }
 }
 

@@ -30,16 +30,39 @@ use aws_sdk_secretsmanager::Client as SmClient;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use rand::RngExt;
-use rds_rotator::config::Config;
-use rds_rotator::event::{RotationEvent, Step, VersionId};
-use rds_rotator::handler::{self, AwsRotator};
-use rds_rotator::rotation::Outcome;
+use rds_rotator::internal::{AwsRotator, Config, Outcome, RotationEvent, Step, VersionId, handler};
 use tokio_postgres::NoTls;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// An ARN of a function that does not exist: moto then stages the empty AWSPENDING version as the real service
 /// does before it invokes createSecret, fails to find the function, and invokes nothing.
 pub const NO_SUCH_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:rds-rotator-not-deployed";
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_rds-rotator");
+
+/// Runs the binary outside Lambda with extra settings and optional stdin; its output goes into the log scan.
+pub fn run_binary(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(BIN);
+    command.args(args).envs(envs.iter().copied()).env_remove("AWS_LAMBDA_RUNTIME_API");
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    capture(&String::from_utf8_lossy(&output.stdout));
+    capture(&String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -193,7 +216,7 @@ pub fn my_quote(value: &str) -> String {
 
 /// The mysql_native_password hash, so that no test sends a password in cleartext.
 pub fn my_native_hash(password: &str) -> String {
-    rds_rotator::engines::mysql_auth::native_hash(password.as_bytes())
+    rds_rotator::internal::native_hash(password.as_bytes())
 }
 
 pub async fn my_exec(sql: &str) {
@@ -440,7 +463,7 @@ pub async fn rotator_with(vars: &[(&str, &str)]) -> AwsRotator {
     }
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .expect("a valid configuration");
-    handler::build(&config).await.expect("the rotator builds")
+    rds_rotator::internal::build(&config).await.expect("the rotator builds")
 }
 
 pub async fn rotator() -> AwsRotator {
@@ -456,7 +479,7 @@ pub async fn run_step(
     secret_id: &str,
     token: &VersionId,
     step: Step,
-) -> Result<Outcome, rds_rotator::Error> {
+) -> Result<Outcome, rds_rotator::internal::Error> {
     let result = handler::handle(rotator, &event(secret_id, token, step)).await;
     if let Err(err) = &result {
         capture(&format!("{err}\n{err:?}"));
@@ -465,7 +488,11 @@ pub async fn run_step(
 }
 
 /// The four steps in order, as the service invokes them.
-pub async fn run_rotation(rotator: &AwsRotator, secret_id: &str, token: &VersionId) -> Result<(), rds_rotator::Error> {
+pub async fn run_rotation(
+    rotator: &AwsRotator,
+    secret_id: &str,
+    token: &VersionId,
+) -> Result<(), rds_rotator::internal::Error> {
     for step in Step::ALL {
         run_step(rotator, secret_id, token, step).await?;
     }

@@ -1,4 +1,4 @@
-//! A fake Lambda Runtime API on loopback, for running the binary in Lambda mode (tests/lambda.rs, benches/).
+//! A fake Lambda Runtime API on loopback, for running the binary in Lambda mode (tests/it/lambda.rs, benches/).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

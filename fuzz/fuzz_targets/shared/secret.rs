@@ -1,6 +1,6 @@
 //! The checks `secret_json` and `parse_master` share. A panic here is a finding.
 
-use rds_rotator::credentials::{DbSecret, MAX_SECRET_BYTES, Password, SecretDefaults, ShapeError, UserName};
+use rds_rotator::internal::{DbSecret, MAX_SECRET_BYTES, Password, SecretDefaults, ShapeError, UserName};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use mysql_async::Params;
 
 use super::MySession;
-use crate::credentials::UserName;
+use super::sql;
+use crate::domain::UserName;
 use crate::engines::EngineError;
-use crate::engines::sql;
 
 /// How many accounts and roles are followed at most: role graphs are small, and a cycle must end.
 const MAX_GRANTEES: usize = 64;

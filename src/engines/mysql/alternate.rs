@@ -12,15 +12,15 @@ use mysql_async::Params;
 use mysql_async::prelude::FromRow;
 use tracing::{info, warn};
 
+use super::auth::{self, AuthPlugin};
 use super::grants::{
     self, Change, Holdings, Level, Limits, Privilege, PrivilegeName, RoleRef, RoutineKind, StatementTime,
     TlsRequirement,
 };
+use super::sql::{self, Account, Credential, LiteralError, MysqlQuoting};
 use super::{Flavor, MySession};
-use crate::credentials::{Password, UserName};
-use crate::engines::mysql_auth::{self, AuthPlugin};
-use crate::engines::sql::{self, Account, Credential, LiteralError, MysqlQuoting, Sql};
-use crate::engines::{Alternate, EngineError, EngineErrorKind};
+use crate::domain::{Password, UserName};
+use crate::engines::{Alternate, EngineError, EngineErrorKind, sql::Sql};
 
 /// One `user@host` row of `mysql.user`.
 struct AccountRow {
@@ -55,7 +55,7 @@ impl MySession {
         for (host, plugin, stored) in credentials {
             let plugin = AuthPlugin::from_name(&plugin);
             let ours = pair.known.iter().any(|known| {
-                mysql_auth::stored_form_matches(&plugin, &stored, known.expose_secret().as_bytes()) == Some(true)
+                auth::stored_form_matches(&plugin, &stored, known.expose_secret().as_bytes()) == Some(true)
             });
             if !ours {
                 let detail = format!(

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// Where a privilege applies.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Global,
     Schema(String),
     Table(String, String),
@@ -16,7 +16,7 @@ pub enum Level {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RoutineKind {
+pub(crate) enum RoutineKind {
     Procedure,
     Function,
     Package,
@@ -26,32 +26,32 @@ pub enum RoutineKind {
 /// A privilege name as the server spells it (`SELECT`, `ALTER ROUTINE`, `XA_RECOVER_ADMIN`), on a whole level or on
 /// one column of a table.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Privilege {
+pub(crate) struct Privilege {
     pub name: PrivilegeName,
     pub column: Option<String>,
 }
 
 /// Upper-case letters, digits, `_` and single spaces: the only text of a grant that reaches SQL unquoted.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PrivilegeName(String);
+pub(crate) struct PrivilegeName(String);
 
 /// The privileges of one level, and whether they may be passed on (`WITH GRANT OPTION`, which MySQL keeps per level).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LevelGrants {
+pub(crate) struct LevelGrants {
     pub privileges: BTreeSet<Privilege>,
     pub grant_option: bool,
 }
 
 /// A role: MariaDB names it alone (`host` empty), MySQL 8 as an account.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RoleRef {
+pub(crate) struct RoleRef {
     pub name: String,
     pub host: String,
 }
 
 /// `REQUIRE …`, from `mysql.user`'s `ssl_type`, `ssl_cipher`, `x509_issuer`, `x509_subject`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum TlsRequirement {
+pub(crate) enum TlsRequirement {
     #[default]
     None,
     Ssl,
@@ -65,7 +65,7 @@ pub enum TlsRequirement {
 
 /// `WITH MAX_…` resource limits; 0 is "no limit". `max_statement_time` is MariaDB's, as the server prints it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_queries_per_hour: u64,
     pub max_updates_per_hour: u64,
     pub max_connections_per_hour: u64,
@@ -75,11 +75,11 @@ pub struct Limits {
 
 /// MariaDB's `max_statement_time` in seconds, digits and one dot only.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatementTime(String);
+pub(crate) struct StatementTime(String);
 
 /// What one `user@host` account holds, its password aside.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Holdings {
+pub(crate) struct Holdings {
     pub grants: BTreeMap<Level, LevelGrants>,
     /// Roles granted, and whether `WITH ADMIN OPTION`.
     pub roles: BTreeMap<RoleRef, bool>,
@@ -90,7 +90,7 @@ pub struct Holdings {
 
 /// One step towards making an account hold what another holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Grant { level: Level, privileges: Vec<Privilege>, grant_option: bool },
     GrantRole { role: RoleRef, admin: bool },
     DefaultRoles(Vec<RoleRef>),
@@ -101,7 +101,7 @@ pub enum Change {
 }
 
 impl PrivilegeName {
-    pub fn new(name: &str) -> Result<PrivilegeName, String> {
+    pub(crate) fn new(name: &str) -> Result<PrivilegeName, String> {
         let name = name.trim().to_ascii_uppercase();
         let plain = name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b' ');
         if name.is_empty() || !plain || name.contains("  ") {
@@ -110,13 +110,13 @@ impl PrivilegeName {
         Ok(PrivilegeName(name))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl RoutineKind {
-    pub fn from_server(kind: &str) -> Result<RoutineKind, String> {
+    pub(crate) fn from_server(kind: &str) -> Result<RoutineKind, String> {
         match kind.to_ascii_uppercase().as_str() {
             "PROCEDURE" => Ok(RoutineKind::Procedure),
             "FUNCTION" => Ok(RoutineKind::Function),
@@ -126,7 +126,7 @@ impl RoutineKind {
         }
     }
 
-    pub fn as_sql(self) -> &'static str {
+    pub(crate) fn as_sql(self) -> &'static str {
         match self {
             RoutineKind::Procedure => "PROCEDURE",
             RoutineKind::Function => "FUNCTION",
@@ -138,7 +138,7 @@ impl RoutineKind {
 
 impl TlsRequirement {
     /// From `mysql.user`'s columns (`ssl_type` is '', `ANY`, `X509` or `SPECIFIED`).
-    pub fn from_columns(ssl_type: &str, cipher: String, issuer: String, subject: String) -> TlsRequirement {
+    pub(crate) fn from_columns(ssl_type: &str, cipher: String, issuer: String, subject: String) -> TlsRequirement {
         match ssl_type.to_ascii_uppercase().as_str() {
             "ANY" => TlsRequirement::Ssl,
             "X509" => TlsRequirement::X509,
@@ -149,7 +149,7 @@ impl TlsRequirement {
 }
 
 impl StatementTime {
-    pub fn new(seconds: &str) -> Result<Option<StatementTime>, String> {
+    pub(crate) fn new(seconds: &str) -> Result<Option<StatementTime>, String> {
         let seconds = seconds.trim();
         let numeric = !seconds.is_empty()
             && seconds.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -161,7 +161,7 @@ impl StatementTime {
         Ok((!zero).then(|| StatementTime(seconds.to_owned())))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -169,7 +169,7 @@ impl StatementTime {
 impl Holdings {
     /// Adds the privilege rows of one level, as the server lists them; `USAGE` ("no privilege") only carries the
     /// grant option.
-    pub fn add(&mut self, level: Level, privilege: Privilege, grantable: bool) {
+    pub(crate) fn add(&mut self, level: Level, privilege: Privilege, grantable: bool) {
         let grants = self.grants.entry(level).or_default();
         // Column rows repeat their table's grant option, which the table's own rows carry.
         if privilege.column.is_none() {
@@ -183,7 +183,7 @@ impl Holdings {
 
 /// What turns `have` into `want`, in an order that never takes away before it gives: grants and roles first, then
 /// the account's attributes, then revocations. Empty when they already hold the same.
-pub fn changes(want: &Holdings, have: &Holdings) -> Vec<Change> {
+pub(crate) fn changes(want: &Holdings, have: &Holdings) -> Vec<Change> {
     let empty = LevelGrants::default();
     let mut grants = Vec::new();
     let mut revokes = Vec::new();

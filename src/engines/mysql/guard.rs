@@ -28,7 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Whose login the relay carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Policy {
+pub(crate) enum Policy {
     Master,
     Application,
 }
@@ -45,10 +45,10 @@ const MIN_KEY_BITS: usize = 1024;
 
 /// Why the relay ended a login, when it did.
 #[derive(Clone, Default)]
-pub struct Verdict(Arc<Mutex<Option<&'static str>>>);
+pub(crate) struct Verdict(Arc<Mutex<Option<&'static str>>>);
 
 impl Verdict {
-    pub fn refusal(&self) -> Option<&'static str> {
+    pub(crate) fn refusal(&self) -> Option<&'static str> {
         self.0.lock().map(|refusal| *refusal).unwrap_or(Some("the relay failed"))
     }
 
@@ -60,14 +60,14 @@ impl Verdict {
 }
 
 /// A relay for one login: the driver connects to `address`.
-pub struct Relay {
+pub(crate) struct Relay {
     pub address: SocketAddr,
     pub verdict: Verdict,
 }
 
 /// Starts a relay to `server` (already connected). It takes the first connection to its loopback port within
 /// `accept_within`, then ends with either side.
-pub async fn start(server: TcpStream, policy: Policy, accept_within: Duration) -> io::Result<Relay> {
+pub(crate) async fn start(server: TcpStream, policy: Policy, accept_within: Duration) -> io::Result<Relay> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let address = listener.local_addr()?;
     let verdict = Verdict::default();

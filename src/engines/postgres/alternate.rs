@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::PgSession;
-use crate::credentials::{Password, UserName};
-use crate::engines::sql::{self, Role};
+use super::sql::{self, Role};
+use crate::domain::{Password, UserName};
 use crate::engines::{Alternate, EngineError, EngineErrorKind};
 
 impl PgSession {

@@ -20,16 +20,16 @@ const AUTH_OK: u32 = 0;
 const AUTH_CLEARTEXT: u32 = 3;
 
 /// What the guard refused, for the error the login reports.
-pub const REFUSAL: &str = "the server asked for the password in cleartext over a connection whose certificate is not \
+pub(crate) const REFUSAL: &str = "the server asked for the password in cleartext over a connection whose certificate is not \
                            verified; it was not sent (a master login answers that only to a verified server: \
                            MASTER_TLS_MODE=verify-full)";
 
 /// Set when the guard refused a request; the login reads it to explain the driver's I/O error.
 #[derive(Clone, Default)]
-pub struct Verdict(Arc<Mutex<bool>>);
+pub(crate) struct Verdict(Arc<Mutex<bool>>);
 
 impl Verdict {
-    pub fn refused(&self) -> bool {
+    pub(crate) fn refused(&self) -> bool {
         self.0.lock().map(|refused| *refused).unwrap_or(true)
     }
 
@@ -41,7 +41,7 @@ impl Verdict {
 }
 
 /// A stream whose incoming bytes reach the driver only once the messages they belong to are known to be safe.
-pub struct AuthGuard<S> {
+pub(crate) struct AuthGuard<S> {
     inner: S,
     verdict: Verdict,
     /// Bytes received from the server and not yet handed to the driver; `held[0]` is at offset `delivered`.
@@ -57,7 +57,7 @@ pub struct AuthGuard<S> {
 }
 
 impl<S> AuthGuard<S> {
-    pub fn new(inner: S, verdict: Verdict) -> AuthGuard<S> {
+    pub(crate) fn new(inner: S, verdict: Verdict) -> AuthGuard<S> {
         AuthGuard {
             inner,
             verdict,
@@ -163,7 +163,7 @@ impl<S: TlsStream + Unpin> TlsStream for AuthGuard<S> {
 }
 
 /// A TLS connector whose streams are guarded: the guard reads the server's messages inside TLS.
-pub struct GuardedTls<T> {
+pub(crate) struct GuardedTls<T> {
     pub inner: T,
     pub verdict: Verdict,
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make lint: formatting, clippy with warnings as errors, the module layers ARCHITECTURE.md describes
+# (scripts/check-layers.py) and the docs' paths and settings (scripts/check-docs.py). `make test` runs it first.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+CARGO=${CARGO:-cargo}
+command -v python3 >/dev/null 2>&1 || apt_install python3
+for component in rustfmt clippy; do
+    tool=$([ "$component" = rustfmt ] && echo fmt || echo clippy)
+    if ! "$CARGO" "$tool" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 || die "cargo $tool is missing: install the $component component"
+        say "installing the $component component with rustup"
+        rustup component add "$component" || die "could not install $component; run: rustup component add $component"
+    fi
+done
+"$CARGO" fmt --check
+"$CARGO" clippy --all-targets --locked -- -D warnings
+python3 scripts/check-layers.py
+python3 scripts/check-layers.py --self-test
+python3 scripts/check-docs.py

@@ -1,0 +1,262 @@
+//! The preflight (`rds-rotator check`): a dry run of the core. It reads the secret as createSecret does, makes the
+//! version createSecret would store, and runs setSecret in `Mode::Preview` — the same code, which logs in, checks
+//! and asks the database how it would change the password, but changes nothing. It stops where a rotation would
+//! fail, with the error the rotation would fail with, so that `check` and a rotation cannot disagree; the command
+//! line only prints the report.
+
+use std::fmt;
+
+use super::{Error, Mode, Outcome, Rotator, SetRequest};
+use crate::domain::{AWSCURRENT, AWSPENDING, VersionId};
+use crate::engines::{DbEngine, EngineErrorKind};
+use crate::password::Alphabet;
+use crate::rds::RdsApi;
+use crate::store::{SecretStore, StoreErrorKind, Version};
+
+/// What one line of the report is about, in the order a rotation meets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    SecretsManager,
+    Rotation,
+    Secret,
+    Passwords,
+    Endpoint,
+    MasterSecret,
+    Database,
+    PasswordChange,
+    Alternate,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::SecretsManager => "Secrets Manager",
+            Check::Rotation => "rotation",
+            Check::Secret => "secret",
+            Check::Passwords => "passwords",
+            Check::Endpoint => "endpoint",
+            Check::MasterSecret => "master secret",
+            Check::Database => "database",
+            Check::PasswordChange => "password change",
+            Check::Alternate => "alternate",
+        }
+    }
+
+    /// The check a rotation's error belongs to.
+    fn of(err: &Error) -> Check {
+        match err {
+            Error::Store(_) => Check::SecretsManager,
+            Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => Check::Rotation,
+            Error::SecretShape { .. } | Error::MissingVersion { .. } | Error::PendingMismatch { .. } => Check::Secret,
+            Error::Password(_) => Check::Passwords,
+            Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => Check::Endpoint,
+            Error::MasterSecret { .. } => Check::MasterSecret,
+            Error::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
+            Error::CredentialsRejected { .. } | Error::Db(_) | Error::BreakGlass { .. } => Check::Database,
+            Error::AlternateConflict { .. } | Error::AlternateRefused { .. } | Error::AlternateName { .. } => {
+                Check::Alternate
+            }
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing the preflight found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub check: Check,
+    /// Worth knowing, not a failure (rotation not switched on yet, a rotation left pending).
+    pub note: bool,
+    pub detail: String,
+}
+
+impl Finding {
+    pub(in crate::rotation) fn ok(check: Check, detail: impl Into<String>) -> Finding {
+        Finding { check, note: false, detail: detail.into() }
+    }
+
+    pub(in crate::rotation) fn note(check: Check, detail: impl Into<String>) -> Finding {
+        Finding { check, note: true, detail: detail.into() }
+    }
+}
+
+/// Where the preflight stopped: the error the rotation would fail with.
+#[derive(Debug)]
+pub struct Failure {
+    pub check: Check,
+    pub error: Error,
+}
+
+impl Failure {
+    /// What to do about it, in a sentence.
+    pub fn fix(&self) -> &'static str {
+        fix_for(&self.error)
+    }
+}
+
+/// What a rotation of the secret would need and find.
+#[derive(Debug)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// `None`: a rotation would get past every check the preflight can make without changing anything.
+    pub failure: Option<Failure>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+    /// What a rotation of `secret_id` would need and find, changing nothing.
+    pub async fn preflight(&self, secret_id: &str) -> Report {
+        let mut findings = Vec::new();
+        let failure = self.preflight_into(secret_id, &mut findings).await.err();
+        let failure = failure.map(|error| Failure { check: Check::of(&error), error });
+        Report { findings, failure }
+    }
+
+    async fn preflight_into(&self, secret_id: &str, findings: &mut Vec<Finding>) -> Result<(), Error> {
+        let meta = self.store.describe(secret_id).await?;
+        let endpoint = self.store.endpoint().map(|e| format!("{e} answers; ")).unwrap_or_default();
+        findings.push(Finding::ok(Check::SecretsManager, format!("{endpoint}versions: {}", meta.versions.len())));
+        if meta.rotation_enabled == Some(false) {
+            let detail = "not switched on for this secret yet (rotate-secret --rotation-lambda-arn turns it on)";
+            findings.push(Finding::note(Check::Rotation, detail));
+        }
+        let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
+        let pending = meta.versions.iter().find(|(_, l)| labelled(l, AWSPENDING) && !labelled(l, AWSCURRENT));
+        if let Some((version, _)) = pending {
+            let detail = format!("version {version} is AWSPENDING: a rotation is in progress or failed half-way");
+            findings.push(Finding::note(Check::Rotation, detail));
+        }
+
+        // createSecret, without storing: a rotation left pending resumes with its stored version (the service's
+        // retry does), a new one makes a version as createSecret would.
+        let current = self.require(secret_id, Version::Current).await?;
+        let (at, user) = (current.target(), current.username());
+        let database = at.dbname.as_deref().map(|db| format!(", database {db}")).unwrap_or_default();
+        findings.push(Finding::ok(Check::Secret, format!("AWSCURRENT: {} user {user} at {at}{database}", at.engine)));
+        let staged = pending.and_then(|(version, _)| VersionId::new(version));
+        let stored = match &staged {
+            Some(token) => self.load(secret_id, Version::Pending(token)).await?,
+            None => None,
+        };
+        let pending_stored = stored.is_some();
+        let pending = match stored {
+            Some(pending) => {
+                let detail = format!("the pending version already holds a new password, for {}", pending.username());
+                findings.push(Finding::note(Check::Passwords, detail));
+                pending
+            }
+            None => {
+                let (pending, _) = self.new_pending(secret_id, &current).await?;
+                let policy = &self.settings.password;
+                if let Ok(alphabet) = Alphabet::new(policy, at.engine) {
+                    let (size, bits) = (alphabet.size(), alphabet.entropy_bits());
+                    let detail = format!("{} characters from {size} ({bits:.1} bits)", policy.length);
+                    findings.push(Finding::ok(Check::Passwords, detail));
+                }
+                pending
+            }
+        };
+
+        // setSecret, changing nothing.
+        let token = staged.unwrap_or_else(VersionId::random);
+        let request = SetRequest {
+            secret_id,
+            token: &token,
+            current: &current,
+            pending: &pending,
+            deadline: self.wait_deadline(None),
+            mode: Mode::Preview,
+            pending_stored,
+        };
+        match self.set_with(request).await? {
+            Outcome::Planned(plan) => findings.extend(plan),
+            outcome => findings.push(Finding::ok(Check::PasswordChange, outcome.to_string())),
+        }
+        Ok(())
+    }
+}
+
+/// What to do about an error the preflight found.
+fn fix_for(err: &Error) -> &'static str {
+    match err {
+        Error::Store(err) => match err.kind {
+            StoreErrorKind::Unavailable => {
+                "give the function a network path to Secrets Manager: a VPC interface endpoint or a NAT gateway \
+                 (SECRETS_MANAGER_ENDPOINT names a custom endpoint)"
+            }
+            StoreErrorKind::NotFound => "check the secret's name or ARN",
+            StoreErrorKind::AccessDenied => {
+                "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage on \
+                 this secret, and kms:Decrypt on its key"
+            }
+            StoreErrorKind::Refused => "see the service's message",
+        },
+        Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => "see the message",
+        Error::SecretShape { .. } => "correct the secret's JSON (docs/configuration.md, \"The secret\")",
+        Error::MissingVersion { .. } => "put the current credentials in the secret, as a JSON SecretString",
+        Error::PendingMismatch { .. } => "cancel the rotation left pending (remove its AWSPENDING label)",
+        Error::Password(_) => "adjust PASSWORD_LENGTH or the EXCLUDE_* settings",
+        Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => {
+            "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path to the RDS \
+             API (RDS_ENDPOINT names a VPC endpoint), or put the endpoint in the secret's host"
+        }
+        Error::MasterSecret { .. } => {
+            "give the master secret its own \"host\" (and \"port\"), or use an RDS-managed master secret whose tags \
+             name the instance or cluster; point the rotated secret at the same endpoint (or its reader, or a read \
+             replica); list the master secret in MASTER_SECRET_ARNS (MasterSecretArn in template.yaml), allow \
+             secretsmanager:GetSecretValue and DescribeSecret on it and kms:Decrypt on its key"
+        }
+        Error::CredentialsRejected { .. } => {
+            "the password drifted: set the database password back to AWSCURRENT's, or store the working password in \
+             a new AWSCURRENT version, before rotating"
+        }
+        Error::BreakGlass { .. } => "see the message; docs/operations.md, \"Break-glass\"",
+        Error::AlternateName { .. } => "shorten the user name",
+        Error::AlternateRefused { .. } => {
+            "where AWSCURRENT does not log in, the password drifted: store the user's working password in AWSCURRENT; \
+             otherwise rotate the master user and account administrators with single-user secrets: alternating users \
+             copy privileges between two users and never touch one that can administer accounts"
+        }
+        Error::AlternateConflict { .. } => {
+            "drop or rename that user if it is not in use, or rotate this secret as single user (no masterarn)"
+        }
+        Error::Db(err) => match err.kind {
+            EngineErrorKind::Unreachable | EngineErrorKind::Timeout => {
+                "check the secret's host and port, and that the database's security group admits the function"
+            }
+            EngineErrorKind::Tls => {
+                "trust the server's CA (DB_EXTRA_CA_BUNDLE; the RDS CAs are built in), use the host name the \
+                 certificate names, or read docs/configuration.md, \"TLS\""
+            }
+            EngineErrorKind::TlsNotOffered => {
+                "turn TLS on at the server, or allow plaintext for this secret (\"ssl\": false) or all \
+                 (DB_TLS_MODE=prefer)"
+            }
+            EngineErrorKind::Busy => "the server is at its connection limit or starting: try again",
+            EngineErrorKind::LoginRefused | EngineErrorKind::Statement => {
+                "see the server's message; grant what it names, or rotate this user by hand"
+            }
+            EngineErrorKind::Unverified => {
+                "let the master log in with verified TLS (MASTER_TLS_MODE=verify-full, the server's CA built in or \
+                 in DB_EXTRA_CA_BUNDLE)"
+            }
+            EngineErrorKind::NotOurs => {
+                "drop or rename the account if it is not in use, or rotate this secret as single user"
+            }
+            EngineErrorKind::ReadOnly => {
+                "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or point \
+                 it at the writer"
+            }
+        },
+    }
+}
