@@ -34,6 +34,8 @@ LAYERS = {
     "rotation": 3,
     # Settings from the environment, owned by each part and gathered here; one invocation in and out.
     "config": 4, "handler": 4,
+    # The operators' commands over many secrets, on the core and the catalog port.
+    "fleet": 4,
     # The one assembly point.
     "app": 5,
     # The binary's modes.

@@ -1,6 +1,6 @@
 //! The one place the deployed rotator is assembled from its parts: Secrets Manager and the RDS API through the AWS
-//! SDK, the database drivers, and the protocol core, each built from its own settings. Lambda, `rotate` and `check`
-//! all start here, so what runs locally is what runs deployed.
+//! SDK, the database drivers, and the protocol core, each built from its own settings. Lambda and every command
+//! start here, so what runs locally is what runs deployed.
 
 use crate::aws::{NoRegion, rds::AwsRds, sdk_config, secrets_manager::AwsSecretStore};
 use crate::config::{Config, ConfigError};
@@ -32,6 +32,11 @@ impl Parts {
             rds: AwsRds::new(&sdk, config.aws.rds_endpoint.as_deref()),
             settings: config.rotation.clone(),
         })
+    }
+
+    /// Secrets Manager as the operators' commands see it (`fleet/`), sharing the store's client.
+    pub fn catalog(&self) -> AwsSecretStore {
+        self.store.clone()
     }
 
     /// The rotator.

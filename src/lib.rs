@@ -14,6 +14,7 @@ mod config;
 mod domain;
 mod engines;
 mod event;
+mod fleet;
 mod handler;
 mod logging;
 mod metrics;
@@ -34,7 +35,9 @@ pub mod internal {
     pub use crate::app::{AwsRotator, Parts, build, drivers};
     pub use crate::aws::secrets_manager::AwsSecretStore;
     pub use crate::config::Config;
-    pub use crate::domain::{EngineKind, Login, Password, RotationToken, Step, Target, TlsChoice, UserName, VersionId};
+    pub use crate::domain::{
+        EngineKind, Login, Password, RotationToken, Step, Target, Timestamp, TlsChoice, UserName, VersionId,
+    };
     pub use crate::engines::mysql::auth::native_hash;
     pub use crate::engines::{
         AccountAdmin, Alternate, AnySession, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome,
@@ -42,11 +45,20 @@ pub mod internal {
     };
     pub use crate::event::{EventError, RotationEvent};
     pub use crate::metrics::Metrics;
+    pub use crate::rotation::cancel::Cancelled;
     pub use crate::rotation::preflight::{Check, Report};
     pub use crate::rotation::{Error, Outcome, Rotator, Settings};
     pub use crate::secret::{DbSecret, MAX_SECRET_BYTES, Master, MasterSecret, SecretDefaults, ShapeError};
+    pub use crate::store::catalog::{Attach, Listed, Page, RotationRules, SecretCatalog};
     pub use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
     pub use crate::tls::BUILT_IN_BUNDLES;
+
+    /// The operators' commands over many secrets (`fleet/`).
+    pub mod fleet {
+        pub use crate::fleet::Fleet;
+        pub use crate::fleet::attach::Attached;
+        pub use crate::fleet::status::{About, Pending, Problem, Progress, Row, Selection, assess, due};
+    }
 
     /// One invocation in and out (`handler.rs`).
     pub mod handler {

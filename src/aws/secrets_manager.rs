@@ -1,16 +1,20 @@
-//! `SecretStore` on aws-sdk-secretsmanager — the only code that uses that SDK.
+//! `SecretStore` and `SecretCatalog` on aws-sdk-secretsmanager — the only code that uses that SDK.
 
 use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::primitives::DateTime;
+use aws_sdk_secretsmanager::types::RotationRulesType;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::AwsSettings;
-use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, RotationToken, VersionId};
+use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, RotationToken, Timestamp, VersionId};
+use crate::store::catalog::{Attach, Listed, Page, RotationRules, SecretCatalog};
 use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
 
-/// `SecretStore` on the AWS SDK.
+/// `SecretStore` on the AWS SDK. A clone shares the client.
+#[derive(Clone)]
 pub struct AwsSecretStore {
     client: Client,
     /// Where requests go, for error messages: in a VPC, a missing endpoint or route looks like a timeout.
@@ -155,6 +159,103 @@ impl SecretStore for AwsSecretStore {
             Err(err) => Err(self.error("UpdateSecretVersionStage", secret_id, err)),
         }
     }
+}
+
+impl SecretCatalog for AwsSecretStore {
+    async fn list(&self, next: Option<&str>) -> Result<Page, StoreError> {
+        // 100 is the service's largest page; the secrets of a whole account may be thousands.
+        let request = self.client.list_secrets().max_results(100).set_next_token(next.map(str::to_owned));
+        let output = match request.send().await {
+            Ok(output) => output,
+            Err(err) => return Err(self.error("ListSecrets", "(all)", err)),
+        };
+        let secrets = output
+            .secret_list()
+            .iter()
+            .map(|entry| Listed {
+                arn: entry.arn().unwrap_or_default().to_owned(),
+                name: entry.name().unwrap_or_default().to_owned(),
+                rotation_enabled: entry.rotation_enabled().unwrap_or(false),
+                rotation_function: entry.rotation_lambda_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
+                rules: rules(entry.rotation_rules()),
+                created: time(entry.created_date()),
+                last_rotated: time(entry.last_rotated_date()),
+                next_rotation: time(entry.next_rotation_date()),
+                versions: entry.secret_versions_to_stages().cloned().unwrap_or_default().into_iter().collect(),
+            })
+            .collect();
+        // An emulator may answer an empty token on the last page.
+        let next = output.next_token().filter(|token| !token.is_empty()).map(str::to_owned);
+        Ok(Page { secrets, next })
+    }
+
+    async fn describe_listed(&self, secret_id: &str) -> Result<Listed, StoreError> {
+        let output = match self.client.describe_secret().secret_id(secret_id).send().await {
+            Ok(output) => output,
+            Err(err) => return Err(self.error("DescribeSecret", secret_id, err)),
+        };
+        Ok(Listed {
+            arn: output.arn().unwrap_or_default().to_owned(),
+            name: output.name().unwrap_or(secret_id).to_owned(),
+            rotation_enabled: output.rotation_enabled().unwrap_or(false),
+            rotation_function: output.rotation_lambda_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
+            rules: rules(output.rotation_rules()),
+            created: time(output.created_date()),
+            last_rotated: time(output.last_rotated_date()),
+            next_rotation: time(output.next_rotation_date()),
+            versions: output.version_ids_to_stages().cloned().unwrap_or_default().into_iter().collect(),
+        })
+    }
+
+    async fn version_created(&self, secret_id: &str, version: &str) -> Result<Option<Timestamp>, StoreError> {
+        let mut next: Option<String> = None;
+        loop {
+            let request =
+                self.client.list_secret_version_ids().secret_id(secret_id).max_results(100).set_next_token(next);
+            let output = match request.send().await {
+                Ok(output) => output,
+                Err(err) => return Err(self.error("ListSecretVersionIds", secret_id, err)),
+            };
+            if let Some(entry) = output.versions().iter().find(|entry| entry.version_id() == Some(version)) {
+                return Ok(time(entry.created_date()));
+            }
+            match output.next_token().filter(|token| !token.is_empty()) {
+                Some(token) => next = Some(token.to_owned()),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    async fn attach(&self, secret_id: &str, attach: &Attach) -> Result<(), StoreError> {
+        let rules = RotationRulesType::builder()
+            .set_automatically_after_days(attach.rules.automatically_after_days)
+            .set_schedule_expression(attach.rules.schedule_expression.clone())
+            .set_duration(attach.rules.window.clone())
+            .build();
+        let request = self
+            .client
+            .rotate_secret()
+            .secret_id(secret_id)
+            .rotation_lambda_arn(&attach.function)
+            .rotation_rules(rules)
+            .rotate_immediately(attach.rotate_now);
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.error("RotateSecret", secret_id, err)),
+        }
+    }
+}
+
+fn rules(rules: Option<&RotationRulesType>) -> RotationRules {
+    RotationRules {
+        automatically_after_days: rules.and_then(RotationRulesType::automatically_after_days).filter(|days| *days > 0),
+        schedule_expression: rules.and_then(RotationRulesType::schedule_expression).map(str::to_owned),
+        window: rules.and_then(RotationRulesType::duration).map(str::to_owned),
+    }
+}
+
+fn time(date: Option<&DateTime>) -> Option<Timestamp> {
+    date.map(|date| Timestamp::from_unix(date.secs()))
 }
 
 /// An error and its causes on one line ("client error (Connect): tcp connect error: Connection refused").

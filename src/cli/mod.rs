@@ -5,11 +5,17 @@
 //! rds-rotator EVENT.json | -       one step, from an event file or stdin, through the Lambda code path
 //! rds-rotator rotate SECRET_ID     a whole rotation, with this binary playing Secrets Manager
 //! rds-rotator check SECRET_ID      a preflight that changes nothing
+//! rds-rotator status [SECRET…]     the secrets of this function: stuck, off, overdue (`--verify`: would fail)
+//! rds-rotator attach SECRET…       rotation switched on for the secrets whose preflight passes
+//! rds-rotator cancel SECRET_ID     a rotation left in progress ended without locking anyone out
 //! ```
 //! Output for people goes to stdout; logs go to stderr locally and to stdout (CloudWatch) in Lambda.
 
+mod attach;
+mod cancel;
 mod check;
 mod rotate;
+mod status;
 
 use std::fmt;
 use std::io::{IsTerminal, Read};
@@ -26,6 +32,7 @@ use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::metrics::Metrics;
 use crate::rotation::Error;
+use crate::store::catalog::{Attach, RotationRules};
 
 const USAGE: &str = "\
 rds-rotator: Secrets Manager rotation for Amazon RDS and Aurora database users
@@ -38,11 +45,23 @@ Usage:
                                  then run createSecret, setSecret, testSecret and finishSecret
   rds-rotator check SECRET_ID    check, changing nothing, that the secret can be rotated: Secrets
                                  Manager, the secret, the database, TLS, the login, the privilege
+  rds-rotator status [SECRET_ID...] [--function ARN] [--json] [--verify] [--at TIME]
+                                 one line per secret (the named ones, or every secret the function
+                                 rotates): engine, strategy, endpoint, schedule, last and next rotation;
+                                 exit status 1 when any is stuck, off, overdue or unreadable;
+                                 --verify runs check on each; --at judges as at TIME (RFC 3339, +3d, +12h)
+  rds-rotator attach SECRET_ID... --function ARN (--schedule EXPR | --days N) [--window 4h]
+                     [--no-rotate-now]
+                                 check each secret, then switch rotation on (RotateSecret) for those
+                                 that pass; the others are listed with what to fix
+  rds-rotator cancel SECRET_ID   end a rotation left in progress: complete it when the database already
+                                 accepts the pending password, otherwise remove AWSPENDING
   rds-rotator --help | --version
 
 Settings come from the environment (docs/configuration.md): AWS_REGION, AWS_ENDPOINT_URL*, PASSWORD_LENGTH,
 EXCLUDE_*, DB_TLS_MODE, DB_TLS_MINIMUM, MASTER_TLS_MODE, DB_EXTRA_CA_BUNDLE, MASTER_SECRET_ARNS, RUST_LOG, ...
-Exit status: 0 done, 1 the step, rotation or check failed, 2 bad usage.
+Exit status: 0 done, 1 the step, rotation, check or command failed (status: a secret needs attention;
+attach: a secret was not attached), 2 bad usage.
 ";
 
 enum Command {
@@ -52,6 +71,9 @@ enum Command {
     Step(EventSource),
     Rotate { secret_id: String },
     Check { secret_id: String },
+    Status(status::StatusArgs),
+    Attach { secrets: Vec<String>, attach: Attach },
+    Cancel { secret_id: String },
 }
 
 enum EventSource {
@@ -61,6 +83,8 @@ enum EventSource {
 
 /// Why a local command failed: its settings, or the step or rotation itself.
 pub(crate) enum CliError {
+    /// The command line itself (exit status 2).
+    Usage(String),
     Config(ConfigError),
     Rotation(Error),
 }
@@ -69,6 +93,7 @@ impl CliError {
     /// As in the Lambda function's logs and metrics.
     fn error_type(&self) -> &'static str {
         match self {
+            CliError::Usage(_) => "UsageError",
             CliError::Config(_) => "ConfigError",
             CliError::Rotation(err) => err.error_type(),
         }
@@ -78,6 +103,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CliError::Usage(problem) => f.write_str(problem),
             CliError::Config(err) => err.fmt(f),
             CliError::Rotation(err) => err.fmt(f),
         }
@@ -119,11 +145,19 @@ pub async fn main() -> ExitCode {
         }
         Command::Step(source) => report(Box::pin(step(source)).await),
         Command::Rotate { secret_id } => report(Box::pin(rotate::run(&secret_id)).await),
-        Command::Check { secret_id } => match Box::pin(check::run(&secret_id)).await {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(err) => report(Err(err)),
-        },
+        Command::Check { secret_id } => verdict(Box::pin(check::run(&secret_id)).await),
+        Command::Status(args) => verdict(Box::pin(status::run(args)).await),
+        Command::Attach { secrets, attach } => verdict(Box::pin(attach::run(&secrets, &attach)).await),
+        Command::Cancel { secret_id } => report(Box::pin(cancel::run(&secret_id)).await),
+    }
+}
+
+/// A command that judges: exit status 0 when all is well, 1 when it found something, as `report` on an error.
+fn verdict(result: Result<bool, CliError>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => report(Err(err)),
     }
 }
 
@@ -136,16 +170,137 @@ fn parse_args(args: &[String], in_lambda: bool, stdin_is_terminal: bool) -> Resu
         ["-h" | "--help" | "help"] => Ok(Command::Help),
         ["-V" | "--version"] => Ok(Command::Version),
         ["-"] => Ok(Command::Step(EventSource::Stdin)),
-        [command @ ("rotate" | "check"), secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
+        [command @ ("rotate" | "check" | "cancel"), secret_id]
+            if !secret_id.is_empty() && !secret_id.starts_with('-') =>
+        {
             let secret_id = (*secret_id).to_owned();
-            Ok(if *command == "rotate" { Command::Rotate { secret_id } } else { Command::Check { secret_id } })
+            Ok(match *command {
+                "rotate" => Command::Rotate { secret_id },
+                "check" => Command::Check { secret_id },
+                _ => Command::Cancel { secret_id },
+            })
         }
-        [command @ ("rotate" | "check"), ..] => {
+        [command @ ("rotate" | "check" | "cancel"), ..] => {
             Err(format!("{command} takes exactly one SECRET_ID (a name or an ARN)"))
         }
+        ["status", rest @ ..] => parse_status(rest),
+        ["attach", rest @ ..] => parse_attach(rest),
         [path] if !path.starts_with('-') => Ok(Command::Step(EventSource::File(PathBuf::from(path)))),
         _ => Err(format!("unexpected arguments: {}", args.join(" "))),
     }
+}
+
+/// The options and operands of `status` and `attach`: `--name VALUE` or `--name=VALUE` for the options in `valued`,
+/// flags for those in `flags`, everything else not starting with `-` an operand.
+struct Options<'a> {
+    operands: Vec<String>,
+    values: Vec<(&'a str, String)>,
+    flags: Vec<&'a str>,
+}
+
+fn options<'a>(args: &[&'a str], valued: &[&'a str], flags: &[&'a str]) -> Result<Options<'a>, String> {
+    let mut parsed = Options { operands: Vec::new(), values: Vec::new(), flags: Vec::new() };
+    let mut args = args.iter();
+    while let Some(&arg) = args.next() {
+        if !arg.starts_with('-') {
+            parsed.operands.push(arg.to_owned());
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (arg, None),
+        };
+        if let Some(&name) = valued.iter().find(|v| **v == name) {
+            let value = match inline {
+                Some(value) => value,
+                None => args.next().map(|v| (*v).to_owned()).ok_or_else(|| format!("{name} needs a value"))?,
+            };
+            if parsed.values.iter().any(|(seen, _)| *seen == name) {
+                return Err(format!("{name} is given twice"));
+            }
+            parsed.values.push((name, value));
+        } else if let Some(&flag) = flags.iter().find(|f| **f == arg) {
+            parsed.flags.push(flag);
+        } else {
+            return Err(format!("unknown option {name}"));
+        }
+    }
+    Ok(parsed)
+}
+
+impl Options<'_> {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.values.iter().find(|(seen, _)| *seen == name).map(|(_, value)| value.as_str())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
+    }
+}
+
+fn parse_status(args: &[&str]) -> Result<Command, String> {
+    let options = options(args, &["--function", "--at"], &["--json", "--verify"])?;
+    let at = match options.value("--at") {
+        Some(text) => Some(status::parse_at(text).ok_or_else(|| {
+            format!("--at {text:?} is not a time: give RFC 3339 (2026-12-24T00:00:00Z, or a date) or +N d/h (+3d)")
+        })?),
+        None => None,
+    };
+    Ok(Command::Status(status::StatusArgs {
+        secrets: options.operands.clone(),
+        function: options.value("--function").map(str::to_owned),
+        json: options.flag("--json"),
+        verify: options.flag("--verify"),
+        at,
+    }))
+}
+
+fn parse_attach(args: &[&str]) -> Result<Command, String> {
+    let options =
+        options(args, &["--function", "--schedule", "--days", "--window"], &["--no-rotate-now", "--rotate-now"])?;
+    if options.operands.is_empty() {
+        return Err("attach needs at least one SECRET_ID".to_owned());
+    }
+    let function = options.value("--function").filter(|f| !f.is_empty()).ok_or(
+        "attach needs --function: the ARN of the rotation function (the stack's FunctionArn output)".to_owned(),
+    )?;
+    let schedule = options.value("--schedule").map(str::to_owned);
+    let days = match options.value("--days") {
+        Some(days) => Some(
+            days.parse::<i64>()
+                .ok()
+                .filter(|d| (1..=1000).contains(d))
+                .ok_or_else(|| format!("--days {days:?} must be a number of days from 1 to 1000"))?,
+        ),
+        None => None,
+    };
+    match (&schedule, days) {
+        (Some(_), Some(_)) => return Err("give --schedule or --days, not both".to_owned()),
+        (None, None) => {
+            return Err("attach needs a schedule: --schedule 'rate(30 days)' (or cron(...)) or --days 30".to_owned());
+        }
+        (Some(expression), None) => {
+            let shaped =
+                (expression.starts_with("rate(") || expression.starts_with("cron(")) && expression.ends_with(')');
+            if !shaped {
+                return Err(format!("--schedule {expression:?} must be rate(...) or cron(...)"));
+            }
+        }
+        (None, Some(_)) => {}
+    }
+    let window = options.value("--window").map(str::to_owned);
+    if let Some(window) = &window {
+        let hours = window.strip_suffix('h').and_then(|h| h.parse::<u32>().ok());
+        if !hours.is_some_and(|h| (1..=24).contains(&h)) {
+            return Err(format!("--window {window:?} must be 1h to 24h (the rotation window's length)"));
+        }
+    }
+    if options.flag("--rotate-now") && options.flag("--no-rotate-now") {
+        return Err("give --rotate-now or --no-rotate-now, not both".to_owned());
+    }
+    let rules = RotationRules { automatically_after_days: days, schedule_expression: schedule, window };
+    let attach = Attach { function: function.to_owned(), rules, rotate_now: !options.flag("--no-rotate-now") };
+    Ok(Command::Attach { secrets: options.operands, attach })
 }
 
 /// The Lambda function. A configuration error ends the process at cold start, logged with the variable's name.
@@ -224,6 +379,10 @@ fn config_from_env() -> Result<Config, ConfigError> {
 fn report(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(problem)) => {
+            eprintln!("rds-rotator: {problem}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("rds-rotator: {} [{}]", err, err.error_type());
             ExitCode::FAILURE
@@ -256,5 +415,54 @@ mod tests {
         assert!(parse(&["rotate", "a", "b"], false, true).is_err());
         assert!(parse(&["--bogus"], false, true).is_err());
         assert!(parse(&["a.json", "b.json"], false, true).is_err());
+        assert!(matches!(parse(&["cancel", "app"], false, true), Ok(Command::Cancel { .. })));
+        assert!(parse(&["cancel"], false, true).is_err());
+    }
+
+    #[test]
+    fn reads_status_options() {
+        let Ok(Command::Status(args)) = parse(&["status", "a", "--json", "--verify", "b", "--function=f"], false, true)
+        else {
+            panic!("not status");
+        };
+        assert_eq!(args.secrets, ["a", "b"]);
+        assert_eq!(args.function.as_deref(), Some("f"));
+        assert!(args.json && args.verify && args.at.is_none());
+        let Ok(Command::Status(args)) = parse(&["status", "--at", "2026-12-24"], false, true) else { panic!() };
+        assert_eq!(args.at.map(|t| t.to_string()).as_deref(), Some("2026-12-24T00:00:00Z"));
+        assert!(matches!(parse(&["status", "--at", "+3d"], false, true), Ok(Command::Status(_))));
+        for bad in
+            [&["status", "--at", "soon"][..], &["status", "--at"], &["status", "--bogus"], &["status", "--json=1"]]
+        {
+            assert!(parse(bad, false, true).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_attach_options() {
+        let args = ["attach", "a", "b", "--function", "arn:f", "--schedule", "rate(30 days)", "--window", "4h"];
+        let Ok(Command::Attach { secrets, attach }) = parse(&args, false, true) else { panic!("not attach") };
+        assert_eq!(secrets, ["a", "b"]);
+        assert_eq!(attach.function, "arn:f");
+        assert_eq!(attach.rules.schedule_expression.as_deref(), Some("rate(30 days)"));
+        assert_eq!(attach.rules.window.as_deref(), Some("4h"));
+        assert!(attach.rotate_now);
+        let args = ["attach", "a", "--function=arn:f", "--days", "7", "--no-rotate-now"];
+        let Ok(Command::Attach { attach, .. }) = parse(&args, false, true) else { panic!("not attach") };
+        assert_eq!(attach.rules.automatically_after_days, Some(7));
+        assert!(!attach.rotate_now);
+        for bad in [
+            &["attach", "--function", "f", "--days", "7"][..],
+            &["attach", "a", "--days", "7"],
+            &["attach", "a", "--function", "f"],
+            &["attach", "a", "--function", "f", "--days", "0"],
+            &["attach", "a", "--function", "f", "--days", "7", "--schedule", "rate(7 days)"],
+            &["attach", "a", "--function", "f", "--schedule", "weekly"],
+            &["attach", "a", "--function", "f", "--days", "7", "--window", "30m"],
+            &["attach", "a", "--function", "f", "--function", "g", "--days", "7"],
+        ] {
+            let problem = parse(bad, false, true).err();
+            assert!(problem.is_some(), "{bad:?}");
+        }
     }
 }

@@ -5,11 +5,13 @@
 mod engine;
 mod names;
 mod target;
+mod time;
 mod versions;
 
 pub use engine::EngineKind;
 pub(crate) use engine::Family;
 pub use names::{Login, Password, UserName};
 pub use target::{Target, TlsChoice};
+pub use time::Timestamp;
 pub(crate) use versions::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Strategy};
 pub use versions::{RotationToken, Step, VersionId};

@@ -6,6 +6,7 @@
 //! same end state — because Secrets Manager retries failed rotations with the same token.
 
 mod alternating;
+pub(crate) mod cancel;
 pub(crate) mod error;
 mod master;
 pub(crate) mod preflight;

@@ -22,6 +22,7 @@ use crate::rotation::Error;
 use crate::secret::{DbSecret, SecretDefaults};
 use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
 
+mod cancel;
 mod preflight;
 mod topology;
 

@@ -1,5 +1,8 @@
 //! The secret store as the protocol needs it: the `SecretStore` trait the core calls, and what it answers. A port:
-//! the implementation on Secrets Manager is `aws::secrets_manager`.
+//! the implementation on Secrets Manager is `aws::secrets_manager`. `catalog.rs` is the same service as the
+//! operators' commands need it.
+
+pub(crate) mod catalog;
 
 use std::collections::BTreeMap;
 use std::future::Future;

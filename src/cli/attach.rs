@@ -1,0 +1,55 @@
+//! `rds-rotator attach SECRET… --function ARN --schedule EXPR`: switches rotation on for the secrets whose preflight
+//! passes (`fleet/attach.rs`), lists the others with the first problem found and what to fix, and ends with a
+//! summary. Exit status 1 unless every secret was attached.
+
+use std::io::Write;
+
+use super::CliError;
+use crate::app::Parts;
+use crate::fleet::Fleet;
+use crate::fleet::attach::Attached;
+use crate::logging::{self, LogSettings};
+use crate::store::catalog::Attach;
+
+/// `Ok(true)`: every secret was attached.
+pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, CliError> {
+    logging::init(&LogSettings::from_env(true), std::io::stderr);
+    let config = super::config_from_env()?;
+    let parts = Parts::new(&config).await?;
+    let catalog = parts.catalog();
+    let rotator = parts.rotator();
+    let fleet = Fleet { catalog: &catalog, rotator: &rotator };
+    let mut out = std::io::stdout().lock();
+    let schedule = attach.rules.describe().unwrap_or_default();
+    let now = if attach.rotate_now { "rotating now" } else { "first rotation on schedule" };
+    let _ = writeln!(out, "attach {} secret(s) to {} ({schedule}, {now})", secrets.len(), attach.function);
+    let mut attached = 0;
+    for secret in secrets {
+        let outcome = fleet.attach(secret, attach).await;
+        let _ = match &outcome {
+            Attached::Attached => writeln!(out, "  attached  {secret}"),
+            Attached::Refused(failure) => writeln!(
+                out,
+                "  refused   {secret}: {}: {} [{}]\n            fix: {}",
+                failure.check,
+                failure.error,
+                failure.error.error_type(),
+                failure.fix()
+            ),
+            Attached::InProgress { version } => writeln!(
+                out,
+                "  refused   {secret}: a rotation is in progress (version {version} is AWSPENDING)\n            \
+                 fix: let it finish, or end it with rds-rotator cancel {secret}"
+            ),
+            Attached::Failed(err) => writeln!(out, "  failed    {secret}: {err}"),
+        };
+        attached += usize::from(outcome.attached());
+    }
+    let left = secrets.len() - attached;
+    let _ = if left == 0 {
+        writeln!(out, "attached all {attached}")
+    } else {
+        writeln!(out, "attached {attached} of {}; {left} left as they were: fix them and attach again", secrets.len())
+    };
+    Ok(left == 0)
+}

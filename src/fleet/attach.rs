@@ -1,0 +1,52 @@
+//! `rds-rotator attach`: switches rotation on for many secrets without breaking one. Each secret's preflight runs
+//! first (the core's dry run, `rotation/preflight.rs`); `RotateSecret` is called only for the secrets that pass, so
+//! a misconfigured secret is found now, with what to fix, rather than by its first rotation failing.
+
+use super::Fleet;
+use super::status::pending_version;
+use crate::engines::DbEngine;
+use crate::rds::RdsApi;
+use crate::rotation::preflight::Failure;
+use crate::store::catalog::{Attach, SecretCatalog};
+use crate::store::{SecretStore, StoreError};
+
+/// What became of one secret.
+#[derive(Debug)]
+pub enum Attached {
+    /// Rotation is on, with this function and schedule.
+    Attached,
+    /// The preflight failed: rotation was left as it was.
+    Refused(Failure),
+    /// A rotation is in progress: the service would refuse `RotateSecret` until it ends.
+    InProgress { version: String },
+    /// `DescribeSecret` or `RotateSecret` failed.
+    Failed(StoreError),
+}
+
+impl Attached {
+    pub fn attached(&self) -> bool {
+        matches!(self, Attached::Attached)
+    }
+}
+
+impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
+    /// Preflight, then `RotateSecret`, for one secret.
+    pub async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
+        match self.catalog.describe_listed(secret_id).await {
+            Ok(listed) => {
+                if let Some(version) = pending_version(&listed) {
+                    return Attached::InProgress { version: version.to_owned() };
+                }
+            }
+            Err(err) => return Attached::Failed(err),
+        }
+        let report = self.rotator.preflight(secret_id).await;
+        if let Some(failure) = report.failure {
+            return Attached::Refused(failure);
+        }
+        match self.catalog.attach(secret_id, attach).await {
+            Ok(()) => Attached::Attached,
+            Err(err) => Attached::Failed(err),
+        }
+    }
+}

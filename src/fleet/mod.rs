@@ -1,0 +1,15 @@
+//! The operators' commands over many secrets: `status` (what each secret rotates, whether it is on time, stuck or
+//! off, and with `--verify` whether a rotation would work) and `attach` (rotation switched on only for secrets whose
+//! preflight passes). They read the secrets through the `SecretCatalog` port and run the core's preflight; printing
+//! is the command line's (`cli/`). Ending one stuck rotation (`cancel`) is the core's own (`rotation/cancel.rs`).
+
+pub(crate) mod attach;
+pub(crate) mod status;
+
+use crate::rotation::Rotator;
+
+/// The secrets as operators see them (`catalog`), and the rotator whose preflight judges each one.
+pub struct Fleet<'a, C, S, E, R> {
+    pub catalog: &'a C,
+    pub rotator: &'a Rotator<S, E, R>,
+}

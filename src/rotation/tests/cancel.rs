@@ -1,0 +1,98 @@
+//! `cancel` against the fakes: whichever way a rotation was left, it ends with a secret whose AWSCURRENT logs in and
+//! whose next rotation succeeds; it completes the rotation only when the database took the pending password.
+
+use super::*;
+use crate::rotation::cancel::Cancelled;
+
+/// After a cancel: AWSCURRENT's password is the database's, no AWSPENDING is left off AWSCURRENT, and a rotation
+/// with a new token succeeds.
+async fn assert_clean_and_rotatable(w: &World) {
+    let current = w.password_of(AWSCURRENT).unwrap();
+    assert_eq!(w.db_password("app"), current);
+    let stuck = w.labels().into_iter().any(|(_, l)| l.contains(&AWSPENDING.into()) && !l.contains(&AWSCURRENT.into()));
+    assert!(!stuck, "{:?}", w.labels());
+    w.store.state.lock().unwrap().versions.insert("tok2".into(), (None, vec![AWSPENDING.into()]));
+    for step in Step::ALL {
+        let event = RotationEvent {
+            step,
+            secret_id: SECRET.into(),
+            token: VersionId::new("tok2").unwrap(),
+            rotation_token: None,
+        };
+        w.rotator.run(&event).await.unwrap();
+    }
+    assert_eq!(w.db_password("app"), w.password_of(AWSCURRENT).unwrap());
+}
+
+#[tokio::test]
+async fn nothing_pending_changes_nothing() {
+    let w = world();
+    w.rotate().await.unwrap();
+    let before = w.labels();
+    assert_eq!(w.rotator.cancel(SECRET).await.unwrap(), Cancelled::NothingPending);
+    assert_eq!(w.labels(), before);
+}
+
+#[tokio::test]
+async fn a_pending_version_without_a_value_loses_its_label() {
+    let w = world();
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(
+        matches!(&outcome, Cancelled::Removed { version, why } if version == "tok" && why.contains("no value")),
+        "{outcome:?}"
+    );
+    w.assert_untouched();
+    assert_clean_and_rotatable(&w).await;
+}
+
+#[tokio::test]
+async fn a_pending_password_the_database_never_took_loses_its_label() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("refuses")), "{outcome:?}");
+    w.assert_untouched();
+    assert_clean_and_rotatable(&w).await;
+}
+
+#[tokio::test]
+async fn a_pending_password_the_database_took_completes_the_rotation() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    // Removing the label now would lose the only record of the password that works.
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert_eq!(outcome, Cancelled::Completed { version: "tok".into() });
+    w.assert_rotated();
+    assert_clean_and_rotatable(&w).await;
+}
+
+#[tokio::test]
+async fn a_malformed_pending_version_loses_its_label() {
+    let w = world();
+    w.set_value("tok", "{not json".into());
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("could not have used")), "{outcome:?}");
+    w.assert_untouched();
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_answer_changes_nothing() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    w.db.state.lock().unwrap().reachable = false;
+    let before = w.labels();
+    let err = w.rotator.cancel(SECRET).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(w.labels(), before, "a cancel that cannot ask the database must leave the labels");
+}
+
+#[tokio::test]
+async fn works_with_rotation_switched_off() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    w.store.state.lock().unwrap().rotation_enabled = Some(false);
+    assert_eq!(w.rotator.cancel(SECRET).await.unwrap(), Cancelled::Completed { version: "tok".into() });
+}
