@@ -23,7 +23,14 @@ fn drivers(vars: &[(&str, &str)]) -> Drivers {
 }
 
 fn master_at(engine: EngineKind, port: u16) -> Target {
-    Target { engine, host: "127.0.0.1".into(), port, dbname: None, tls: TlsChoice::Master { verified: false } }
+    Target {
+        engine,
+        host: "127.0.0.1".into(),
+        port,
+        dbname: None,
+        tls: TlsChoice::Master { verified: false },
+        tls_server_name: None,
+    }
 }
 
 /// `needle` appears in `haystack`.
@@ -459,6 +466,7 @@ async fn a_database_search_path_cannot_run_code_as_the_master() {
         port: pg_port(),
         dbname: Some(database.clone()),
         tls: TlsChoice::Master { verified: false },
+        tls_server_name: None,
     };
     let (name, password) = (UserName::new(&master).unwrap(), Password::new(MASTER_PASSWORD.into()));
     let Ok(LoginOutcome::Accepted(mut session)) = drivers.login(&at, Login { user: &name, password: &password }).await
