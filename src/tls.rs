@@ -14,6 +14,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use crate::domain::Target;
 pub(crate) use crate::domain::TlsChoice;
 /// The Amazon RDS and RDS Proxy certificate authorities; certs/SOURCE.md says where they come from.
 pub(crate) const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
@@ -183,8 +184,8 @@ pub(crate) fn parse_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, S
     Ok(certs)
 }
 
-/// What a failed TLS handshake means, if `err` (or anything in its chain) is one.
-pub(crate) fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Option<String> {
+/// What a failed TLS handshake with `at` means, if `err` (or anything in its chain) is one.
+pub(crate) fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls, at: &Target) -> Option<String> {
     let mut current = Some(err);
     let found = loop {
         let err = current?;
@@ -200,25 +201,37 @@ pub(crate) fn explain(err: &(dyn std::error::Error + 'static), tls: &Tls) -> Opt
     let trusted =
         if tls.extra.is_some() { "the built-in RDS bundle or DB_EXTRA_CA_BUNDLE" } else { "the built-in RDS bundle" };
     Some(match found {
-        rustls::Error::InvalidCertificate(err) => certificate_problem(err, trusted),
+        rustls::Error::InvalidCertificate(err) => certificate_problem(err, trusted, at),
         other => format!("TLS handshake failed: {other}"),
     })
 }
 
+/// Which name the certificate was checked against, and why that one: the secret's `tlsServerName` names it in
+/// place of the host, and an operator must see which.
+fn name_checked(expected: &str, at: &Target) -> String {
+    match &at.tls_server_name {
+        Some(_) => format!("{expected}, the secret's tlsServerName (checked in place of its host {})", at.host),
+        None => format!("the secret's host {expected}"),
+    }
+}
+
 /// Why the server's certificate was refused, in a sentence.
-fn certificate_problem(err: &CertificateError, trusted: &str) -> String {
+fn certificate_problem(err: &CertificateError, trusted: &str, at: &Target) -> String {
     match err {
         CertificateError::UnknownIssuer => format!(
             "untrusted certificate chain: no CA in {trusted} issued the server's certificate (for a Region or server \
              the bundle lacks, add its CA with DB_EXTRA_CA_BUNDLE)"
         ),
         CertificateError::NotValidForNameContext { expected, presented } => format!(
-            "hostname mismatch: the server's certificate is valid for {}, not for the secret's host {}",
+            "hostname mismatch: the server's certificate is valid for {}, not for {}",
             if presented.is_empty() { "no host name".to_owned() } else { presented.join(", ") },
-            expected.to_str()
+            name_checked(&expected.to_str(), at)
         ),
         CertificateError::NotValidForName => {
-            "hostname mismatch: the server's certificate is not valid for the secret's host".to_owned()
+            format!(
+                "hostname mismatch: the server's certificate is not valid for {}",
+                name_checked(at.server_name(), at)
+            )
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "expired certificate: the server's certificate is past its validity".to_owned()
@@ -380,12 +393,24 @@ mod tests {
         assert!(parse_bundle(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n").is_err());
     }
 
+    fn target(host: &str, tls_server_name: Option<&str>) -> Target {
+        Target {
+            engine: crate::domain::EngineKind::Postgres,
+            host: host.to_owned(),
+            port: 5432,
+            dbname: None,
+            tls: TlsChoice::Secret(None),
+            tls_server_name: tls_server_name.map(str::to_owned),
+        }
+    }
+
     #[test]
     fn explains_certificate_failures() {
         let tls = Tls::new(TlsSettings { default: VERIFY, minimum: TlsMode::Disable, master: VERIFY }, None);
+        let at = target("db.example.com", None);
         let check = |err: rustls::Error, expected: &str| {
             let io = std::io::Error::new(std::io::ErrorKind::InvalidData, err);
-            let text = explain(&io, &tls).unwrap();
+            let text = explain(&io, &tls, &at).unwrap();
             assert!(text.contains(expected), "{text}");
         };
         check(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer), "untrusted certificate chain");
@@ -418,10 +443,30 @@ mod tests {
             let text = explain(
                 &std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(err)),
                 &tls,
+                &at,
             )
             .unwrap();
             assert!(!text.contains("Error") && text.contains("server's certificate"), "{text}");
         }
-        assert_eq!(explain(&std::io::Error::other("refused"), &tls), None);
+        assert_eq!(explain(&std::io::Error::other("refused"), &tls, &at), None);
+    }
+
+    /// With a `tlsServerName`, a mismatch names the name that was checked, says it came from that key, and names
+    /// the host it stood in for.
+    #[test]
+    fn a_mismatch_names_the_tls_server_name_checked() {
+        let tls = Tls::new(TlsSettings { default: VERIFY, minimum: TlsMode::Disable, master: VERIFY }, None);
+        let at = target("10.0.0.7", Some("db.example.com"));
+        let name = rustls::pki_types::ServerName::try_from("db.example.com").unwrap();
+        let mismatch = CertificateError::NotValidForNameContext { expected: name, presented: vec!["localhost".into()] };
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(mismatch));
+        assert_eq!(
+            explain(&io, &tls, &at).unwrap(),
+            "hostname mismatch: the server's certificate is valid for localhost, not for db.example.com, the \
+             secret's tlsServerName (checked in place of its host 10.0.0.7)"
+        );
+        let bare = rustls::Error::InvalidCertificate(CertificateError::NotValidForName);
+        let text = explain(&std::io::Error::new(std::io::ErrorKind::InvalidData, bare), &tls, &at).unwrap();
+        assert!(text.contains("not valid for db.example.com, the secret's tlsServerName"), "{text}");
     }
 }

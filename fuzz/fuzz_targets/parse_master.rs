@@ -1,7 +1,8 @@
 //! `MasterSecret::parse` (the master secret of alternating users) on arbitrary text, then `at` with three endpoints
 //! the master could be found at. A panic is a finding: the parser panicked, something shown (Debug, an error)
 //! holds the password, or the located master took anything but the engine and the endpoint from outside its own
-//! secret — its port where it names one, its own database or none, and TLS demanded as its own `ssl` says.
+//! secret — its port where it names one, its own database or none, TLS demanded as its own `ssl` says, and the name
+//! its certificate must carry its own `tlsServerName`, at its own host only.
 
 #![no_main]
 
@@ -49,6 +50,11 @@ fuzz_target!(|data: &[u8]| {
         let demanded = field("ssl")
             .is_some_and(|ssl| ssl == Value::Bool(true) || ssl.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")));
         assert_eq!(target.tls, TlsChoice::Master { verified: demanded });
+        let own_host = field("host").and_then(|own| own.as_str().map(str::to_owned));
+        let own_name = field("tlsServerName")
+            .and_then(|name| name.as_str().map(str::to_ascii_lowercase))
+            .filter(|_| own_host.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(host)));
+        assert_eq!(target.tls_server_name, own_name, "the certificate's name is the master's own, at its own host");
         if let Some(Value::String(password)) = field("password")
             && password.chars().count() >= 8
         {

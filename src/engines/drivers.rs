@@ -48,6 +48,10 @@ impl DbEngine for Drivers {
         Some(format!("TLS mode {}", self.tls_mode_for(at)))
     }
 
+    fn verifies_certificate(&self, at: &Target) -> bool {
+        self.tls_mode_for(at) == TlsMode::VerifyFull
+    }
+
     fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
         match at.engine.family() {
             Family::Postgres => self.postgres.rejection_hint(at),

@@ -44,6 +44,14 @@ pub trait DbEngine: Send + Sync {
         None
     }
 
+    /// Whether every login at `at` verifies the server's certificate against `at`'s name (`Target::server_name`),
+    /// with no way around it: `verify-full`, never `prefer` (which goes plaintext when the server offers no TLS).
+    /// Only then does a login prove that the server is the one the name names. `false` unless an engine says so, so
+    /// that what relies on it fails closed.
+    fn verifies_certificate(&self, _at: &Target) -> bool {
+        false
+    }
+
     /// What a `Rejected` login at `at` may mean besides a wrong password, where the server does not say.
     fn rejection_hint(&self, _at: &Target) -> Option<&'static str> {
         None

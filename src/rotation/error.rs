@@ -161,6 +161,7 @@ mod tests {
             port: 5432,
             dbname: None,
             tls: crate::domain::TlsChoice::Secret(Some(false)),
+            tls_server_name: None,
         };
         let unreachable = EngineError::new(EngineErrorKind::Unreachable, &target, "refused");
         assert_eq!(Error::Db(unreachable).error_type(), "DatabaseUnavailable");

@@ -8,7 +8,9 @@
 //! The rotated secret must then point at that same database: at the master's endpoint itself, at its cluster's
 //! reader endpoint, or at a read replica of it (an Aurora member of its cluster, or a replica of its instance,
 //! through replicas of replicas) — what AWS's template checks. Anything else is refused before any login.
-//! Host names are compared as the secrets and the RDS API name them, before the test-only `RDS_ENDPOINT_MAP`.
+//! Host names are compared as the secrets and the RDS API name them, before the test-only `RDS_ENDPOINT_MAP`. A
+//! secret's `tlsServerName` stands for its host (an alias) in these comparisons only under verified TLS, where every
+//! login at the host proves the name; the master's login never takes the rotated secret's.
 
 use secrecy::ExposeSecret;
 use tracing::info;
@@ -16,7 +18,7 @@ use tracing::info;
 use super::Rotator;
 use super::topology::endpoint::{EndpointKind, RdsEndpoint};
 use super::topology::{Located, MAX_REPLICA_HOPS, Resource, mapped};
-use crate::domain::EngineKind;
+use crate::domain::{EngineKind, Target};
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
 use crate::rotation::Error;
@@ -168,7 +170,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// Checks that the rotated secret points at the master's database (see the module's documentation); returns
-    /// where applications connect when that is another endpoint (a reader or a replica).
+    /// where applications connect when that is another endpoint (a reader, a replica, or an alias of the master's
+    /// endpoint).
+    ///
+    /// A `tlsServerName` stands for its host here only where every login at that host verifies the server's
+    /// certificate against it (`DbEngine::verifies_certificate`): only then does a login there prove that the host
+    /// reaches the endpoint the name names. An alias accepted so is where applications connect, so testSecret and
+    /// setSecret's wait log in there, each proving it again. Unverified, the name is only the secret writer's word,
+    /// and the host alone counts.
     async fn same_database(
         &self,
         secret_id: &str,
@@ -176,14 +185,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         master: &Master,
         resource: Option<&Resource>,
         refused: &impl Fn(String) -> Error,
-    ) -> Result<Option<crate::domain::Target>, Error> {
+    ) -> Result<Option<Target>, Error> {
         let (ours, theirs) = (current.target(), master.target());
-        let identity = MasterIdentity::of(&theirs.host, resource);
+        let (our_name, their_name) = (proven_name(&self.engine, ours), proven_name(&self.engine, theirs));
+        let identity = MasterIdentity::of(their_name.unwrap_or(&theirs.host), resource);
+        let unproven = match (&ours.tls_server_name, our_name) {
+            (Some(name), None) => format!(
+                "; its tlsServerName {name} stands for its host only where every login there verifies the server's \
+                 certificate against it, and its logins use {}: set the rotated secret's \"ssl\" to true (or \
+                 DB_TLS_MODE or DB_TLS_MINIMUM to verify-full), or name that endpoint itself as its host",
+                self.engine.transport(ours).unwrap_or_else(|| "TLS that is not verified".to_owned())
+            ),
+            _ => String::new(),
+        };
         let elsewhere = |why: &str| {
             refused(format!(
                 "points the master at {theirs}, and the rotated secret points at {} {why}: the master logs in only \
                  where its own secret says, so the rotated secret must name that endpoint, its cluster's reader \
-                 endpoint or a read replica of it",
+                 endpoint or a read replica of it{unproven}",
                 if ours.host.is_empty() { "its RDS identifiers".to_owned() } else { ours.to_string() },
             ))
         };
@@ -194,26 +213,41 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Some(Resource::Instance(instance)) => identity.instance.as_deref() == Some(instance.id.as_str()),
                 Some(Resource::Cluster(cluster)) => identity.cluster.as_deref() == Some(cluster.id.as_str()),
                 None => false,
-            } || resolved.named.eq_ignore_ascii_case(&theirs.host);
+            } || resolved.named.eq_ignore_ascii_case(&theirs.host)
+                || their_name.is_some_and(|name| resolved.named.eq_ignore_ascii_case(name));
             return if same { Ok(None) } else { Err(elsewhere("(the database they name is another one)")) };
         }
         if ours.host.eq_ignore_ascii_case(&theirs.host) {
             return if ours.port == theirs.port { Ok(None) } else { Err(elsewhere("(the same host, another port)")) };
         }
-        let Some(endpoint) = RdsEndpoint::parse(&ours.host) else {
+        // The master's endpoint under another host: an alias whose proven name is the master's endpoint, or the
+        // endpoint the master's own alias is proven to stand for. Applications connect at the rotated secret's host.
+        let our_names = || [Some(ours.host.as_str()), our_name].into_iter().flatten();
+        let same_endpoint = our_names().any(|name| {
+            [Some(theirs.host.as_str()), their_name].into_iter().flatten().any(|t| t.eq_ignore_ascii_case(name))
+        });
+        if same_endpoint {
+            return if ours.port == theirs.port {
+                Ok(Some(ours.clone()))
+            } else {
+                Err(elsewhere("(the same endpoint by name, another port)"))
+            };
+        }
+        let Some((name, endpoint)) = our_names().find_map(|name| RdsEndpoint::parse(name).map(|e| (name, e))) else {
             return Err(elsewhere("(another host, and not an RDS endpoint name)"));
         };
         let reader_of_master_cluster = endpoint.kind == EndpointKind::Reader
             && identity.cluster.as_deref() == Some(endpoint.id.as_str())
-            && RdsEndpoint::parse(&theirs.host).is_none_or(|master| master.same_account_and_region(&endpoint));
+            && RdsEndpoint::parse(their_name.unwrap_or(&theirs.host))
+                .is_none_or(|master| master.same_account_and_region(&endpoint));
         let reader_named_by_api = matches!(resource, Some(Resource::Cluster(cluster))
-            if cluster.reader_host.as_deref().is_some_and(|reader| reader.eq_ignore_ascii_case(&ours.host)));
+            if cluster.reader_host.as_deref().is_some_and(|reader| reader.eq_ignore_ascii_case(name)));
         if reader_of_master_cluster || reader_named_by_api {
             return Ok(Some(ours.clone()));
         }
         if endpoint.kind == EndpointKind::Instance
             && (identity.instance.is_some() || identity.cluster.is_some())
-            && self.is_replica_of(&endpoint.id, &ours.host, &identity).await?
+            && self.is_replica_of(&endpoint.id, name, &identity).await?
         {
             return Ok(Some(ours.clone()));
         }
@@ -266,6 +300,12 @@ impl MasterIdentity {
             },
         }
     }
+}
+
+/// The name `target` is proven to carry beside its host: its `tlsServerName`, where every login there verifies the
+/// server's certificate against it.
+fn proven_name<'t>(engine: &impl DbEngine, target: &'t Target) -> Option<&'t str> {
+    (target.tls_server_name.is_some() && engine.verifies_certificate(target)).then(|| target.server_name())
 }
 
 /// Whether `MASTER_SECRET_ARNS`' `entry` names the secret `masterarn` named, whose ARN the service gave as `arn`:

@@ -376,7 +376,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let pending = self.require(&event.secret_id, Version::Pending(&event.token)).await?;
         facts.note(&pending);
         // Where applications connect: the secret's host, or the writer when the secret names none (alternating
-        // users: the master's endpoint, where the master's own secret says).
+        // users: the master's endpoint, where the master's own secret says, unless the secret's host is a reader, a
+        // replica or a verified alias of it).
         let (master, located) = match pending.masterarn() {
             Some(masterarn) => {
                 // The master is AWSCURRENT's: a pending version naming another cannot aim the master's login.

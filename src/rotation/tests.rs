@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Outcome, Rotator};
 use crate::config::Config;
 use crate::domain::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Login, Password, RotationToken, Step, Target, UserName, VersionId,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, Login, Password, RotationToken, Step, Target, TlsChoice, UserName, VersionId,
 };
 use crate::engines::{
     AccountAdmin, Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, Preflight,
@@ -85,6 +85,8 @@ struct DbState {
     logins: Vec<(String, bool)>,
     /// Every login attempt, reachable or not: (user, host).
     attempts: Vec<(String, String)>,
+    /// Every login attempt's host and the `tlsServerName` it carried: (user, host, name).
+    names: Vec<(String, String, Option<String>)>,
     /// How long each login takes (a server that hangs).
     delay: Option<std::time::Duration>,
     /// Alternating users: the user each alternate was last made the twin of.
@@ -277,6 +279,7 @@ impl DbEngine for FakeDb {
         let delay = {
             let mut state = self.state.lock().unwrap();
             state.attempts.push((login.user.as_str().to_owned(), at.host.clone()));
+            state.names.push((login.user.as_str().to_owned(), at.host.clone(), at.tls_server_name.clone()));
             state.delay
         };
         if let Some(delay) = delay {
@@ -294,6 +297,11 @@ impl DbEngine for FakeDb {
         } else {
             LoginOutcome::Rejected
         })
+    }
+
+    /// As the drivers under the default settings: `"ssl": true` and master logins verify, nothing else does.
+    fn verifies_certificate(&self, at: &Target) -> bool {
+        !matches!(at.tls, TlsChoice::Secret(None | Some(false)))
     }
 }
 
@@ -395,6 +403,7 @@ fn world() -> World {
         passwords: HashMap::from([("app".into(), "pw-0".into()), ("other".into(), "other-pw".into())]),
         logins: Vec::new(),
         attempts: Vec::new(),
+        names: Vec::new(),
         delay: None,
         twins: HashMap::new(),
         admins: HashMap::new(),
@@ -869,6 +878,88 @@ async fn a_rotated_secret_cannot_point_the_master_at_another_host() {
         assert!(err.to_string().contains("the master logs in only where its own secret says"), "{err}");
         assert!(w.db.state.lock().unwrap().attempts.is_empty(), "{host}:{port}: no login at all");
         assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+    }
+}
+
+/// An alternating-users secret whose host is an alias of the master's endpoint, naming that endpoint in
+/// `tlsServerName`: over verified TLS it rotates, applications' logins (testSecret, setSecret's wait) go to the alias
+/// and verify that name there, and the master's own logins never carry it. Over TLS that is not verified the name
+/// proves nothing: refused before any login, naming what to do.
+#[tokio::test]
+async fn an_alias_stands_for_the_masters_endpoint_only_over_verified_tls() {
+    let aliased = |ssl: Option<bool>, name: &str| {
+        let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "alias.corp")).unwrap();
+        secret["masterarn"] = MASTER.into();
+        secret["tlsServerName"] = name.into();
+        match ssl {
+            Some(ssl) => secret["ssl"] = ssl.into(),
+            None => drop(secret.as_object_mut().unwrap().remove("ssl")),
+        }
+        secret.to_string()
+    };
+    let w = alternating_world();
+    w.set_value("v0", aliased(Some(true), "DB"));
+    w.db.state.lock().unwrap().readers.insert("alias.corp".into(), std::time::Duration::ZERO);
+    w.rotate().await.unwrap();
+    w.assert_alternated("app_clone", "app");
+    let names = w.db.state.lock().unwrap().names.clone();
+    for (user, host, name) in &names {
+        match user.as_str() {
+            "admin" => assert_eq!((host.as_str(), name), ("db", &None), "the master logs in where its secret says"),
+            _ if host == "alias.corp" => {
+                assert_eq!(name.as_deref(), Some("db"), "{user} at the alias verifies the name")
+            }
+            _ => assert_eq!((host.as_str(), name), ("db", &None), "{user} at the master's endpoint takes its name"),
+        }
+    }
+    let at_alias: Vec<_> = names.iter().filter(|(_, host, _)| host == "alias.corp").map(|(user, ..)| user).collect();
+    assert_eq!(at_alias, ["app_clone", "app_clone"], "setSecret's wait and testSecret, where applications connect");
+
+    for (ssl, name, why) in [
+        (Some(false), "db", "stands for its host only where every login there verifies"),
+        (None, "db", "stands for its host only where every login there verifies"),
+        (Some(true), "elsewhere.example", "(another host, and not an RDS endpoint name)"),
+    ] {
+        let w = alternating_world();
+        w.set_value("v0", aliased(ssl, name));
+        w.db.state.lock().unwrap().readers.insert("alias.corp".into(), std::time::Duration::ZERO);
+        w.step(Step::Create).await.unwrap();
+        let err = w.step(Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+        assert!(err.to_string().contains(why), "{ssl:?} {name}: {err}");
+        if ssl != Some(true) {
+            assert!(err.to_string().contains("set the rotated secret's \"ssl\" to true"), "{err}");
+        }
+        assert!(w.db.state.lock().unwrap().attempts.is_empty(), "{ssl:?} {name}: no login at all");
+        assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+        assert_eq!(w.db_password("app"), "pw-0");
+    }
+}
+
+/// The rotated secret's `tlsServerName` never reaches a master login: at the master's own endpoint every login —
+/// the master's and the users' — verifies the name the master secret gives (its own `tlsServerName`, or its host).
+#[tokio::test]
+async fn a_master_login_never_takes_the_rotated_secrets_tls_server_name() {
+    for own in [None, Some("db.abc123.us-east-1.rds.amazonaws.com")] {
+        let w = alternating_world();
+        let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
+        secret["masterarn"] = MASTER.into();
+        secret["ssl"] = true.into();
+        secret["tlsServerName"] = "attacker.example".into();
+        w.set_value("v0", secret.to_string());
+        let mut master =
+            serde_json::json!({"engine": "postgres", "host": "db", "username": "admin", "password": "admin-pw"});
+        if let Some(own) = own {
+            master["tlsServerName"] = own.into();
+        }
+        w.store.state.lock().unwrap().others.insert(MASTER.into(), master.to_string());
+        w.rotate().await.unwrap();
+        w.assert_alternated("app_clone", "app");
+        let names = w.db.state.lock().unwrap().names.clone();
+        assert!(!names.is_empty());
+        for (user, host, name) in names {
+            assert_eq!((host.as_str(), name.as_deref()), ("db", own), "{user}");
+        }
     }
 }
 

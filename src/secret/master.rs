@@ -5,7 +5,8 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{
-    MAX_SECRET_BYTES, ShapeError, invalid, optional_str, parse_dbname, parse_host, parse_port, parse_ssl, required_str,
+    MAX_SECRET_BYTES, ShapeError, invalid, optional_str, parse_dbname, parse_host, parse_port, parse_ssl,
+    parse_tls_server_name, required_str,
 };
 use crate::domain::{EngineKind, Login, Password, Target, TlsChoice, UserName};
 
@@ -23,6 +24,10 @@ pub struct MasterSecret {
     /// The master secret's own `ssl` key: `true` demands verified TLS whatever `MASTER_TLS_MODE` allows; `false`
     /// lowers nothing.
     ssl: Option<bool>,
+    /// The master secret's own `tlsServerName`: the name its own `host`'s certificate carries, when that host is an
+    /// alias. Never the rotated secret's (whose writer would then choose the name the master's login trusts), and
+    /// only beside its own host (an RDS-managed master's endpoint, from the RDS API, carries its own name).
+    tls_server_name: Option<String>,
 }
 
 /// The master user, located: its login and where it logs in.
@@ -61,7 +66,9 @@ impl MasterSecret {
             port => Some(parse_port(port, 0)?),
         };
         let dbname = parse_dbname(optional_str(&fields, "dbname")?)?;
-        Ok(MasterSecret { username, password, engine, host, port, dbname, ssl: parse_ssl(fields.get("ssl"))? })
+        let tls_server_name = parse_tls_server_name(&fields, host.is_some())?;
+        let ssl = parse_ssl(fields.get("ssl"))?;
+        Ok(MasterSecret { username, password, engine, host, port, dbname, ssl, tls_server_name })
     }
 
     /// The master secret's own `host`; `None` for an RDS-managed master secret.
@@ -76,14 +83,17 @@ impl MasterSecret {
 
     /// The master at `host:port` (its own, or the endpoint the RDS API names for its instance or cluster), for
     /// `engine` (its own, the RDS API's, or the rotated secret's). Its own `port` comes first; its own `dbname` or
-    /// none (the engine's default).
+    /// none (the engine's default); its own `tlsServerName`, which it holds only beside its own host, and only at
+    /// that host.
     pub fn at(&self, engine: EngineKind, host: &str, port: Option<u16>) -> Master {
+        let own_host = self.host.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(host));
         let target = Target {
             engine,
             host: host.to_owned(),
             port: self.port.or(port).unwrap_or(engine.default_port()),
             dbname: self.dbname.clone(),
             tls: TlsChoice::Master { verified: self.ssl == Some(true) },
+            tls_server_name: self.tls_server_name.clone().filter(|_| own_host),
         };
         Master { username: self.username.clone(), password: self.password.clone(), target }
     }
@@ -115,6 +125,7 @@ impl fmt::Debug for MasterSecret {
             .field("engine", &self.engine)
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("tls_server_name", &self.tls_server_name)
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +154,8 @@ mod tests {
                 host: "writer.rds".into(),
                 port: 3306,
                 dbname: None,
-                tls: TlsChoice::Master { verified: false }
+                tls: TlsChoice::Master { verified: false },
+                tls_server_name: None,
             }
         );
         let own = MasterSecret::parse(r#"{"username":"admin","password":"m","host":"w","port":"3310","ssl":true}"#);
@@ -157,5 +169,22 @@ mod tests {
         ));
         let shown = format!("{:?}", MasterSecret::parse(r#"{"username":"a","password":"hunter2"}"#).unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    /// The master secret's own `tlsServerName` names its own host's certificate: it goes with that host, and with
+    /// no other endpoint; it is refused without a host, and validated as the rotated secret's is.
+    #[test]
+    fn a_master_secret_names_its_own_hosts_certificate() {
+        let text = r#"{"username":"admin","password":"m","host":"alias.corp","tlsServerName":"DB.abc.eu-west-1.rds.amazonaws.com"}"#;
+        let own = MasterSecret::parse(text).unwrap();
+        let master = own.at(EngineKind::Postgres, "alias.corp", None);
+        assert_eq!(master.target().server_name(), "db.abc.eu-west-1.rds.amazonaws.com");
+        assert_eq!(master.target().host, "alias.corp");
+        assert_eq!(own.at(EngineKind::Postgres, "elsewhere.rds", Some(5432)).target().tls_server_name, None);
+        let bare = r#"{"username":"admin","password":"m","tlsServerName":"db.example.com"}"#;
+        assert!(matches!(MasterSecret::parse(bare), Err(ShapeError::Invalid { key: "tlsServerName", .. })));
+        let ip = r#"{"username":"admin","password":"m","host":"h","tlsServerName":"10.1.2.3"}"#;
+        assert!(matches!(MasterSecret::parse(ip), Err(ShapeError::Invalid { key: "tlsServerName", .. })));
+        assert_eq!(MasterSecret::parse(r#"{"username":"a","password":"m","host":"h"}"#).unwrap().tls_server_name, None);
     }
 }

@@ -104,12 +104,14 @@ impl DbSecret {
             None if rds.instance.is_some() || rds.cluster.is_some() => String::new(),
             None => return Err(ShapeError::Missing("host")),
         };
+        let tls_server_name = parse_tls_server_name(&fields, !host.is_empty())?;
         let target = Target {
             engine,
             host,
             port: parse_port(fields.get("port"), engine.default_port())?,
             dbname: parse_dbname(optional_str(&fields, "dbname")?)?,
             tls: TlsChoice::Secret(parse_ssl(fields.get("ssl"))?),
+            tls_server_name,
         };
         let masterarn = optional_str(&fields, "masterarn")?.map(str::to_owned);
         Ok(DbSecret { fields, password, target, username, masterarn, rds })
@@ -136,10 +138,16 @@ impl DbSecret {
         &self.rds
     }
 
-    /// The same secret, reached at the host and port of `endpoint` (one the RDS API resolved, or the master's);
-    /// its engine, database and TLS stay its own, and the stored JSON is unchanged.
+    /// The same secret, reached at `endpoint` (one the RDS API resolved, or the master's): its host, its port and
+    /// the name its certificate carries (`tlsServerName` names the secret's own host only, never another endpoint);
+    /// the secret's engine, database and TLS choice stay its own, and the stored JSON is unchanged.
     pub fn at(&self, endpoint: &Target) -> DbSecret {
-        let target = Target { host: endpoint.host.clone(), port: endpoint.port, ..self.target.clone() };
+        let target = Target {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            tls_server_name: endpoint.tls_server_name.clone(),
+            ..self.target.clone()
+        };
         DbSecret { target, ..self.clone() }
     }
 
@@ -173,7 +181,9 @@ impl DbSecret {
     }
 
     /// Whether two versions point at the same database and user — the precondition for changing a password.
-    /// Returns the name of the first key that differs.
+    /// Returns the name of the first key that differs. `tlsServerName` is not among them: it says how the host is
+    /// verified, not which database it is, and a step's logins verify the name of the version the step locates
+    /// (setSecret's, AWSCURRENT's); adding it to a secret must not orphan its AWSPREVIOUS.
     pub fn differs_from(&self, other: &DbSecret) -> Option<&'static str> {
         let (a, b) = (&self.target, &other.target);
         if a.engine != b.engine {
@@ -270,6 +280,51 @@ fn parse_rds_id(
         return Err(invalid(key, problem));
     }
     Ok((Some(id.to_owned()), region.map(str::to_owned)))
+}
+
+/// The secret key naming the certificate's name for an alias host.
+pub(crate) const TLS_SERVER_NAME: &str = "tlsServerName";
+
+/// The `tlsServerName` key: the DNS name the server's certificate carries when `host` is an alias (a CNAME) of the
+/// endpoint it was issued for. Only with a host of the secret's own: without one, the RDS API names the endpoint, and
+/// its certificate carries that very name.
+pub(super) fn parse_tls_server_name(fields: &Map<String, Value>, has_host: bool) -> Result<Option<String>, ShapeError> {
+    let Some(name) = optional_str(fields, TLS_SERVER_NAME)? else { return Ok(None) };
+    if let Some(problem) = dns_name_problem(name) {
+        return Err(invalid(TLS_SERVER_NAME, problem));
+    }
+    if !has_host {
+        return Err(invalid(
+            TLS_SERVER_NAME,
+            "needs a \"host\" beside it: it names the certificate of that host's server, and without a host the RDS \
+             API names the endpoint, whose certificate carries the endpoint's own name",
+        ));
+    }
+    // DNS names are case-insensitive; certificates and SNI carry them in lower case.
+    Ok(Some(name.to_ascii_lowercase()))
+}
+
+/// Why `name` is not a DNS name a certificate could be issued for, if it is not one. An IP address is refused: the
+/// key exists to name the DNS name an alias stands for (RDS certificates name no addresses), and a name in its
+/// place is also what the TLS handshake sends (SNI), which carries no addresses.
+fn dns_name_problem(name: &str) -> Option<&'static str> {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Some("is an IP address: it must be the DNS name the server's certificate is issued for");
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let numeric_top = name.rsplit('.').next().is_some_and(|top| top.chars().all(|c| c.is_ascii_digit()));
+    if name.len() > 253 || !name.split('.').all(label_ok) || numeric_top {
+        return Some(
+            "must be a DNS name: dot-separated labels of 1 to 63 letters, digits and inner hyphens, at most 253 \
+             characters, the last not all digits (no IP address, no trailing dot)",
+        );
+    }
+    None
 }
 
 pub(super) fn parse_port(value: Option<&Value>, default: u16) -> Result<u16, ShapeError> {
@@ -441,6 +496,102 @@ mod tests {
                 format!(r#"{{"engine":"postgres","username":"u","password":"p","dbClusterIdentifier":{bad:?}}}"#);
             assert!(matches!(parse(&text), Err(ShapeError::Invalid { key: "dbClusterIdentifier", .. })), "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_a_tls_server_name() {
+        let with = |name: &str| {
+            let json = format!(
+                r#"{{"engine":"postgres","host":"10.0.0.7","username":"u","password":"p","tlsServerName":{name}}}"#
+            );
+            parse(&json)
+        };
+        // Absent, or null: the host is the name.
+        assert_eq!(parse(PG).unwrap().target().tls_server_name, None);
+        assert_eq!(parse(PG).unwrap().target().server_name(), "db.example.com");
+        assert_eq!(with("null").unwrap().target().tls_server_name, None);
+        // A DNS name, kept in lower case; the host stays where the connection goes.
+        for (name, expected) in [
+            ("\"MyDb.abc123.eu-west-1.rds.amazonaws.com\"", "mydb.abc123.eu-west-1.rds.amazonaws.com"),
+            ("\"localhost\"", "localhost"),
+            ("\"db-1.internal\"", "db-1.internal"),
+            ("\"9db.example\"", "9db.example"),
+        ] {
+            let secret = with(name).unwrap();
+            assert_eq!(secret.target().tls_server_name.as_deref(), Some(expected), "{name}");
+            assert_eq!((secret.target().server_name(), secret.target().host.as_str()), (expected, "10.0.0.7"));
+        }
+        let long_label = format!("\"{}.example.com\"", "a".repeat(64));
+        let too_long = format!("\"{}example.com\"", "abcdefghi.".repeat(25));
+        for bad in [
+            "\"\"",
+            "\"127.0.0.1\"",
+            "\"::1\"",
+            "\"[::1]\"",
+            "\"10.0.0\"",
+            "\"db.example.com.\"",
+            "\".db.example.com\"",
+            "\"db..example.com\"",
+            "\"-db.example.com\"",
+            "\"db-.example.com\"",
+            "\"db_1.example.com\"",
+            "\"db.example.com:5432\"",
+            "\"db example.com\"",
+            "\"*.example.com\"",
+            "\"d\u{e9}.example.com\"",
+            "\"db\\u0000.example.com\"",
+            &long_label,
+            &too_long,
+            "5",
+            "true",
+            "[\"db.example.com\"]",
+        ] {
+            match with(bad) {
+                Err(ShapeError::Invalid { key: "tlsServerName", problem }) => {
+                    assert!(!problem.is_empty() && !problem.contains('{'), "{bad}: {problem}");
+                }
+                other => panic!("tlsServerName {bad}: expected an invalid tlsServerName, got {other:?}"),
+            }
+        }
+        let err = with("\"127.0.0.1\"").unwrap_err().to_string();
+        assert!(err.contains("\"tlsServerName\" is an IP address"), "{err}");
+        // Only beside a host of the secret's own: the RDS API's endpoints carry their own names.
+        let ids_only = r#"{"engine":"postgres","dbInstanceIdentifier":"db-1","username":"u","password":"p","tlsServerName":"db.example.com"}"#;
+        let err = parse(ids_only).unwrap_err();
+        assert!(
+            matches!(&err, ShapeError::Invalid { key: "tlsServerName", problem } if problem.contains("needs a \"host\"")),
+            "{err}"
+        );
+    }
+
+    /// A secret moved to another endpoint takes that endpoint's name: its own `tlsServerName` names its own host.
+    #[test]
+    fn a_tls_server_name_stays_with_its_host() {
+        let json =
+            r#"{"engine":"postgres","host":"alias.corp","username":"u","password":"p","tlsServerName":"db.rds"}"#;
+        let secret = parse(json).unwrap();
+        let elsewhere = parse(PG).unwrap();
+        let moved = secret.at(elsewhere.target());
+        assert_eq!((moved.target().host.as_str(), moved.target().tls_server_name.as_deref()), ("db.example.com", None));
+        let back = elsewhere.at(secret.target());
+        assert_eq!(back.target().server_name(), "db.rds");
+        assert_eq!(back.target().tls, TlsChoice::Secret(None), "the TLS choice stays the secret's own");
+        // It is kept in the stored JSON as written, and does not make versions differ.
+        assert_eq!(
+            secret
+                .with_password(Password::new("n".into()))
+                .to_secret_string()
+                .expose_secret()
+                .matches("db.rds")
+                .count(),
+            1
+        );
+        assert_eq!(
+            secret.differs_from(
+                &parse(r#"{"engine":"postgres","host":"alias.corp","username":"u","password":"x"}"#).unwrap()
+            ),
+            None
+        );
     }
 
     #[test]

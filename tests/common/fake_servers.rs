@@ -123,6 +123,37 @@ pub fn local_tls() -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
+/// A server that takes a TLS handshake as a PostgreSQL server (after `SSLRequest`) or a MySQL one (after a
+/// greeting that offers TLS and the client's `SSLRequest` packet) does, with the local servers' certificate, and
+/// keeps the name the client's hello sent (SNI) as what it received — nothing when it sent none. Then it hangs up.
+pub fn tls_hello(mysql: bool) -> Fake {
+    serve(move |mut stream, received| {
+        if mysql {
+            // The lower capability flags follow the protocol byte, the version, the thread id and the first scramble.
+            let mut greeting = handshake();
+            let at = 1 + b"8.0.36-fake\0".len() + 4 + b"abcdefgh\0".len();
+            let capabilities = u16::from_le_bytes([greeting[at], greeting[at + 1]]) | 0x0800;
+            greeting[at..at + 2].copy_from_slice(&capabilities.to_le_bytes());
+            write_packet(&mut stream, 0, &greeting);
+            if read_packet(&mut stream).is_none() {
+                return;
+            }
+        } else {
+            if !is_ssl_request(&read_startup(&mut stream)) {
+                return;
+            }
+            stream.write_all(b"S").unwrap();
+        }
+        let mut connection = rustls::ServerConnection::new(local_tls()).unwrap();
+        while connection.is_handshaking() {
+            if connection.complete_io(&mut stream).is_err() {
+                break;
+            }
+        }
+        received.lock().unwrap().extend_from_slice(connection.server_name().unwrap_or_default().as_bytes());
+    })
+}
+
 // ---------------------------------------------------------------- MySQL
 
 /// What the fake MySQL server does after the client's handshake response.

@@ -174,6 +174,10 @@ impl DbEngine for FaultyEngine {
     fn rejection_hint(&self, at: &Target) -> Option<&'static str> {
         self.inner.rejection_hint(at)
     }
+
+    fn verifies_certificate(&self, at: &Target) -> bool {
+        self.inner.verifies_certificate(at)
+    }
 }
 
 impl DbSession for FaultySession {

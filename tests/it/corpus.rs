@@ -110,6 +110,19 @@ fn cases() -> Vec<Case> {
         case("dbname a number", Edit(|s| s["dbname"] = 5.into()), invalid, "\"dbname\""),
         case("masterarn a number", Edit(|s| s["masterarn"] = 5.into()), invalid, "\"masterarn\""),
         case(
+            "tlsServerName an IP address",
+            Edit(|s| s["tlsServerName"] = "10.0.0.7".into()),
+            invalid,
+            "\"tlsServerName\"",
+        ),
+        case(
+            "tlsServerName with a port",
+            Edit(|s| s["tlsServerName"] = "db.example.com:5432".into()),
+            invalid,
+            "\"tlsServerName\"",
+        ),
+        case("tlsServerName a number", Edit(|s| s["tlsServerName"] = 5.into()), invalid, "\"tlsServerName\""),
+        case(
             "dbInstanceIdentifier with a space",
             Edit(|s| s["dbInstanceIdentifier"] = "db 1; drop".into()),
             invalid,

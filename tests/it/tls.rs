@@ -40,11 +40,25 @@ async fn staged(
     port: u16,
     ssl: Option<bool>,
 ) -> (String, String, rds_rotator::internal::VersionId) {
+    staged_named(engine, host, None, port, ssl).await
+}
+
+/// As `staged`, the secret naming `tls_server_name` (None: no key) as the name its host's certificate carries.
+async fn staged_named(
+    engine: Engine,
+    host: &str,
+    tls_server_name: Option<&str>,
+    port: u16,
+    ssl: Option<bool>,
+) -> (String, String, rds_rotator::internal::VersionId) {
     let user = unique("tls");
     engine.create_user(&user, INITIAL).await;
     let mut secret = engine.secret(&user, INITIAL);
     secret["host"] = host.into();
     secret["port"] = port.into();
+    if let Some(name) = tls_server_name {
+        secret["tlsServerName"] = name.into();
+    }
     match ssl {
         Some(ssl) => secret["ssl"] = ssl.into(),
         None => drop(secret.as_object_mut().unwrap().remove("ssl")),
@@ -107,13 +121,29 @@ async fn ssl_true_means_verified_tls_whatever_the_mode() {
 /// A TLS failure: the step fails with `expected` in its message, the server's log never sees the user (no login was
 /// sent, in plaintext or otherwise), and nothing changed.
 async fn tls_failure(engine: Engine, host: &str, port: u16, log: &str, vars: &[(&str, String)], expected: &str) {
-    let (user, secret_id, token) = staged(engine, host, port, None).await;
+    tls_failure_named(engine, (host, None), port, log, vars, &[expected]).await;
+}
+
+/// As `tls_failure`, for a secret at `host` naming `tls_server_name` (None: no key); every one of `expected` is in
+/// the message, and the secret's labels are as they were before setSecret.
+async fn tls_failure_named(
+    engine: Engine,
+    (host, tls_server_name): (&str, Option<&str>),
+    port: u16,
+    log: &str,
+    vars: &[(&str, String)],
+    expected: &[&str],
+) {
+    let (user, secret_id, token) = staged_named(engine, host, tls_server_name, port, None).await;
     let rotator = rotator_from(vars).await;
     run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let labels = versions(&sm().await, &secret_id).await;
     let mark = log_len(log);
     for step in [Step::Set, Step::Test] {
         let err = run_step(&rotator, &secret_id, &token, step).await.unwrap_err();
-        assert!(err.to_string().contains(expected), "{step}: expected {expected:?} in: {err}");
+        for expected in expected {
+            assert!(err.to_string().contains(expected), "{step}: expected {expected:?} in: {err}");
+        }
         assert!(err.to_string().contains(&format!("{host}:{port}")), "{err}");
     }
     let seen = log_since(log, mark);
@@ -121,6 +151,7 @@ async fn tls_failure(engine: Engine, host: &str, port: u16, log: &str, vars: &[(
     assert!(engine.logs_in(&user, INITIAL).await || port != port_of(engine), "the password is unchanged");
     let current = secret_value(&sm().await, &secret_id, "AWSCURRENT").await.unwrap();
     assert_eq!(password_of(&current), INITIAL);
+    assert_eq!(versions(&sm().await, &secret_id).await, labels, "the labels are unchanged");
 }
 
 #[tokio::test]
@@ -137,6 +168,109 @@ async fn a_hostname_mismatch_is_refused_on_both_engines() {
         let vars = trusting_the_test_ca();
         tls_failure(engine, "127.0.0.1", port_of(engine), &log_of(engine), &vars, "hostname mismatch").await;
     }
+}
+
+/// A host that is an alias of the name its server's certificate carries (here 127.0.0.1, whose certificate names
+/// "localhost" only): without `tlsServerName`, verified TLS fails closed on the host; naming the certificate's name
+/// rotates, over TLS the server saw, connecting to the host; naming another name fails closed, naming the name
+/// checked, with no login sent and nothing changed.
+async fn a_tls_server_name_is_checked_in_place_of_the_host(engine: Engine) {
+    let (port, log, vars) = (port_of(engine), log_of(engine), trusting_the_test_ca());
+    let alias = "127.0.0.1";
+    tls_failure_named(
+        engine,
+        (alias, None),
+        port,
+        &log,
+        &vars,
+        &["hostname mismatch", "not for the secret's host 127.0.0.1"],
+    )
+    .await;
+
+    let (user, secret_id, token) = staged_named(engine, alias, Some(&env("TEST_TLS_HOST")), port, None).await;
+    let mark = log_len(&log);
+    run_rotation(&rotator_from(&vars).await, &secret_id, &token).await.unwrap();
+    let current = secret_value(&sm().await, &secret_id, "AWSCURRENT").await.unwrap();
+    assert_eq!(
+        (current["host"].as_str(), current["tlsServerName"].as_str()),
+        (Some(alias), Some(env("TEST_TLS_HOST").as_str()))
+    );
+    assert!(engine.logs_in(&user, &password_of(&current)).await, "the new password logs in");
+    assert!(!engine.logs_in(&user, INITIAL).await, "the old one is refused");
+    let seen = log_since(&log, mark);
+    assert!(encrypted_login_line(engine, &seen, &user), "the server saw only TLS sessions of {user}:\n{seen}");
+
+    tls_failure_named(
+        engine,
+        (alias, Some("db.example.com")),
+        port,
+        &log,
+        &vars,
+        &[
+            "hostname mismatch",
+            "not for db.example.com, the secret's tlsServerName (checked in place of its host 127.0.0.1)",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_checks_a_tls_server_name_in_place_of_the_host() {
+    a_tls_server_name_is_checked_in_place_of_the_host(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn mariadb_checks_a_tls_server_name_in_place_of_the_host() {
+    a_tls_server_name_is_checked_in_place_of_the_host(Engine::Mariadb).await;
+}
+
+/// The TLS handshake sends the name it verifies (SNI), on both drivers: the `tlsServerName` when the secret has one;
+/// for a host that is an IP address and no name, none (SNI carries no addresses).
+#[tokio::test]
+async fn the_handshake_sends_the_tls_server_name() {
+    use rds_rotator::internal::{DbEngine, EngineKind, Login, Password, Target, TlsChoice, UserName};
+    let config =
+        rds_rotator::internal::Config::from_lookup(|name| (name == "DB_EXTRA_CA_BUNDLE").then(|| env("TEST_TLS_CA")))
+            .unwrap();
+    let drivers = rds_rotator::internal::drivers(&config);
+    let (user, password) = (UserName::new("app").unwrap(), Password::new("never-checked".into()));
+    for engine in [EngineKind::Postgres, EngineKind::Mariadb] {
+        for (name, sent) in [(Some(env("TEST_TLS_HOST")), env("TEST_TLS_HOST")), (None, String::new())] {
+            let fake = fake_servers::tls_hello(engine == EngineKind::Mariadb);
+            let at = Target {
+                engine,
+                host: "127.0.0.1".into(),
+                port: fake.port,
+                dbname: None,
+                tls: TlsChoice::Secret(None),
+                tls_server_name: name.clone(),
+            };
+            // The fake hangs up after the handshake: the login fails either way.
+            assert!(drivers.login(&at, Login { user: &user, password: &password }).await.is_err());
+            assert_eq!(String::from_utf8(fake.received()).unwrap(), sent, "{engine} with {name:?}");
+        }
+    }
+}
+
+/// `tlsServerName` never lowers TLS: under `require` it is only sent (nothing is verified, as without it), and with
+/// `"ssl": false` the login is plaintext, as without it.
+#[tokio::test]
+async fn a_tls_server_name_changes_no_tls_mode() {
+    let (user, secret_id, token) =
+        staged_named(Engine::Postgres, "127.0.0.1", Some("db.example.com"), pg_port(), None).await;
+    let mark = log_len(&env("TEST_PG_LOG"));
+    run_rotation(&rotator_with(&[("DB_TLS_MODE", "require")]).await, &secret_id, &token).await.unwrap();
+    let log = log_since(&env("TEST_PG_LOG"), mark);
+    assert!(encrypted_login_line(Engine::Postgres, &log, &user), "{log}");
+
+    let (user, secret_id, token) =
+        staged_named(Engine::Postgres, "127.0.0.1", Some("db.example.com"), pg_port(), Some(false)).await;
+    let mark = log_len(&env("TEST_PG_LOG"));
+    run_rotation(&rotator_from(&[]).await, &secret_id, &token).await.unwrap();
+    let log = log_since(&env("TEST_PG_LOG"), mark);
+    let plaintext =
+        log.lines().any(|l| l.contains(&format!("connection authorized: user={user} ")) && !l.contains("SSL"));
+    assert!(plaintext, "{log}");
 }
 
 #[tokio::test]

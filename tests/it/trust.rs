@@ -23,7 +23,14 @@ fn drivers(vars: &[(&str, &str)]) -> Drivers {
 }
 
 fn master_at(engine: EngineKind, port: u16) -> Target {
-    Target { engine, host: "127.0.0.1".into(), port, dbname: None, tls: TlsChoice::Master { verified: false } }
+    Target {
+        engine,
+        host: "127.0.0.1".into(),
+        port,
+        dbname: None,
+        tls: TlsChoice::Master { verified: false },
+        tls_server_name: None,
+    }
 }
 
 /// `needle` appears in `haystack`.
@@ -123,6 +130,66 @@ async fn a_master_login_is_verified_tls_whatever_the_secrets_say() {
         assert_eq!(err.error_type(), "DatabaseError", "{engine:?}: {err}");
         assert!(err.to_string().contains("hostname mismatch"), "{engine:?}: {err}");
         assert_eq!(engine.users(&user).await, users_before, "{engine:?}: nothing changed");
+    }
+}
+
+/// A rotated secret whose host is an alias of the master's endpoint (127.0.0.1, whose certificate names "localhost"
+/// only, the master secret's host) counts as the master's database by its `tlsServerName` only over verified TLS:
+/// with `"ssl": true` it rotates, applications' logins going to the alias and verifying the name there; with
+/// `"ssl": false` the name is only the secret writer's word, and the rotation is refused before any login, naming
+/// what to do, with nothing changed.
+#[tokio::test]
+async fn an_alias_of_the_masters_endpoint_rotates_only_over_verified_tls() {
+    for engine in [Engine::Postgres, Engine::Mariadb] {
+        let (admin, admin_password) = match engine {
+            Engine::Postgres => (env("TEST_PG_ADMIN_USER"), env("TEST_PG_ADMIN_PASSWORD")),
+            Engine::Mariadb => (env("TEST_MARIADB_ADMIN_USER"), env("TEST_MARIADB_ADMIN_PASSWORD")),
+        };
+        let masterarn = engine.master_secret(&admin, &admin_password).await;
+        for ssl in [false, true] {
+            let user = unique("trust_alias");
+            engine.create_user(&user, INITIAL).await;
+            let mut secret = engine.alternating_secret(&user, INITIAL, &masterarn);
+            secret["host"] = "127.0.0.1".into();
+            secret["tlsServerName"] = tls_host().into();
+            secret["ssl"] = ssl.into();
+            let secret_id = unique("trust-alias");
+            create_secret(&sm().await, &secret_id, &secret).await;
+            let token = stage_rotation(&sm().await, &secret_id).await;
+            let rotator = rotator().await;
+            let users_before = engine.users(&user).await;
+            if ssl {
+                let mark = std::fs::metadata(env("TEST_PG_LOG")).map(|m| m.len()).unwrap_or(0) as usize;
+                run_rotation(&rotator, &secret_id, &token).await.unwrap();
+                let current = secret_value(&sm().await, &secret_id, "AWSCURRENT").await.unwrap();
+                let clone = format!("{user}_clone");
+                assert_eq!(current["username"].as_str(), Some(clone.as_str()), "{engine:?}");
+                assert!(engine.logs_in(&clone, &password_of(&current)).await, "{engine:?}: the new user logs in");
+                assert!(engine.logs_in(&user, INITIAL).await, "{engine:?}: the previous user keeps working");
+                if engine == Engine::Postgres {
+                    // The new user's logins (setSecret's wait and testSecret, at the alias) were TLS sessions.
+                    let log = std::fs::read(env("TEST_PG_LOG")).unwrap();
+                    let log = String::from_utf8_lossy(&log[mark.min(log.len())..]).into_owned();
+                    let at_alias = log
+                        .lines()
+                        .any(|line| line.contains(&format!("user={clone} ")) && line.contains("SSL enabled"));
+                    assert!(at_alias, "{log}");
+                }
+            } else {
+                run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+                let labels = versions(&sm().await, &secret_id).await;
+                let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+                assert_eq!(err.error_type(), "MasterSecretError", "{engine:?}: {err}");
+                let text = err.to_string();
+                assert!(
+                    text.contains(&format!("its tlsServerName {} stands for its host only where", tls_host())),
+                    "{text}"
+                );
+                assert!(text.contains("set the rotated secret's \"ssl\" to true"), "{text}");
+                assert_eq!(engine.users(&user).await, users_before, "{engine:?}: nothing changed");
+                assert_eq!(versions(&sm().await, &secret_id).await, labels, "{engine:?}: the labels are unchanged");
+            }
+        }
     }
 }
 
@@ -459,6 +526,7 @@ async fn a_database_search_path_cannot_run_code_as_the_master() {
         port: pg_port(),
         dbname: Some(database.clone()),
         tls: TlsChoice::Master { verified: false },
+        tls_server_name: None,
     };
     let (name, password) = (UserName::new(&master).unwrap(), Password::new(MASTER_PASSWORD.into()));
     let Ok(LoginOutcome::Accepted(mut session)) = drivers.login(&at, Login { user: &name, password: &password }).await

@@ -102,9 +102,14 @@ impl MysqlEngine {
         MysqlEngine { connect_timeout, statement_timeout, tls }
     }
 
-    /// TLS options for `transport`. mysql_async sends nothing of the login before the handshake when they are set.
-    fn ssl_opts(&self, transport: Transport) -> Option<SslOpts> {
-        let only_ours = SslOpts::default().with_disable_built_in_roots(true);
+    /// TLS options for `transport` to `at`. mysql_async sends nothing of the login before the handshake when they
+    /// are set. The handshake sends (SNI) and verifies the name `at` names: its `tlsServerName` when its host is an
+    /// alias (mysql_async's "hostname override", which only renames; what is checked stays as set here), else the
+    /// host.
+    fn ssl_opts(&self, transport: Transport, at: &Target) -> Option<SslOpts> {
+        let only_ours = SslOpts::default()
+            .with_disable_built_in_roots(true)
+            .with_danger_tls_hostname_override(at.tls_server_name.clone());
         match transport {
             Transport::Plain => None,
             Transport::Verified => {
@@ -173,7 +178,7 @@ impl MysqlEngine {
             // function's statements are far below any server's max_allowed_packet, and no pool uses wait_timeout.
             .max_allowed_packet(Some(16 * 1024 * 1024))
             .wait_timeout(Some(28_800))
-            .ssl_opts(self.ssl_opts(transport));
+            .ssl_opts(self.ssl_opts(transport, at));
         let conn = match tokio::time::timeout(self.connect_timeout, Conn::new(opts)).await {
             Err(_) => return Err(timed_out()),
             Ok(Err(err)) => {
@@ -523,7 +528,7 @@ fn is_timeout(code: u16) -> bool {
 
 /// Sorts a failed login into "refused these credentials" (the only `Ok`) and everything else.
 fn login_failure(at: &Target, err: mysql_async::Error, tls: &Tls) -> Result<LoginOutcome<MySession>, EngineError> {
-    if let Some(detail) = tls::explain(&err, tls) {
+    if let Some(detail) = tls::explain(&err, tls, at) {
         return Err(EngineError::new(EngineErrorKind::Tls, at, detail));
     }
     let (kind, detail) = match &err {

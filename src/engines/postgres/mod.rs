@@ -101,9 +101,11 @@ impl PostgresEngine {
                 config.ssl_mode(SslMode::Require);
                 let tls = self.tls.client_config(transport == Transport::Verified);
                 let tls = tls.map_err(|detail| EngineError::new(EngineErrorKind::Tls, at, detail))?;
-                let mut make = MakeRustlsConnect::new((*tls).clone());
+                // The name the handshake sends and checks: the secret's tlsServerName, else the host.
+                let mut make = NamedTls { inner: MakeRustlsConnect::new((*tls).clone()), name: at.server_name() };
                 if guarded {
-                    let connect = <MakeRustlsConnect as MakeTlsConnect<Socket>>::make_tls_connect(&mut make, &at.host)
+                    let connect = make
+                        .make_tls_connect(&at.host)
                         .map_err(|err| EngineError::new(EngineErrorKind::Tls, at, err.to_string()))?;
                     let guarded_tls = guard::GuardedTls { inner: connect, verdict: verdict.clone() };
                     self.establish_raw(&config, at, |tcp| tcp, guarded_tls).await
@@ -188,6 +190,24 @@ impl PostgresEngine {
                 Ok((client, connection))
             }
         }
+    }
+}
+
+/// rustls for tokio-postgres, with the name the TLS handshake sends (SNI) and verifies the certificate against fixed
+/// in advance: tokio-postgres asks for a connector for the host it connects to, and a secret whose host is an alias
+/// names its certificate's name apart (`tlsServerName`). The TCP connection still goes to the host.
+struct NamedTls<'a> {
+    inner: MakeRustlsConnect,
+    name: &'a str,
+}
+
+impl MakeTlsConnect<Socket> for NamedTls<'_> {
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
+    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Error;
+
+    fn make_tls_connect(&mut self, _host: &str) -> Result<Self::TlsConnect, Self::Error> {
+        <MakeRustlsConnect as MakeTlsConnect<Socket>>::make_tls_connect(&mut self.inner, self.name)
     }
 }
 
@@ -439,7 +459,7 @@ fn login_failure(at: &Target, failure: &ConnectFailure, tls: &Tls) -> Result<Log
         }
         ConnectFailure::Driver(err) => err,
     };
-    if let Some(detail) = tls::explain(err, tls) {
+    if let Some(detail) = tls::explain(err, tls, at) {
         return Err(EngineError::new(EngineErrorKind::Tls, at, detail));
     }
     // tokio-postgres's words when the server answers SSLRequest with 'N'.

@@ -80,7 +80,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             (Some(id), _) => ("DB cluster", id, true),
             (None, Some(id)) => ("DB instance", id, false),
             (None, None) => {
-                return Ok(Err("break-glass not tried: the secret names no RDS instance or cluster".to_owned()));
+                let reason =
+                    format!("break-glass not tried: the secret names no RDS instance or cluster{}", alias_note(stored));
+                return Ok(Err(reason));
             }
         };
         if !self.break_glass_allows(named.1, named.2) {
@@ -133,8 +135,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let host = &stored.target().host;
         if !host.is_empty() && !resource.has_endpoint(host) {
             let reason = format!(
-                "break-glass not tried: the secret's host {host} is not an endpoint of {}",
-                resource.describe()
+                "break-glass not tried: the secret's host {host} is not an endpoint of {}{}",
+                resource.describe(),
+                alias_note(stored)
             );
             return Ok(Err(Some(reason)));
         }
@@ -191,6 +194,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         })?;
         warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
         Ok(Ok(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
+    }
+}
+
+/// For a secret whose host is an alias (it has a `tlsServerName`): why that name does not count here. A reset
+/// master password is tried only at endpoints the RDS API reports, by their own names; an alias reaches whatever
+/// its DNS says, and break-glass does not rest the master's password on the TLS of the secret writer's choosing.
+fn alias_note(stored: &DbSecret) -> String {
+    match &stored.target().tls_server_name {
+        Some(name) => format!(
+            " (its tlsServerName {name} does not stand for its host here: break-glass tries a reset master password \
+             only at an endpoint the RDS API reports, so the host must be one)"
+        ),
+        None => String::new(),
     }
 }
 

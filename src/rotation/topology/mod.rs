@@ -33,7 +33,8 @@ use endpoint::{EndpointKind, RdsEndpoint};
 #[derive(Clone, Debug)]
 pub struct Located {
     /// The endpoint that takes the password change: the secret's host, or the writer behind it (alternating
-    /// users: the master's endpoint). Logins of the secret's users take only its host and port (`DbSecret::at`).
+    /// users: the master's endpoint). Logins of the secret's users take only its host, port and the name its
+    /// certificate carries (`DbSecret::at`).
     pub writer: Target,
     /// Where applications connect, when it is another endpoint than the writer: the new password must work there
     /// before the rotation goes on.
@@ -155,7 +156,8 @@ pub(crate) fn instance_endpoint_id(host: &str) -> Option<String> {
 /// How many read replicas of read replicas are followed to the source that takes writes.
 pub(super) const MAX_REPLICA_HOPS: usize = 5;
 
-/// `target` with its host (and port) replaced as the map says.
+/// `target` with its host (and port) replaced as the map says. Its `tlsServerName`, if any, stays: the map changes
+/// where the connection goes, as the alias it names would, not which server must answer.
 pub(crate) fn mapped(map: &[EndpointMapping], target: &Target) -> Target {
     let host = target.host.to_ascii_lowercase();
     let entry = map.iter().find(|m| m.host == host && m.port.is_none_or(|p| p == target.port));
@@ -165,8 +167,10 @@ pub(crate) fn mapped(map: &[EndpointMapping], target: &Target) -> Target {
     }
 }
 
+/// `target` moved to an endpoint the RDS API named, whose certificate carries that endpoint's own name: a
+/// `tlsServerName` belongs to the secret's host and does not come along.
 fn at(target: &Target, endpoint: &Endpoint) -> Target {
-    Target { host: endpoint.host.clone(), port: endpoint.port, ..target.clone() }
+    Target { host: endpoint.host.clone(), port: endpoint.port, tls_server_name: None, ..target.clone() }
 }
 
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
@@ -383,6 +387,7 @@ mod tests {
             port,
             dbname: None,
             tls: crate::domain::TlsChoice::Secret(None),
+            tls_server_name: None,
         };
         assert_eq!(mapped(&map, &target("W.rds", 5432)).port, 6000);
         assert_eq!(mapped(&map, &target("w.rds", 5433)).host, "w.rds");
