@@ -8,7 +8,8 @@
 #     its sessions to utf8mb4;
 # TLS uses a throwaway CA made for the set (scripts/make-test-certs.py; its certificate is $TEST_TLS_CA), whose
 # server certificates name "localhost" only.
-#   - moto_server: the Secrets Manager (and RDS) emulator.
+#   - moto_server: the Secrets Manager (and RDS) emulator, with a stand-in rotation function for `attach`
+#     (TEST_ROTATION_FUNCTION_ARN; moto's Lambda without Docker, which runs nothing).
 # Nothing here touches a server the machine already runs, or any AWS account.
 #
 #   scripts/local-servers.sh run -- CMD...   start a private set, run CMD with its environment, stop the set
@@ -297,7 +298,31 @@ while True:
             sys.exit(1)
         time.sleep(0.1)
 EOF
+    # A stand-in rotation function, for `attach` (RotateSecret needs a function that exists): moto's Lambda without
+    # Docker (its "simple" backend) accepts every invocation and runs nothing, and a function needs an IAM role.
+    local function_arn
+    function_arn=$(python3 - "$port" <<'EOF'
+import base64, io, json, sys, urllib.parse, urllib.request, zipfile
+url = f"http://127.0.0.1:{sys.argv[1]}"
+def call(path, body, service, content_type):
+    auth = f"AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    request = urllib.request.Request(url + path, data=body.encode(), method="POST",
+                                     headers={"Content-Type": content_type, "Authorization": auth})
+    return urllib.request.urlopen(request, timeout=10).read()
+call("/moto-api/config", json.dumps({"lambda": {"use_docker": False}}), "lambda", "application/json")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+call("/", urllib.parse.urlencode({"Action": "CreateRole", "Version": "2010-05-08", "RoleName": "rds-rotator",
+                                  "AssumeRolePolicyDocument": json.dumps(trust)}), "iam", "application/x-www-form-urlencoded")
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as archive:
+    archive.writestr("bootstrap", "")
+function = {"FunctionName": "rds-rotator", "Runtime": "provided.al2023", "Handler": "bootstrap",
+            "Role": "arn:aws:iam::123456789012:role/rds-rotator", "Code": {"ZipFile": base64.b64encode(code.getvalue()).decode()}}
+print(json.loads(call("/2015-03-31/functions", json.dumps(function), "lambda", "application/json"))["FunctionArn"])
+EOF
+    ) || { cat "$dir/moto.log" >&2; die "could not register the stand-in rotation function in moto_server"; }
     cat >>"$dir/env" <<EOF
+export TEST_ROTATION_FUNCTION_ARN=$function_arn
 export TEST_MOTO_URL=http://127.0.0.1:$port
 export TEST_MOTO_PYTHON='$(moto_python || true)'
 export AWS_ENDPOINT_URL=http://127.0.0.1:$port

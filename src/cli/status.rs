@@ -45,7 +45,7 @@ impl Progress for Terminal {
 /// `Ok(true)`: nothing needs attention.
 pub(super) async fn run(args: StatusArgs) -> Result<bool, CliError> {
     logging::init(&LogSettings::from_env(true), std::io::stderr);
-    let selection = selection(&args)?;
+    let selection = selection(&args).map_err(CliError::Usage)?;
     let config = super::config_from_env()?;
     let parts = Parts::new(&config).await?;
     let catalog = parts.catalog();
@@ -64,16 +64,16 @@ pub(super) async fn run(args: StatusArgs) -> Result<bool, CliError> {
 }
 
 /// The secrets named, or those of the function named (`--function`, or this function's own name in Lambda).
-fn selection(args: &StatusArgs) -> Result<Selection, CliError> {
+fn selection(args: &StatusArgs) -> Result<Selection, String> {
     if !args.secrets.is_empty() {
         return Ok(Selection::Named(args.secrets.clone()));
     }
     let function = args.function.clone().or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok());
     match function.filter(|f| !f.is_empty()) {
         Some(function) => Ok(Selection::Function(function)),
-        None => Err(CliError::Usage(
-            "status needs the secrets to show, or --function ARN to show every secret that function rotates".into(),
-        )),
+        None => {
+            Err("status needs the secrets to show, or --function ARN to show every secret that function rotates".into())
+        }
     }
 }
 

@@ -17,6 +17,7 @@ mod cli;
 mod corpus;
 mod fault_matrix;
 mod faults;
+mod fleet;
 mod lambda;
 mod leaks;
 mod mariadb;
