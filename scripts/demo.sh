@@ -43,6 +43,9 @@ sm shape "$SECRET"
 echo "login as $USER_NAME with the initial password: $(login $USER_NAME "$INITIAL_PASSWORD")"
 show "rds-rotator check $SECRET"
 "$BIN" check "$SECRET"
+show "rds-rotator status $SECRET"
+# Exit status 1: rotation is not switched on for it yet.
+"$BIN" status "$SECRET" || echo "(exit status $?: the secret needs attention)"
 
 bold "3. One rotation, step by step, with the sample events in events/ (as Secrets Manager invokes the function)"
 sm stage "$SECRET" "$TOKEN"
@@ -120,3 +123,14 @@ for user in "$REPORT_USER" "${REPORT_USER}_clone"; do
         maria_admin "SHOW GRANTS FOR '$user'@'$host'" | sed "s/PASSWORD '[^']*'/PASSWORD '…'/; s/^/  /"
     done
 done
+
+bold "8. The operators' view: status, and attach (a preflight first, then RotateSecret for those that pass)"
+show "rds-rotator status $SECRET $SECRET-mariadb $SECRET-alternating"
+"$BIN" status "$SECRET" "$SECRET-mariadb" "$SECRET-alternating" || echo "(exit status $?: the secrets need attention)"
+# moto's stand-in function (scripts/local-servers.sh) runs nothing; --no-rotate-now, since the demo has rotated.
+show "rds-rotator attach $SECRET-mariadb $SECRET-alternating --function $TEST_ROTATION_FUNCTION_ARN --days 30 --no-rotate-now"
+RUST_LOG=warn "$BIN" attach "$SECRET-mariadb" "$SECRET-alternating" --function "$TEST_ROTATION_FUNCTION_ARN" --days 30 --no-rotate-now
+show "rds-rotator status $SECRET $SECRET-mariadb $SECRET-alternating"
+echo "(moto keeps the AWSPENDING copy that RotateSecret makes without rotating; the service removes it after its"
+echo " testSecret: so the attached secrets show as rotating here)"
+"$BIN" status "$SECRET" "$SECRET-mariadb" "$SECRET-alternating"

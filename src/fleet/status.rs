@@ -13,7 +13,7 @@ use crate::rds::RdsApi;
 use crate::rotation::preflight::Report;
 use crate::secret::{DbSecret, SecretDefaults};
 use crate::store::catalog::{Listed, SecretCatalog};
-use crate::store::{Fetched, SecretStore, Version};
+use crate::store::{Fetched, SecretStore, StoreError, StoreErrorKind, Version};
 
 /// A rotation's `AWSPENDING` younger than this is a rotation under way, not a stuck one: Lambda ends any one step
 /// within 15 minutes, and the service's retries of a failing rotation keep the label far longer.
@@ -211,11 +211,12 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
         at: Timestamp,
         verify: bool,
         progress: &mut impl Progress,
-    ) -> Result<Vec<Row>, crate::store::StoreError> {
+    ) -> Result<Vec<Row>, StoreError> {
         let mut listed = match selection {
             Selection::Function(function) => {
                 let mut mine = Vec::new();
                 let mut next: Option<String> = None;
+                let mut seen = std::collections::HashSet::new();
                 loop {
                     let page = self.catalog.list(next.as_deref()).await?;
                     let ours = page.secrets.into_iter().filter(|secret| {
@@ -224,7 +225,19 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
                     mine.extend(ours);
                     progress.listed(mine.len());
                     match page.next {
-                        Some(token) => next = Some(token),
+                        // An endpoint that answers a token it gave before would page forever.
+                        Some(token) if next.as_deref() == Some(token.as_str()) || seen.contains(&token) => {
+                            return Err(StoreError {
+                                operation: "ListSecrets",
+                                secret_id: "(all)".to_owned(),
+                                kind: StoreErrorKind::Refused,
+                                message: "the endpoint answered a NextToken it had given before".to_owned(),
+                            });
+                        }
+                        Some(token) => {
+                            seen.insert(token.clone());
+                            next = Some(token);
+                        }
                         None => break,
                     }
                 }
@@ -248,7 +261,7 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
         Ok(rows)
     }
 
-    async fn row(&self, listed: Listed, at: Timestamp, verify: bool) -> Result<Row, crate::store::StoreError> {
+    async fn row(&self, listed: Listed, at: Timestamp, verify: bool) -> Result<Row, StoreError> {
         let id = if listed.arn.is_empty() { listed.name.clone() } else { listed.arn.clone() };
         let about = match self.rotator.store().get(&id, Version::Current).await? {
             Fetched::Text(text, _) => match DbSecret::parse(text.expose_secret(), &SecretDefaults::default()) {
