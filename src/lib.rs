@@ -40,13 +40,13 @@ pub mod internal {
     };
     pub use crate::engines::mysql::auth::native_hash;
     pub use crate::engines::{
-        AccountAdmin, Alternate, AnySession, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome,
-        Preflight, RotationSession,
+        AccountAdmin, Alternate, AnySession, CertificateDates, DbEngine, DbSession, Drivers, EngineError,
+        EngineErrorKind, LoginOutcome, Preflight, RotationSession,
     };
     pub use crate::event::{EventError, RotationEvent};
     pub use crate::metrics::Metrics;
     pub use crate::rotation::cancel::Cancelled;
-    pub use crate::rotation::preflight::{Check, Report};
+    pub use crate::rotation::preflight::{Check, Report, describe_dates};
     pub use crate::rotation::{Error, Outcome, Rotator, Settings};
     pub use crate::secret::{DbSecret, MAX_SECRET_BYTES, Master, MasterSecret, SecretDefaults, ShapeError};
     pub use crate::store::catalog::{Attach, Listed, Page, RotationRules, SecretCatalog};

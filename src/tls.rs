@@ -14,8 +14,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::domain::Target;
 pub(crate) use crate::domain::TlsChoice;
+use crate::domain::{Target, Timestamp};
 /// The Amazon RDS and RDS Proxy certificate authorities; certs/SOURCE.md says where they come from.
 pub(crate) const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
 
@@ -280,6 +280,123 @@ fn certificate_problem(err: &CertificateError, trusted: &str, at: &Target) -> St
     }
 }
 
+/// When a server's certificate and the CA it chains to stop being valid (`status --verify`, `check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertificateDates {
+    /// The server certificate's `notAfter`.
+    pub server: Timestamp,
+    /// The earliest `notAfter` of the CAs above it: the intermediates the server sent, and the trusted root.
+    pub ca: Option<Timestamp>,
+}
+
+/// The dates of a verified chain as the server sent it (`chain[0]` its own certificate); the root comes from the
+/// function's trust (the built-in RDS CAs and `DB_EXTRA_CA_BUNDLE`).
+pub(crate) fn chain_dates(chain: &[CertificateDer<'_>], tls: &Tls) -> Option<CertificateDates> {
+    let server = certificate_fields(chain.first()?)?;
+    let mut ca: Option<Timestamp> = None;
+    let mut earliest = |not_after: Timestamp| ca = Some(ca.map_or(not_after, |t| t.min(not_after)));
+    let mut top = server;
+    for cert in &chain[1..] {
+        if let Some(fields) = certificate_fields(cert) {
+            earliest(fields.not_after);
+            top = fields;
+        }
+    }
+    if top.issuer != top.subject {
+        let mut trusted: Vec<CertificateDer<'static>> = Vec::new();
+        for bundle in BUILT_IN_BUNDLES.iter().copied().chain(tls.extra_pem()) {
+            trusted.extend(parse_bundle(bundle).unwrap_or_default());
+        }
+        let root = trusted.iter().filter_map(|cert| certificate_fields(cert)).find(|root| root.subject == top.issuer);
+        if let Some(root) = root {
+            earliest(root.not_after);
+        }
+    }
+    Some(CertificateDates { server: server.not_after, ca })
+}
+
+/// What `chain_dates` reads of one certificate.
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    issuer: &'a [u8],
+    subject: &'a [u8],
+    not_after: Timestamp,
+}
+
+/// The issuer, subject (as DER, for matching) and `notAfter` of an X.509 certificate; `None` where the DER is not
+/// the shape RFC 5280 gives it.
+fn certificate_fields(der: &[u8]) -> Option<Fields<'_>> {
+    let certificate = der_element(der)?;
+    let tbs = der_element(certificate.content)?;
+    if certificate.tag != 0x30 || tbs.tag != 0x30 {
+        return None;
+    }
+    let mut rest = tbs.content;
+    let mut next = || -> Option<Der<'_>> {
+        let element = der_element(rest)?;
+        rest = element.rest;
+        Some(element)
+    };
+    let mut element = next()?;
+    if element.tag == 0xa0 {
+        element = next()?; // [0] version
+    }
+    let _serial = element;
+    let _signature = next()?;
+    let issuer = next()?.whole;
+    let validity = next()?.content;
+    let subject = next()?.whole;
+    let not_after = der_element(der_element(validity)?.rest)?;
+    let (time_tag, not_after) = (not_after.tag, not_after.content);
+    let text = std::str::from_utf8(not_after).ok()?;
+    let full = match (time_tag, text.len()) {
+        // UTCTime: YYMMDDHHMMSSZ, years 1950 to 2049 (RFC 5280, 4.1.2.5.1).
+        (0x17, 13) => {
+            let century = if text[..2].parse::<u8>().ok()? >= 50 { "19" } else { "20" };
+            format!("{century}{text}")
+        }
+        // GeneralizedTime: YYYYMMDDHHMMSSZ.
+        (0x18, 15) => text.to_owned(),
+        _ => return None,
+    };
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &full[0..4],
+        &full[4..6],
+        &full[6..8],
+        &full[8..10],
+        &full[10..12],
+        &full[12..14]
+    );
+    Some(Fields { issuer, subject, not_after: Timestamp::parse(&iso)? })
+}
+
+/// One DER element: its tag, its content, the whole element, and what follows it.
+struct Der<'a> {
+    tag: u8,
+    content: &'a [u8],
+    whole: &'a [u8],
+    rest: &'a [u8],
+}
+
+fn der_element(input: &[u8]) -> Option<Der<'_>> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    let (length, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let bytes = input.get(2..2 + count)?;
+        (bytes.iter().fold(0usize, |length, b| length << 8 | usize::from(*b)), 2 + count)
+    };
+    let end = header.checked_add(length)?;
+    let content = input.get(header..end)?;
+    Some(Der { tag, content, whole: &input[..end], rest: &input[end..] })
+}
+
 /// `require`: the handshake's signatures are checked, the certificate is not.
 #[derive(Debug)]
 struct EncryptOnly(Arc<CryptoProvider>);
@@ -468,5 +585,27 @@ mod tests {
         let bare = rustls::Error::InvalidCertificate(CertificateError::NotValidForName);
         let text = explain(&std::io::Error::new(std::io::ErrorKind::InvalidData, bare), &tls, &at).unwrap();
         assert!(text.contains("not valid for db.example.com, the secret's tlsServerName"), "{text}");
+    }
+
+    /// Every built-in CA certificate's dates and names, read by the small DER reader, agree with x509-cert's.
+    #[test]
+    fn reads_certificate_dates_as_x509_cert_does() {
+        use x509_cert::der::{Decode, Encode};
+        let mut count = 0;
+        for bundle in BUILT_IN_BUNDLES {
+            for der in parse_bundle(bundle).unwrap() {
+                let fields = certificate_fields(&der).expect("a certificate's fields");
+                let cert = x509_cert::Certificate::from_der(&der).unwrap();
+                let not_after = cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs();
+                assert_eq!(fields.not_after.unix(), i64::try_from(not_after).unwrap());
+                assert_eq!(fields.subject, cert.tbs_certificate.subject.to_der().unwrap().as_slice());
+                assert_eq!(fields.issuer, cert.tbs_certificate.issuer.to_der().unwrap().as_slice());
+                count += 1;
+            }
+        }
+        assert!(count > 100, "{count}");
+        assert!(certificate_fields(b"").is_none());
+        assert!(certificate_fields(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+        assert!(certificate_fields(&[0x30, 0x03, 0x30, 0x01, 0x02]).is_none());
     }
 }

@@ -210,8 +210,12 @@ impl SecretCatalog for AwsSecretStore {
     async fn version_created(&self, secret_id: &str, version: &str) -> Result<Option<Timestamp>, StoreError> {
         let mut next: Option<String> = None;
         loop {
-            let request =
-                self.client.list_secret_version_ids().secret_id(secret_id).max_results(100).set_next_token(next);
+            let request = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .max_results(100)
+                .set_next_token(next.clone());
             let output = match request.send().await {
                 Ok(output) => output,
                 Err(err) => return Err(self.error("ListSecretVersionIds", secret_id, err)),
@@ -220,6 +224,8 @@ impl SecretCatalog for AwsSecretStore {
                 return Ok(time(entry.created_date()));
             }
             match output.next_token().filter(|token| !token.is_empty()) {
+                // An endpoint that answers the token it was given would page forever.
+                Some(token) if next.as_deref() == Some(token) => return Ok(None),
                 Some(token) => next = Some(token.to_owned()),
                 None => return Ok(None),
             }

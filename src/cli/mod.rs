@@ -54,8 +54,11 @@ Usage:
                      [--no-rotate-now]
                                  check each secret, then switch rotation on (RotateSecret) for those
                                  that pass; the others are listed with what to fix
-  rds-rotator cancel SECRET_ID   end a rotation left in progress: complete it when the database already
-                                 accepts the pending password, otherwise remove AWSPENDING
+  rds-rotator cancel SECRET_ID [--force]
+                                 end a rotation left in progress, deciding at the writer: complete it
+                                 when the database accepts the pending password, remove AWSPENDING when
+                                 it refuses it and accepts AWSCURRENT's, else change nothing; a pending
+                                 version under 15 minutes old may still be rotating: --force to go on
   rds-rotator --help | --version
 
 Settings come from the environment (docs/configuration.md): AWS_REGION, AWS_ENDPOINT_URL*, PASSWORD_LENGTH,
@@ -73,7 +76,7 @@ enum Command {
     Check { secret_id: String },
     Status(status::StatusArgs),
     Attach { secrets: Vec<String>, attach: Attach },
-    Cancel { secret_id: String },
+    Cancel { secret_id: String, force: bool },
 }
 
 enum EventSource {
@@ -85,6 +88,8 @@ enum EventSource {
 pub(crate) enum CliError {
     /// The command line itself (exit status 2).
     Usage(String),
+    /// The command would not act, and says why (exit status 1).
+    Refused(&'static str, String),
     Config(ConfigError),
     Rotation(Error),
 }
@@ -94,6 +99,7 @@ impl CliError {
     fn error_type(&self) -> &'static str {
         match self {
             CliError::Usage(_) => "UsageError",
+            CliError::Refused(error_type, _) => error_type,
             CliError::Config(_) => "ConfigError",
             CliError::Rotation(err) => err.error_type(),
         }
@@ -103,7 +109,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(problem) => f.write_str(problem),
+            CliError::Usage(problem) | CliError::Refused(_, problem) => f.write_str(problem),
             CliError::Config(err) => err.fmt(f),
             CliError::Rotation(err) => err.fmt(f),
         }
@@ -123,7 +129,13 @@ impl<E: Into<Error>> From<E> for CliError {
 }
 
 pub async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = match std::env::args_os().skip(1).map(|arg| arg.into_string()).collect() {
+        Ok(args) => args,
+        Err(arg) => {
+            eprintln!("rds-rotator: the argument {arg:?} is not UTF-8\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let in_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     let command = match parse_args(&args, in_lambda, std::io::stdin().is_terminal()) {
         Ok(command) => command,
@@ -148,7 +160,7 @@ pub async fn main() -> ExitCode {
         Command::Check { secret_id } => verdict(Box::pin(check::run(&secret_id)).await),
         Command::Status(args) => verdict(Box::pin(status::run(args)).await),
         Command::Attach { secrets, attach } => verdict(Box::pin(attach::run(&secrets, &attach)).await),
-        Command::Cancel { secret_id } => report(Box::pin(cancel::run(&secret_id)).await),
+        Command::Cancel { secret_id, force } => report(Box::pin(cancel::run(&secret_id, force)).await),
     }
 }
 
@@ -170,17 +182,20 @@ fn parse_args(args: &[String], in_lambda: bool, stdin_is_terminal: bool) -> Resu
         ["-h" | "--help" | "help"] => Ok(Command::Help),
         ["-V" | "--version"] => Ok(Command::Version),
         ["-"] => Ok(Command::Step(EventSource::Stdin)),
-        [command @ ("rotate" | "check" | "cancel"), secret_id]
-            if !secret_id.is_empty() && !secret_id.starts_with('-') =>
-        {
+        [command @ ("rotate" | "check"), secret_id] if !secret_id.is_empty() && !secret_id.starts_with('-') => {
             let secret_id = (*secret_id).to_owned();
-            Ok(match *command {
-                "rotate" => Command::Rotate { secret_id },
-                "check" => Command::Check { secret_id },
-                _ => Command::Cancel { secret_id },
-            })
+            Ok(if *command == "rotate" { Command::Rotate { secret_id } } else { Command::Check { secret_id } })
         }
-        [command @ ("rotate" | "check" | "cancel"), ..] => {
+        ["cancel", rest @ ..] => {
+            let options = options(rest, &[], &["--force"])?;
+            match options.operands.as_slice() {
+                [secret_id] if !secret_id.is_empty() => {
+                    Ok(Command::Cancel { secret_id: secret_id.clone(), force: options.flag("--force") })
+                }
+                _ => Err("cancel takes exactly one SECRET_ID (a name or an ARN)".to_owned()),
+            }
+        }
+        [command @ ("rotate" | "check"), ..] => {
             Err(format!("{command} takes exactly one SECRET_ID (a name or an ARN)"))
         }
         ["status", rest @ ..] => parse_status(rest),
@@ -262,7 +277,7 @@ fn parse_attach(args: &[&str]) -> Result<Command, String> {
         return Err("attach needs at least one SECRET_ID".to_owned());
     }
     let function = options.value("--function").filter(|f| !f.is_empty()).ok_or(
-        "attach needs --function: the ARN of the rotation function (the stack's FunctionArn output)".to_owned(),
+        "attach needs --function: the ARN of the rotation function (the stack's RotationFunctionArn output)".to_owned(),
     )?;
     let schedule = options.value("--schedule").map(str::to_owned);
     let days = match options.value("--days") {
@@ -415,8 +430,11 @@ mod tests {
         assert!(parse(&["rotate", "a", "b"], false, true).is_err());
         assert!(parse(&["--bogus"], false, true).is_err());
         assert!(parse(&["a.json", "b.json"], false, true).is_err());
-        assert!(matches!(parse(&["cancel", "app"], false, true), Ok(Command::Cancel { .. })));
+        assert!(matches!(parse(&["cancel", "app"], false, true), Ok(Command::Cancel { force: false, .. })));
+        assert!(matches!(parse(&["cancel", "--force", "app"], false, true), Ok(Command::Cancel { force: true, .. })));
         assert!(parse(&["cancel"], false, true).is_err());
+        assert!(parse(&["cancel", "a", "b"], false, true).is_err());
+        assert!(parse(&["cancel", "a", "--now"], false, true).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::domain::Timestamp;
 use crate::fleet::Fleet;
 use crate::fleet::status::{Progress, Row, Selection};
 use crate::logging::{self, LogSettings};
+use crate::rotation::preflight::describe_dates;
 
 /// What `status` was asked.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +59,13 @@ pub(super) async fn run(args: StatusArgs) -> Result<bool, CliError> {
         eprint!("\r\x1b[K");
     }
     let rows = rows?;
+    if let (Selection::Function(function), true) = (&selection, rows.is_empty()) {
+        // A mistyped name or the wrong account or Region looks like a fleet with nothing wrong: say so, and fail.
+        return Err(CliError::Refused(
+            "NoSecrets",
+            format!("no secret here has {function} as its rotation function (check the name, account and Region)"),
+        ));
+    }
     let mut out = std::io::stdout().lock();
     let _ = if args.json { print_json(&mut out, &selection, at, &rows) } else { print_table(&mut out, at, &rows) };
     Ok(rows.iter().all(|row| row.problems.is_empty()))
@@ -135,6 +143,20 @@ fn print_table(out: &mut impl Write, at: Timestamp, rows: &[Row]) -> std::io::Re
             writeln!(out, "  {}: fix: {}", row.listed.name, failure.fix())?;
         }
     }
+    let verified: Vec<&Row> = rows.iter().filter(|row| row.verified.is_some()).collect();
+    if !verified.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "verified:")?;
+        for row in verified {
+            let report = row.verified.as_ref().expect("filtered");
+            let verdict = if report.passed() { "a rotation would pass" } else { "a rotation would fail" };
+            let dates = match report.certificate {
+                Some(dates) => describe_dates(&dates, at),
+                None => "no certificate dates (TLS not verified, or not read)".to_owned(),
+            };
+            writeln!(out, "  {}: {verdict}; {dates}", row.listed.name)?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{}", summary(rows))
 }
@@ -143,7 +165,7 @@ fn print_table(out: &mut impl Write, at: Timestamp, rows: &[Row]) -> std::io::Re
 fn summary(rows: &[Row]) -> String {
     let ok = rows.iter().filter(|row| row.problems.is_empty()).count();
     let mut text = format!("{} secrets: {ok} ok", rows.len());
-    for kind in ["stuck", "rotation-off", "overdue", "unreadable", "would-fail"] {
+    for kind in ["stuck", "rotation-off", "overdue", "unreadable", "would-fail", "cert-expiring"] {
         let count = rows.iter().filter(|row| row.problems.iter().any(|p| p.kind() == kind)).count();
         if count > 0 {
             text.push_str(&format!(", {count} {kind}"));
@@ -178,7 +200,16 @@ fn print_json(out: &mut impl Write, selection: &Selection, at: Timestamp, rows: 
                         "fix": failure.fix(),
                     })
                 });
-                json!({"passed": report.passed(), "findings": findings, "failure": failure})
+                let certificate = report.certificate.map(|dates| {
+                    let days = |t: Timestamp| (t.unix() - at.unix()).div_euclid(86_400);
+                    json!({
+                        "serverNotAfter": dates.server.to_string(),
+                        "serverDaysLeft": days(dates.server),
+                        "caNotAfter": dates.ca.map(|t| t.to_string()),
+                        "caDaysLeft": dates.ca.map(days),
+                    })
+                });
+                json!({"passed": report.passed(), "findings": findings, "failure": failure, "certificate": certificate})
             });
             let about = match &row.about {
                 Ok(about) => json!({
@@ -220,12 +251,10 @@ fn print_json(out: &mut impl Write, selection: &Selection, at: Timestamp, rows: 
 /// `--at`: an RFC 3339 time, or `+N` days (`d`) or hours (`h`) from now.
 pub(super) fn parse_at(text: &str) -> Option<Timestamp> {
     if let Some(offset) = text.strip_prefix('+') {
-        let (count, unit) = offset.split_at(offset.len().checked_sub(1)?);
-        let count: u64 = count.parse().ok()?;
-        let seconds = match unit {
-            "d" => count.checked_mul(86_400)?,
-            "h" => count.checked_mul(3600)?,
-            _ => return None,
+        let seconds = if let Some(days) = offset.strip_suffix('d') {
+            days.parse::<u64>().ok()?.checked_mul(86_400)?
+        } else {
+            offset.strip_suffix('h')?.parse::<u64>().ok()?.checked_mul(3600)?
         };
         return Some(Timestamp::now().plus(std::time::Duration::from_secs(seconds)));
     }

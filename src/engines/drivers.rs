@@ -5,7 +5,8 @@ use std::sync::Arc;
 use super::mysql::{MySession, MysqlEngine};
 use super::postgres::{PgSession, PostgresEngine};
 use super::{
-    AccountAdmin, Alternate, DbEngine, DbSession, EngineError, EngineSettings, LoginOutcome, Preflight, RotationSession,
+    AccountAdmin, Alternate, CertificateDates, DbEngine, DbSession, EngineError, EngineSettings, LoginOutcome,
+    Preflight, RotationSession,
 };
 use crate::domain::{Family, Login, Password, Target, UserName};
 use crate::tls::{Tls, TlsMode, TlsSettings};
@@ -15,6 +16,7 @@ pub struct Drivers {
     postgres: PostgresEngine,
     mysql: MysqlEngine,
     tls: Arc<Tls>,
+    connect_timeout: std::time::Duration,
 }
 
 /// A session of whichever driver served the login.
@@ -37,6 +39,7 @@ impl Drivers {
             postgres: PostgresEngine::new(connect, statements, tls.clone()),
             mysql: MysqlEngine::new(connect, statements, tls.clone()),
             tls,
+            connect_timeout: connect,
         }
     }
 }
@@ -50,6 +53,13 @@ impl DbEngine for Drivers {
 
     fn verifies_certificate(&self, at: &Target) -> bool {
         self.tls_mode_for(at) == TlsMode::VerifyFull
+    }
+
+    async fn certificate(&self, at: &Target) -> Option<Result<CertificateDates, String>> {
+        if !matches!(self.tls_mode_for(at), TlsMode::VerifyFull | TlsMode::Prefer) {
+            return None;
+        }
+        Some(super::certificate::probe(at, &self.tls, self.connect_timeout).await)
     }
 
     fn rejection_hint(&self, at: &Target) -> Option<&'static str> {

@@ -4,6 +4,7 @@
 //! driver for a secret's engine; `login.rs` decides how a login uses TLS; `sql.rs` holds the audited `Sql` type,
 //! which only each engine's statement builders make.
 
+mod certificate;
 mod drivers;
 mod login;
 pub(crate) mod mysql;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use drivers::{AnySession, Drivers};
 
 use crate::domain::{Login, Password, Target, UserName};
+pub use crate::tls::CertificateDates;
 
 /// The answer to a login attempt that reached the server.
 pub enum LoginOutcome<S> {
@@ -50,6 +52,13 @@ pub trait DbEngine: Send + Sync {
     /// that what relies on it fails closed.
     fn verifies_certificate(&self, _at: &Target) -> bool {
         false
+    }
+
+    /// The dates of the certificate the server at `at` presents and of its CA, read over a TLS handshake of its own
+    /// that sends no credential; `None` where logins to `at` do not verify certificates, `Err` why they could not be
+    /// read.
+    fn certificate(&self, _at: &Target) -> impl Future<Output = Option<Result<CertificateDates, String>>> + Send {
+        async { None }
     }
 
     /// What a `Rejected` login at `at` may mean besides a wrong password, where the server does not say.

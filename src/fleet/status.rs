@@ -10,8 +10,8 @@ use super::Fleet;
 use crate::domain::{AWSCURRENT, AWSPENDING, Timestamp};
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::rotation::preflight::Report;
-use crate::secret::{DbSecret, SecretDefaults};
+use crate::rotation::preflight::{Report, describe_dates};
+use crate::secret::DbSecret;
 use crate::store::catalog::{Listed, SecretCatalog};
 use crate::store::{Fetched, SecretStore, StoreError, StoreErrorKind, Version};
 
@@ -21,6 +21,9 @@ pub(crate) const STUCK_AFTER: Duration = Duration::from_secs(15 * 60);
 /// How long after its due date a rotation may still start: the service starts one anywhere in its rotation window
 /// (up to 24 hours).
 pub(crate) const OVERDUE_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// `--verify`: a server certificate or CA that expires sooner than this needs attention now (RDS announces CA
+/// rotations months ahead; a month leaves time for a maintenance window).
+pub(crate) const CERTIFICATE_WARNING: Duration = Duration::from_secs(30 * 86_400);
 
 /// What the secret's `AWSCURRENT` says it rotates. Never its password.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +53,8 @@ pub enum Problem {
     Unreadable(String),
     /// `--verify`: the preflight found what a rotation would fail on.
     WouldFail(String),
+    /// `--verify`: the server's certificate or its CA expires within `CERTIFICATE_WARNING`.
+    CertificateExpiring(String),
 }
 
 impl Problem {
@@ -61,6 +66,7 @@ impl Problem {
             Problem::Overdue => "overdue",
             Problem::Unreadable(_) => "unreadable",
             Problem::WouldFail(_) => "would-fail",
+            Problem::CertificateExpiring(_) => "cert-expiring",
         }
     }
 }
@@ -106,6 +112,7 @@ impl Row {
                 }
                 Problem::Unreadable(why) => format!("unreadable: {why}"),
                 Problem::WouldFail(why) => format!("a rotation would fail: {why}"),
+                Problem::CertificateExpiring(dates) => format!("certificate expiring: {dates}"),
             })
             .collect()
     }
@@ -261,10 +268,12 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
         Ok(rows)
     }
 
+    /// One secret's row. A call that fails for this secret alone (access denied, its KMS key, a secret being
+    /// deleted) makes it unreadable, not the whole report.
     async fn row(&self, listed: Listed, at: Timestamp, verify: bool) -> Result<Row, StoreError> {
         let id = if listed.arn.is_empty() { listed.name.clone() } else { listed.arn.clone() };
-        let about = match self.rotator.store().get(&id, Version::Current).await? {
-            Fetched::Text(text, _) => match DbSecret::parse(text.expose_secret(), &SecretDefaults::default()) {
+        let about = match self.rotator.store().get(&id, Version::Current).await {
+            Ok(Fetched::Text(text, _)) => match DbSecret::parse(text.expose_secret(), self.rotator.secret_defaults()) {
                 Ok(secret) => Ok(About {
                     engine: secret.target().engine.to_string(),
                     strategy: secret.strategy().as_str(),
@@ -273,12 +282,18 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
                 }),
                 Err(err) => Err(format!("AWSCURRENT is not an RDS secret: {err}")),
             },
-            Fetched::Binary => Err("AWSCURRENT holds SecretBinary, not an RDS secret's JSON".to_owned()),
-            Fetched::Missing => Err("there is no AWSCURRENT version with a value".to_owned()),
+            Ok(Fetched::Binary) => Err("AWSCURRENT holds SecretBinary, not an RDS secret's JSON".to_owned()),
+            Ok(Fetched::Missing) => Err("there is no AWSCURRENT version with a value".to_owned()),
+            Err(err) if err.is_transient() => return Err(err),
+            Err(err) => Err(err.to_string()),
         };
         let pending = match pending_version(&listed) {
             Some(version) => {
-                let since = self.catalog.version_created(&id, version).await?;
+                let since = match self.catalog.version_created(&id, version).await {
+                    Ok(since) => since,
+                    Err(err) if err.is_transient() => return Err(err),
+                    Err(_) => None,
+                };
                 Some(Pending { version: version.to_owned(), since })
             }
             None => None,
@@ -296,6 +311,12 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
                 failure.error,
                 failure.error.error_type()
             )));
+        }
+        if let Some(dates) = verified.as_ref().and_then(|report| report.certificate) {
+            let earliest = dates.ca.map_or(dates.server, |ca| ca.min(dates.server));
+            if earliest < at.plus(CERTIFICATE_WARNING) {
+                problems.push(Problem::CertificateExpiring(describe_dates(&dates, at)));
+            }
         }
         Ok(Row { listed, about, pending, due, problems, verified })
     }

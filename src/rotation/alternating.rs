@@ -288,6 +288,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
     }
 
+    /// Whether the secret's user logs in where it points; a server that cannot answer is an error, never a "no".
     pub(super) async fn logs_in(&self, secret: &DbSecret) -> Result<bool, Error> {
         Ok(match self.engine.login(secret.target(), secret.login()).await? {
             LoginOutcome::Accepted(session) => {

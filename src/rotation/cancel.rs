@@ -3,10 +3,18 @@
 //! and removing the label by hand is only safe when the database never took the pending password: if it did, the
 //! pending version is the only record of the password that works.
 //!
-//! So the database decides, through testSecret's own code: when the pending version logs in (and, for alternating
-//! users, the pair checks out), the rotation is completed with finishSecret's code; when the database refuses it, or
-//! it holds no usable value, the label is removed and the next rotation starts clean. Anything else (the database
-//! unreachable, TLS refused) could hide either answer: nothing is changed, and the error says why.
+//! So the database decides, at the writer — where setSecret changes passwords, never a reader or replica that may
+//! lag it — with both passwords, from where the command runs:
+//! - the pending password logs in: the rotation is completed (alternating users: once testSecret's own checks of the
+//!   pair pass), with finishSecret's code;
+//! - the pending password is refused and AWSCURRENT's logs in: the database never took it; the label is removed;
+//! - the pending version has no value, or is one setSecret refuses (another host, user or master secret than
+//!   AWSCURRENT's): setSecret never acted on it; the label is removed;
+//! - anything else — both refused, the database unreachable, TLS refused, a pending value that cannot be read — could
+//!   hide either answer: nothing is changed, and the error says why.
+//!
+//! A step still running could set the pending password after the label is gone; the command line refuses a pending
+//! version younger than a step can run unless told otherwise (`cli/cancel.rs`).
 
 use std::fmt;
 
@@ -61,37 +69,54 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let Some(token) = VersionId::new(&version) else {
             return self.remove_label(secret_id, version, "its id is not one a rotation could have used").await;
         };
-        match self.load(secret_id, Version::Pending(&token)).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return self.remove_label(secret_id, version, "it holds no value: createSecret never ran").await;
-            }
-            // setSecret reads the same value the same way: it cannot have set a password from it.
-            Err(err @ Error::SecretShape { .. }) | Err(err @ Error::MissingVersion { .. }) => {
-                let why = format!("setSecret could not have used it: {err}");
-                return self.remove_label(secret_id, version, &why).await;
-            }
-            Err(err) => return Err(err),
-        }
+        let Some(pending) = self.load(secret_id, Version::Pending(&token)).await? else {
+            return self.remove_label(secret_id, version, "it holds no value: createSecret never ran").await;
+        };
+        let current = self.require(secret_id, Version::Current).await?;
 
-        let event = RotationEvent { step: Step::Test, secret_id: secret_id.to_owned(), token, rotation_token: None };
-        match self.test(&event, &mut StepFacts::default()).await {
-            Ok(_) => {
-                let event = RotationEvent { step: Step::Finish, ..event };
-                let meta = self.store.describe(secret_id).await?;
-                self.finish(&event, &meta).await?;
-                info!(%version, "cancel: the database accepts the pending password; completed the rotation");
-                Ok(Cancelled::Completed { version })
+        // Where setSecret would have changed the password, if it acted at all.
+        let writer = match current.masterarn() {
+            Some(masterarn) => {
+                if pending.masterarn() != Some(masterarn) {
+                    let why = "it names another master secret than AWSCURRENT, which setSecret refuses";
+                    return self.remove_label(secret_id, version, why).await;
+                }
+                self.master(secret_id, &current, masterarn).await?.1.writer
             }
-            Err(Error::CredentialsRejected { tried, .. }) if tried == AWSPENDING => {
-                self.remove_label(secret_id, version, "the database refuses its password").await
+            None => {
+                if let Some(key) = pending.differs_from(&current) {
+                    let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
+                    return self.remove_label(secret_id, version, &why).await;
+                }
+                match self.writer_behind(secret_id, &current).await? {
+                    Some(behind) => behind.writer,
+                    None => self.locate(secret_id, &current).await?.writer,
+                }
             }
-            Err(err @ Error::PendingMismatch { .. }) => {
-                let why = format!("setSecret would have refused it: {err}");
-                self.remove_label(secret_id, version, &why).await
+        };
+
+        let pending_at = pending.at(&writer);
+        if self.logs_in(&pending_at).await? {
+            let event =
+                RotationEvent { step: Step::Test, secret_id: secret_id.to_owned(), token, rotation_token: None };
+            if current.masterarn().is_some() {
+                // The other user has the password: the pair must also check out, as testSecret requires.
+                self.test(&event, &mut StepFacts::default()).await?;
             }
-            Err(err) => Err(err),
+            let event = RotationEvent { step: Step::Finish, ..event };
+            let meta = self.store.describe(secret_id).await?;
+            self.finish(&event, &meta).await?;
+            info!(%version, "cancel: the database accepts the pending password; completed the rotation");
+            return Ok(Cancelled::Completed { version });
         }
+        let current_at = current.at(&writer);
+        if self.logs_in(&current_at).await? {
+            return self
+                .remove_label(secret_id, version, "the database refuses its password and accepts AWSCURRENT's")
+                .await;
+        }
+        let (user, target) = (current.username().clone(), writer.clone());
+        Err(Error::CredentialsRejected { user, target, tried: "AWSPENDING nor the AWSCURRENT", hint: None })
     }
 
     async fn remove_label(&self, secret_id: &str, version: String, why: &str) -> Result<Cancelled, Error> {

@@ -171,6 +171,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         &self.store
     }
 
+    /// What a secret lacking a key takes from the settings, for reading secrets as the rotation does.
+    pub fn secret_defaults(&self) -> &SecretDefaults {
+        &self.settings.secrets
+    }
+
     /// Runs the event's step after the stage checks every step starts with.
     pub async fn run(&self, event: &RotationEvent) -> Result<Outcome, Error> {
         self.run_noting(event, &mut StepFacts::default()).await

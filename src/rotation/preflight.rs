@@ -7,8 +7,8 @@
 use std::fmt;
 
 use super::{Error, Mode, Outcome, Rotator, SetRequest};
-use crate::domain::{AWSCURRENT, AWSPENDING, VersionId};
-use crate::engines::{DbEngine, EngineErrorKind};
+use crate::domain::{AWSCURRENT, AWSPENDING, Timestamp, VersionId};
+use crate::engines::{CertificateDates, DbEngine, EngineErrorKind};
 use crate::password::Alphabet;
 use crate::rds::RdsApi;
 use crate::store::{SecretStore, StoreErrorKind, Version};
@@ -25,6 +25,7 @@ pub enum Check {
     Database,
     PasswordChange,
     Alternate,
+    Certificate,
 }
 
 impl Check {
@@ -39,6 +40,7 @@ impl Check {
             Check::Database => "database",
             Check::PasswordChange => "password change",
             Check::Alternate => "alternate",
+            Check::Certificate => "certificate",
         }
     }
 
@@ -105,6 +107,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// `None`: a rotation would get past every check the preflight can make without changing anything.
     pub failure: Option<Failure>,
+    /// The dates of the server's certificate and its CA, where logins verify certificates and they could be read.
+    pub certificate: Option<CertificateDates>,
 }
 
 impl Report {
@@ -116,13 +120,18 @@ impl Report {
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// What a rotation of `secret_id` would need and find, changing nothing.
     pub async fn preflight(&self, secret_id: &str) -> Report {
-        let mut findings = Vec::new();
-        let failure = self.preflight_into(secret_id, &mut findings).await.err();
+        let (mut findings, mut certificate) = (Vec::new(), None);
+        let failure = self.preflight_into(secret_id, &mut findings, &mut certificate).await.err();
         let failure = failure.map(|error| Failure { check: Check::of(&error), error });
-        Report { findings, failure }
+        Report { findings, failure, certificate }
     }
 
-    async fn preflight_into(&self, secret_id: &str, findings: &mut Vec<Finding>) -> Result<(), Error> {
+    async fn preflight_into(
+        &self,
+        secret_id: &str,
+        findings: &mut Vec<Finding>,
+        certificate: &mut Option<CertificateDates>,
+    ) -> Result<(), Error> {
         let meta = self.store.describe(secret_id).await?;
         let endpoint = self.store.endpoint().map(|e| format!("{e} answers; ")).unwrap_or_default();
         findings.push(Finding::ok(Check::SecretsManager, format!("{endpoint}versions: {}", meta.versions.len())));
@@ -182,7 +191,29 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Outcome::Planned(plan) => findings.extend(plan),
             outcome => findings.push(Finding::ok(Check::PasswordChange, outcome.to_string())),
         }
+
+        // The certificate's dates, over a handshake of their own: an expiring CA fails every login at once.
+        match self.engine.certificate(at).await {
+            Some(Ok(dates)) => {
+                findings.push(Finding::ok(Check::Certificate, describe_dates(&dates, Timestamp::now())));
+                *certificate = Some(dates);
+            }
+            Some(Err(why)) => findings.push(Finding::note(Check::Certificate, format!("dates not read: {why}"))),
+            None => {}
+        }
         Ok(())
+    }
+}
+
+/// "the server's certificate is valid until 2027-05-01 (152 days); its CA until 2061-05-01 (12 500 days)".
+pub fn describe_dates(dates: &CertificateDates, now: Timestamp) -> String {
+    let days = |t: Timestamp| (t.unix() - now.unix()).div_euclid(86_400);
+    let date = |t: Timestamp| t.to_string()[..10].to_owned();
+    let server =
+        format!("the server's certificate is valid until {} ({} days)", date(dates.server), days(dates.server));
+    match dates.ca {
+        Some(ca) => format!("{server}; its CA until {} ({} days)", date(ca), days(ca)),
+        None => server,
     }
 }
 
@@ -204,7 +235,7 @@ fn fix_for(err: &Error) -> &'static str {
         Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => "see the message",
         Error::SecretShape { .. } => "correct the secret's JSON (docs/configuration.md, \"The secret\")",
         Error::MissingVersion { .. } => "put the current credentials in the secret, as a JSON SecretString",
-        Error::PendingMismatch { .. } => "cancel the rotation left pending (remove its AWSPENDING label)",
+        Error::PendingMismatch { .. } => "end the rotation left pending: rds-rotator cancel SECRET_ID",
         Error::Password(_) => "adjust PASSWORD_LENGTH or the EXCLUDE_* settings",
         Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => {
             "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path to the RDS \

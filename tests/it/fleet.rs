@@ -260,7 +260,16 @@ async fn cancel_completes_or_clears_a_rotation_left_in_progress() {
             }
             let pending = password_of(&secret_value(&sm, &id, "AWSPENDING").await.unwrap());
 
+            // moto dates every version "now": a step could still be running, so cancel wants --force.
+            let before = versions(&sm, &id).await;
             let output = run_binary(&["cancel", &id], &[], None);
+            assert_eq!(output.status.code(), Some(1));
+            assert!(
+                text(&output.stderr).contains("--force") && text(&output.stderr).contains("[RotationMayBeRunning]")
+            );
+            assert_eq!(versions(&sm, &id).await, before);
+
+            let output = run_binary(&["cancel", &id, "--force"], &[], None);
             let (out, err) = (text(&output.stdout), text(&output.stderr));
             assert_eq!(output.status.code(), Some(0), "{engine:?}: {out}\n{err}");
             let current = password_of(&secret_value(&sm, &id, "AWSCURRENT").await.unwrap());
@@ -268,7 +277,7 @@ async fn cancel_completes_or_clears_a_rotation_left_in_progress() {
                 assert!(out.contains("completed the rotation"), "{out}");
                 assert_eq!(current, pending, "{engine:?}: the pending version must become AWSCURRENT");
             } else {
-                assert!(out.contains("removed AWSPENDING") && out.contains("the database refuses"), "{out}");
+                assert!(out.contains("removed AWSPENDING") && out.contains("accepts AWSCURRENT"), "{out}");
                 assert_eq!(current, "initial-Passw0rd");
             }
             assert!(engine.logs_in(&user, &current).await, "{engine:?}: AWSCURRENT must log in after cancel");
@@ -280,6 +289,7 @@ async fn cancel_completes_or_clears_a_rotation_left_in_progress() {
 
             // Cancelled again: nothing in progress, nothing done.
             let output = run_binary(&["cancel", &id], &[], None);
+            assert_eq!(output.status.code(), Some(0));
             assert!(text(&output.stdout).contains("no rotation in progress"), "{}", text(&output.stdout));
 
             // The next rotation starts clean and succeeds.
@@ -290,5 +300,53 @@ async fn cancel_completes_or_clears_a_rotation_left_in_progress() {
             assert!(engine.logs_in(&user, &rotated).await);
             assert!(!engine.logs_in(&user, &current).await);
         }
+    }
+}
+
+/// `--verify` reads the server certificate's and its CA's dates over a handshake of its own (the test CA: the server
+/// certificates last a year, the CA ten), and flags them a month before either expires.
+#[tokio::test]
+async fn status_verify_shows_the_days_left_on_the_certificate_and_its_ca() {
+    let sm = sm().await;
+    let ca = env("TEST_TLS_CA");
+    let mut ids = Vec::new();
+    for engine in [Engine::Postgres, Engine::Mariadb] {
+        let user = unique("certdays");
+        engine.create_user(&user, "initial-Passw0rd").await;
+        let mut secret = engine.secret(&user, "initial-Passw0rd");
+        secret["host"] = tls_host().into();
+        secret.as_object_mut().unwrap().remove("ssl");
+        let id = unique("certdays-secret");
+        create_secret(&sm, &id, &secret).await;
+        ids.push(id);
+    }
+    let run = |extra: &[&str]| {
+        let mut args = vec!["status", "--verify", &ids[0], &ids[1]];
+        args.extend_from_slice(extra);
+        let output = run_binary(&args, &[("DB_EXTRA_CA_BUNDLE", &ca)], None);
+        (text(&output.stdout), text(&output.stderr))
+    };
+    let (out, err) = run(&[]);
+    for id in &ids {
+        let line =
+            out.lines().find(|l| l.starts_with(&format!("  {id}: a rotation would pass"))).unwrap_or_else(|| {
+                panic!("{id} not verified:\n{out}\n{err}");
+            });
+        assert!(line.contains("the server's certificate is valid until") && line.contains("its CA until"), "{line}");
+        assert!(line.contains("(364 days)") || line.contains("(365 days)"), "{line}");
+        assert!(line.contains("(3649 days)") || line.contains("(3650 days)"), "{line}");
+    }
+    assert!(!out.contains("cert-expiring"), "{out}");
+
+    // Judged eleven months on, the server certificates expire within the month.
+    let (out, _) = run(&["--at", "+340d", "--json"]);
+    let document: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    for secret in document["secrets"].as_array().unwrap() {
+        let kinds: Vec<&str> =
+            secret["problems"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"cert-expiring"), "{secret}");
+        let days = secret["verify"]["certificate"]["serverDaysLeft"].as_i64().unwrap();
+        assert!((24..=25).contains(&days), "{secret}");
+        assert!(secret["verify"]["certificate"]["caDaysLeft"].as_i64().unwrap() > 3000, "{secret}");
     }
 }

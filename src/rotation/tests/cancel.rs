@@ -67,13 +67,38 @@ async fn a_pending_password_the_database_took_completes_the_rotation() {
     assert_clean_and_rotatable(&w).await;
 }
 
+/// A value this binary cannot read may still be one an earlier version of the function rotated with: only the
+/// database could tell, and it cannot be asked with it. Nothing changes.
 #[tokio::test]
-async fn a_malformed_pending_version_loses_its_label() {
+async fn a_pending_version_that_cannot_be_read_changes_nothing() {
     let w = world();
     w.set_value("tok", "{not json".into());
+    let before = w.labels();
+    let err = w.rotator.cancel(SECRET).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidSecret", "{err}");
+    assert_eq!(w.labels(), before);
+}
+
+#[tokio::test]
+async fn a_pending_version_set_secret_refuses_loses_its_label() {
+    let w = world();
+    w.set_value("tok", secret_json("other", "other-pw", "db"));
     let outcome = w.rotator.cancel(SECRET).await.unwrap();
-    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("could not have used")), "{outcome:?}");
+    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("setSecret refuses")), "{outcome:?}");
     w.assert_untouched();
+}
+
+/// Neither password logs in (it was changed by hand): which version is right cannot be told. Nothing changes.
+#[tokio::test]
+async fn neither_password_logging_in_changes_nothing() {
+    let w = world();
+    w.step(Step::Create).await.unwrap();
+    w.db.state.lock().unwrap().passwords.insert("app".into(), "set-by-hand".into());
+    let before = w.labels();
+    let err = w.rotator.cancel(SECRET).await.unwrap_err();
+    assert_eq!(err.error_type(), "CredentialsRejected", "{err}");
+    assert!(err.to_string().contains("AWSPENDING nor the AWSCURRENT"), "{err}");
+    assert_eq!(w.labels(), before);
 }
 
 #[tokio::test]
@@ -95,4 +120,25 @@ async fn works_with_rotation_switched_off() {
     w.step(Step::Set).await.unwrap();
     w.store.state.lock().unwrap().rotation_enabled = Some(false);
     assert_eq!(w.rotator.cancel(SECRET).await.unwrap(), Cancelled::Completed { version: "tok".into() });
+}
+
+#[tokio::test]
+async fn alternating_users_complete_when_the_other_user_took_the_password() {
+    let w = alternating_world();
+    w.step(Step::Create).await.unwrap();
+    w.step(Step::Set).await.unwrap();
+    assert_eq!(w.rotator.cancel(SECRET).await.unwrap(), Cancelled::Completed { version: "tok".into() });
+    assert_eq!(w.user_of(AWSCURRENT).as_deref(), Some("app_clone"));
+    assert_eq!(w.db_password("app_clone"), w.password_of(AWSCURRENT).unwrap());
+    assert_eq!(w.db_password("app"), "pw-0");
+}
+
+#[tokio::test]
+async fn alternating_users_remove_a_pending_password_the_other_user_never_took() {
+    let w = alternating_world();
+    w.step(Step::Create).await.unwrap();
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("accepts AWSCURRENT")), "{outcome:?}");
+    assert_eq!(w.user_of(AWSCURRENT).as_deref(), Some("app"));
+    assert_eq!(w.db_password("app"), "pw-0");
 }
