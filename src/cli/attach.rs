@@ -27,7 +27,10 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
     for secret in secrets {
         let outcome = fleet.attach(secret, attach).await;
         let _ = match &outcome {
-            Attached::Attached => writeln!(out, "  attached  {secret}"),
+            Attached::Attached { replaced: None } => writeln!(out, "  attached  {secret}"),
+            Attached::Attached { replaced: Some(previous) } => {
+                writeln!(out, "  attached  {secret} (it was rotated by {previous} until now)")
+            }
             Attached::Refused(failure) => writeln!(
                 out,
                 "  refused   {secret}: {}: {} [{}]\n            fix: {}",

@@ -3,7 +3,7 @@
 //! a misconfigured secret is found now, with what to fix, rather than by its first rotation failing.
 
 use super::Fleet;
-use super::status::pending_version;
+use super::status::{pending_version, same_function};
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
 use crate::rotation::preflight::Failure;
@@ -13,8 +13,9 @@ use crate::store::{SecretStore, StoreError};
 /// What became of one secret.
 #[derive(Debug)]
 pub enum Attached {
-    /// Rotation is on, with this function and schedule.
-    Attached,
+    /// Rotation is on, with this function and schedule; `replaced` names the function that rotated it before, if
+    /// another one did (AWS's template, say).
+    Attached { replaced: Option<String> },
     /// The preflight failed: rotation was left as it was.
     Refused(Failure),
     /// A rotation is in progress: the service would refuse `RotateSecret` until it ends.
@@ -25,27 +26,28 @@ pub enum Attached {
 
 impl Attached {
     pub fn attached(&self) -> bool {
-        matches!(self, Attached::Attached)
+        matches!(self, Attached::Attached { .. })
     }
 }
 
 impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
     /// Preflight, then `RotateSecret`, for one secret.
     pub async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
-        match self.catalog.describe_listed(secret_id).await {
+        let replaced = match self.catalog.describe_listed(secret_id).await {
             Ok(listed) => {
                 if let Some(version) = pending_version(&listed) {
                     return Attached::InProgress { version: version.to_owned() };
                 }
+                listed.rotation_function.filter(|previous| !same_function(previous, &attach.function))
             }
             Err(err) => return Attached::Failed(err),
-        }
+        };
         let report = self.rotator.preflight(secret_id).await;
         if let Some(failure) = report.failure {
             return Attached::Refused(failure);
         }
         match self.catalog.attach(secret_id, attach).await {
-            Ok(()) => Attached::Attached,
+            Ok(()) => Attached::Attached { replaced },
             Err(err) => Attached::Failed(err),
         }
     }

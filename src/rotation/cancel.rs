@@ -63,6 +63,13 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let Some((version, _)) =
             meta.versions.iter().find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
         else {
+            // A finishSecret cut short between moving AWSCURRENT and removing AWSPENDING leaves both on one version:
+            // no rotation is in progress, and the label is only in the way.
+            let left = meta.versions.iter().find(|(_, labels)| labelled(labels, AWSPENDING));
+            if let Some((version, _)) = left {
+                let why = "it was left on AWSCURRENT by a finishSecret cut short";
+                return self.remove_label(secret_id, version.clone(), why).await;
+            }
             return Ok(Cancelled::NothingPending);
         };
         let version = version.clone();

@@ -182,6 +182,9 @@ async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass() {
         create_secret(&sm, &id, &engine.secret(&user, "initial-Passw0rd")).await;
         good.push(id);
     }
+    // The first good one was rotated by another function (AWS's template, say): attach says it takes it over.
+    let template = "arn:aws:lambda:us-east-1:123456789012:function:SecretsManagerRDSPostgreSQLRotationSingleUser";
+    rotation_on(&sm, &good[0], template, 30, false).await;
     let drifted_user = unique("attach_drift");
     Engine::Postgres.create_user(&drifted_user, "changed-by-hand").await;
     let drifted = unique("attach-drifted");
@@ -212,6 +215,7 @@ async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass() {
     let output = run_binary(&args, &[("DB_EXTRA_CA_BUNDLE", &env("TEST_TLS_CA"))], None);
     let (out, err) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(out.contains(&format!("  attached  {} (it was rotated by {template} until now)", good[0])), "{out}");
     for id in &good {
         assert!(out.contains(&format!("  attached  {id}")), "{out}");
         let described = sm.describe_secret().secret_id(id).send().await.unwrap();

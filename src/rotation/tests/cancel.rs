@@ -142,3 +142,16 @@ async fn alternating_users_remove_a_pending_password_the_other_user_never_took()
     assert_eq!(w.user_of(AWSCURRENT).as_deref(), Some("app"));
     assert_eq!(w.db_password("app"), "pw-0");
 }
+
+#[tokio::test]
+async fn a_pending_label_left_on_the_current_version_comes_off() {
+    let w = world();
+    w.rotate().await.unwrap();
+    w.store.state.lock().unwrap().versions.get_mut("tok").unwrap().1.push(AWSPENDING.into());
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(
+        matches!(&outcome, Cancelled::Removed { version, why } if version == "tok" && why.contains("cut short")),
+        "{outcome:?}"
+    );
+    w.assert_rotated();
+}
