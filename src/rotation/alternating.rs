@@ -104,7 +104,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let SetRequest { secret_id, current, pending, .. } = request;
         let (pair, previous) = self.pair(secret_id, current).await?;
         let next = pair.other(current.username());
-        let mismatch = pending.differs_from(current).filter(|key| *key != "username");
+        let mismatch = pending.pending_differs_but_for_the_user(current);
         if let Some(key) = mismatch.or((pending.username() != next).then_some("username")) {
             return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
         }
@@ -127,8 +127,22 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             );
             return Err(refuse(current.username(), problem));
         }
+        // Where applications connect, when it is not the writer (a reader endpoint, a replica, an alias whose
+        // verified name stood for the master's endpoint): AWSCURRENT must log in there too, so that a host that
+        // reaches another database is refused before the master acts, not after.
+        if let Some(application) = &located.readers {
+            let current_a = current.at(application);
+            if !self.logs_in(&current_a).await? {
+                let problem = format!(
+                    "AWSCURRENT does not log in as it at {}, where the secret says applications connect: it may \
+                     reach another database than the master's; nothing was changed",
+                    current_a.target()
+                );
+                return Err(refuse(current.username(), problem));
+            }
+        }
         let mut session = self.login_master(secret_id, masterarn, &master).await?;
-        let previous_w = previous.filter(|p| p.differs_from(current).is_none_or(|key| key == "username"));
+        let previous_w = previous.filter(|p| p.differs_but_for_the_user(current).is_none());
         let previous_w = previous_w.map(|p| p.at(&located.writer));
         let twin = Twin {
             current: &current_w,

@@ -84,14 +84,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         // Where setSecret would have changed the password, if it acted at all.
         let writer = match current.masterarn() {
             Some(masterarn) => {
-                if pending.masterarn() != Some(masterarn) {
-                    let why = "it names another master secret than AWSCURRENT, which setSecret refuses";
-                    return self.remove_label(secret_id, version, why).await;
+                if let Some(key) = pending.pending_differs_but_for_the_user(&current) {
+                    let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
+                    return self.remove_label(secret_id, version, &why).await;
                 }
                 self.master(secret_id, &current, masterarn).await?.1.writer
             }
             None => {
-                if let Some(key) = pending.differs_from(&current) {
+                if let Some(key) = pending.pending_differs_from(&current) {
                     let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
                     return self.remove_label(secret_id, version, &why).await;
                 }

@@ -280,7 +280,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if let Some(masterarn) = current.masterarn() {
             return self.set_alternating(request, masterarn).await;
         }
-        if let Some(key) = pending.differs_from(current) {
+        if let Some(key) = pending.pending_differs_from(current) {
             return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
         }
         let mut located = self.locate(secret_id, current).await?;

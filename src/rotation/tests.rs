@@ -551,7 +551,15 @@ async fn set_fails_clearly_when_no_version_logs_in() {
 
 #[tokio::test]
 async fn a_pending_version_for_another_host_or_user_is_refused() {
-    for (pending, key) in [(secret_json("other", "x", "db"), "username"), (secret_json("app", "x", "db2"), "host")] {
+    // A pending version that lowers TLS (AWSCURRENT says "ssl": false here, so the pending one raises it: any
+    // difference is one createSecret never makes).
+    let mut other_tls: serde_json::Value = serde_json::from_str(&secret_json("app", "x", "db")).unwrap();
+    other_tls["ssl"] = true.into();
+    for (pending, key) in [
+        (secret_json("other", "x", "db"), "username"),
+        (secret_json("app", "x", "db2"), "host"),
+        (other_tls.to_string(), "ssl"),
+    ] {
         let w = world();
         w.set_value("tok", pending);
         let err = w.step(Step::Set).await.unwrap_err();
@@ -707,6 +715,21 @@ impl World {
         assert_eq!(self.db_password("admin"), "admin-pw");
         assert_eq!(self.db_password("other"), "other-pw");
         assert!(self.store.state.lock().unwrap().labelled(AWSPENDING).is_none());
+    }
+}
+
+/// Alternating users: the pending version names the other user, and every other key must still be AWSCURRENT's.
+#[tokio::test]
+async fn alternating_a_pending_version_for_another_database_is_refused() {
+    for (key, value) in [("dbInstanceIdentifier", serde_json::json!("other-db")), ("ssl", serde_json::json!(true))] {
+        let w = alternating_world();
+        let mut pending: serde_json::Value = serde_json::from_str(&secret_json("app_clone", "x", "db")).unwrap();
+        pending["masterarn"] = MASTER.into();
+        pending[key] = value;
+        w.set_value("tok", pending.to_string());
+        let err = w.step(Step::Set).await.unwrap_err();
+        assert!(matches!(err, Error::PendingMismatch { key: k, .. } if k == key), "{key}: {err}");
+        assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
     }
 }
 
@@ -913,7 +936,23 @@ async fn an_alias_stands_for_the_masters_endpoint_only_over_verified_tls() {
         }
     }
     let at_alias: Vec<_> = names.iter().filter(|(_, host, _)| host == "alias.corp").map(|(user, ..)| user).collect();
-    assert_eq!(at_alias, ["app_clone", "app_clone"], "setSecret's wait and testSecret, where applications connect");
+    assert_eq!(
+        at_alias,
+        ["app", "app_clone", "app_clone"],
+        "AWSCURRENT before the master acts, then setSecret's wait and testSecret, where applications connect"
+    );
+
+    // An alias whose name verifies but that does not reach the master's database (here: nothing answers there):
+    // AWSCURRENT is tried there first, so it fails before the master logs in at all.
+    let w = alternating_world();
+    w.set_value("v0", aliased(Some(true), "DB"));
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "DatabaseUnavailable", "{err}");
+    assert!(err.to_string().contains("alias.corp"), "{err}");
+    let logins = w.db.state.lock().unwrap().logins.clone();
+    assert!(logins.iter().all(|(user, _)| user != "admin"), "the master logged in: {logins:?}");
+    assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
 
     for (ssl, name, why) in [
         (Some(false), "db", "stands for its host only where every login there verifies"),

@@ -185,6 +185,15 @@ impl DbSecret {
     /// verified, not which database it is, and a step's logins verify the name of the version the step locates
     /// (setSecret's, AWSCURRENT's); adding it to a secret must not orphan its AWSPREVIOUS.
     pub fn differs_from(&self, other: &DbSecret) -> Option<&'static str> {
+        if self.username != other.username && self.differs_but_for_the_user(other).is_none() {
+            return Some("username");
+        }
+        self.differs_but_for_the_user(other)
+    }
+
+    /// As `differs_from`, with the user name left out (alternating users: the pending version names the other
+    /// user of the pair, and every other key must still match).
+    pub fn differs_but_for_the_user(&self, other: &DbSecret) -> Option<&'static str> {
         let (a, b) = (&self.target, &other.target);
         if a.engine != b.engine {
             Some("engine")
@@ -192,8 +201,6 @@ impl DbSecret {
             Some("host")
         } else if a.port != b.port {
             Some("port")
-        } else if self.username != other.username {
-            Some("username")
         } else if !same_id(&self.rds().instance, &other.rds().instance) {
             Some("dbInstanceIdentifier")
         } else if !same_id(&self.rds().cluster, &other.rds().cluster) {
@@ -203,6 +210,19 @@ impl DbSecret {
         } else {
             None
         }
+    }
+}
+
+impl DbSecret {
+    /// As `differs_from`, for a pending version against AWSCURRENT: also its TLS choice (`ssl`), which createSecret
+    /// copies and which decides how the pending user's logins use TLS.
+    pub fn pending_differs_from(&self, current: &DbSecret) -> Option<&'static str> {
+        self.differs_from(current).or((self.target.tls != current.target.tls).then_some("ssl"))
+    }
+
+    /// As `pending_differs_from`, with the user name left out (alternating users).
+    pub fn pending_differs_but_for_the_user(&self, current: &DbSecret) -> Option<&'static str> {
+        self.differs_but_for_the_user(current).or((self.target.tls != current.target.tls).then_some("ssl"))
     }
 }
 
