@@ -400,18 +400,25 @@ pub async fn create_secret(sm: &SmClient, name: &str, value: &serde_json::Value)
 
 /// Stages a rotation as `RotateSecret` does: a new version with no value, labelled AWSPENDING.
 pub async fn stage_rotation(sm: &SmClient, name: &str) -> VersionId {
+    let token = rotate_secret_without_function(sm, name, NO_SUCH_LAMBDA, 30).await;
+    assert_eq!(versions(sm, name).await.get(token.as_str()), Some(&vec!["AWSPENDING".to_owned()]));
+    token
+}
+
+/// `RotateSecret` with a `function` moto does not have and `days`: moto records the function and schedule, switches
+/// rotation on and stages an AWSPENDING version with no value, then refuses the call and invokes nothing.
+pub async fn rotate_secret_without_function(sm: &SmClient, name: &str, function: &str, days: i64) -> VersionId {
     let token = new_token();
-    let rules = RotationRulesType::builder().automatically_after_days(30).build();
+    let rules = RotationRulesType::builder().automatically_after_days(days).build();
     let staged = sm
         .rotate_secret()
         .secret_id(name)
         .client_request_token(token.as_str())
-        .rotation_lambda_arn(NO_SUCH_LAMBDA)
+        .rotation_lambda_arn(function)
         .rotation_rules(rules)
         .send()
         .await;
     assert!(staged.is_err(), "moto was expected to refuse the missing function after staging");
-    assert_eq!(versions(sm, name).await.get(token.as_str()), Some(&vec!["AWSPENDING".to_owned()]));
     token
 }
 

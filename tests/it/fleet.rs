@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_secretsmanager::Client as SmClient;
-use aws_sdk_secretsmanager::types::RotationRulesType;
 
 use crate::common;
 
@@ -18,21 +17,10 @@ const STUCK: usize = 7;
 const OFF: usize = 5;
 const OVERDUE: usize = 9;
 
-/// Switches rotation on with `function` and `days`, as moto can: it records the function and schedule and stages
-/// an AWSPENDING version with no value, then refuses the call because the function does not exist (it invokes
-/// nothing). With `stuck` false the staged label is removed again, as a finished rotation leaves it.
+/// Switches rotation on with `function` and `days`, as moto can (`rotate_secret_without_function`); with `stuck`
+/// false the staged label is removed again, as a finished rotation leaves it.
 async fn rotation_on(sm: &SmClient, name: &str, function: &str, days: i64, stuck: bool) {
-    let token = new_token();
-    let rules = RotationRulesType::builder().automatically_after_days(days).build();
-    let staged = sm
-        .rotate_secret()
-        .secret_id(name)
-        .client_request_token(token.as_str())
-        .rotation_lambda_arn(function)
-        .rotation_rules(rules)
-        .send()
-        .await;
-    assert!(staged.is_err(), "moto was expected to refuse the missing function after staging");
+    let token = rotate_secret_without_function(sm, name, function, days).await;
     if !stuck {
         sm.update_secret_version_stage()
             .secret_id(name)
