@@ -57,6 +57,8 @@ pub(crate) struct Tls {
     extra: Option<Vec<u8>>,
     verified: OnceLock<Result<Arc<ClientConfig>, String>>,
     encrypt_only: OnceLock<Result<Arc<ClientConfig>, String>>,
+    /// The trusted CAs' subjects and `notAfter`, read once, when a certificate's dates are first asked for.
+    trusted_dates: OnceLock<Vec<(Vec<u8>, Timestamp)>>,
 }
 
 impl TlsMode {
@@ -123,7 +125,13 @@ impl TlsSettings {
 
 impl Tls {
     pub(crate) fn new(settings: TlsSettings, extra: Option<Vec<u8>>) -> Tls {
-        Tls { settings, extra, verified: OnceLock::new(), encrypt_only: OnceLock::new() }
+        Tls {
+            settings,
+            extra,
+            verified: OnceLock::new(),
+            encrypt_only: OnceLock::new(),
+            trusted_dates: OnceLock::new(),
+        }
     }
 
     /// The mode of one login (see `TlsSettings::mode_for`).
@@ -303,13 +311,13 @@ pub(crate) fn chain_dates(chain: &[CertificateDer<'_>], tls: &Tls) -> Option<Cer
         }
     }
     if top.issuer != top.subject {
-        let mut trusted: Vec<CertificateDer<'static>> = Vec::new();
-        for bundle in BUILT_IN_BUNDLES.iter().copied().chain(tls.extra_pem()) {
-            trusted.extend(parse_bundle(bundle).unwrap_or_default());
-        }
-        let root = trusted.iter().filter_map(|cert| certificate_fields(cert)).find(|root| root.subject == top.issuer);
-        if let Some(root) = root {
-            earliest(root.not_after);
+        let trusted = tls.trusted_dates.get_or_init(|| {
+            let bundles = BUILT_IN_BUNDLES.iter().copied().chain(tls.extra_pem());
+            let certs = bundles.flat_map(|bundle| parse_bundle(bundle).unwrap_or_default());
+            certs.filter_map(|cert| certificate_fields(&cert).map(|f| (f.subject.to_vec(), f.not_after))).collect()
+        });
+        if let Some((_, not_after)) = trusted.iter().find(|(subject, _)| subject.as_slice() == top.issuer) {
+            earliest(*not_after);
         }
     }
     Some(CertificateDates { server: server.not_after, ca })
