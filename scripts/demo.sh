@@ -12,7 +12,8 @@ cd "$ROOT"
 
 if [ "${1:-}" != "--with-servers" ]; then
     # Wherever cargo puts it: ./target, CARGO_TARGET_DIR, a workspace's target directory.
-    RDS_ROTATOR_BIN=$(built_binary) || die "cargo build failed"
+    # RDS_ROTATOR_BIN: a binary already built (CI passes the one its tests ran); otherwise cargo builds one.
+    [ -n "${RDS_ROTATOR_BIN:-}" ] || RDS_ROTATOR_BIN=$(built_binary) || die "cargo build failed"
     [ -x "$RDS_ROTATOR_BIN" ] || die "cargo built no rds-rotator binary"
     export RDS_ROTATOR_BIN
     exec scripts/local-servers.sh run -- "$0" --with-servers

@@ -49,6 +49,17 @@ cargo_target_dir() {
 # built_binary [CARGO BUILD ARGS…]: builds the rds-rotator binary and prints its path, wherever cargo put it.
 built_binary() {
     "${CARGO:-cargo}" build --quiet --locked --bin rds-rotator --message-format=json-render-diagnostics "$@" |
-        grep '"reason":"compiler-artifact"' | grep '"name":"rds-rotator"' |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
+        binary_path
+}
+
+# tested_binary: the rds-rotator binary the integration tests run (CARGO_BIN_EXE), built by `cargo test` if it is
+# not already. A plain `cargo build` after `cargo test` builds most dependencies again, tokio's features differing
+# by the tests' test-util: CI's demo runs this one instead.
+tested_binary() {
+    "${CARGO:-cargo}" test --quiet --locked --no-run --test it --message-format=json-render-diagnostics |
+        grep '"kind":\["bin"\]' | binary_path
+}
+
+binary_path() {
+    grep '"reason":"compiler-artifact"' | grep '"name":"rds-rotator"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
 }
