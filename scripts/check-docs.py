@@ -36,9 +36,11 @@ def read(path):
 
 
 def code_variables():
-    """Every environment variable a part of the project reads or sets."""
+    """Every environment variable a part of the project reads or sets: the code, its tests and benchmarks, the
+    Makefile, the scripts and CI."""
     names = set()
-    for path in glob.glob("src/**/*.rs", root_dir=ROOT, recursive=True):
+    rust = ["src/**/*.rs", "tests/**/*.rs", "benches/*.rs"]
+    for path in [p for pattern in rust for p in glob.glob(pattern, root_dir=ROOT, recursive=True)]:
         names |= set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', read(path)))
     configs = ["Makefile", ".cargo/config.toml"]
     for path in configs + glob.glob("scripts/*", root_dir=ROOT) + glob.glob(".ci/*", root_dir=ROOT):

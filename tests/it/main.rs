@@ -24,6 +24,7 @@ mod mariadb;
 mod overlap;
 mod postgres;
 mod rotation;
+mod scale;
 mod secrets_manager_faults;
 mod tls;
 mod topology;
