@@ -12,12 +12,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::CliError;
 use crate::app::Parts;
-use crate::domain::{AWSCURRENT, AWSPENDING, RotationToken, Step, VersionId};
+use crate::domain::{AWSPENDING, RotationToken, Step, VersionId};
 use crate::event::{EventError, RotationEvent};
 use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::secret::DbSecret;
-use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, Version};
+use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, Version, in_progress};
 
 /// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
 struct Staged<S> {
@@ -68,7 +68,7 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let store = &parts.store;
     let mut out = std::io::stdout().lock();
     let before = store.describe(secret_id).await?;
-    let token = match pending_version(&before) {
+    let token = match in_progress(&before.versions) {
         Some(pending) => {
             let _ = writeln!(out, "resuming the rotation of pending version {pending}");
             VersionId::new(pending).ok_or_else(|| EventError::BadToken(pending.to_owned()))?
@@ -95,34 +95,11 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A rotation in progress: `AWSPENDING` on a version that is not `AWSCURRENT`.
-fn pending_version(meta: &SecretMeta) -> Option<&str> {
-    let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
-    meta.versions
-        .iter()
-        .find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
-        .map(|(id, _)| id.as_str())
-}
-
 fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
     let _ = writeln!(out, "versions {when}:");
     let mut labelled: Vec<_> = meta.versions.iter().filter(|(_, labels)| !labels.is_empty()).collect();
     labelled.sort_by_key(|(_, labels)| labels.iter().map(|l| l.as_str()).min().unwrap_or_default().to_owned());
     for (id, labels) in labelled {
         let _ = writeln!(out, "  {id}  {}", labels.join(", "));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_a_rotation_in_progress() {
-        let mut meta = SecretMeta::default();
-        meta.versions.insert("a".into(), vec![AWSCURRENT.into(), AWSPENDING.into()]);
-        assert_eq!(pending_version(&meta), None);
-        meta.versions.insert("b".into(), vec![AWSPENDING.into()]);
-        assert_eq!(pending_version(&meta), Some("b"));
     }
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::Fleet;
-use crate::domain::{AWSCURRENT, AWSPENDING, Timestamp};
+use crate::domain::Timestamp;
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
 use crate::rotation::preflight::{Report, describe_dates};
 use crate::secret::DbSecret;
 use crate::store::catalog::{Listed, SecretCatalog};
-use crate::store::{Fetched, SecretStore, StoreError, StoreErrorKind, Version};
+use crate::store::{Fetched, SecretStore, StoreError, StoreErrorKind, Version, in_progress};
 
 /// A rotation's `AWSPENDING` younger than this is a rotation under way, not a stuck one: Lambda ends any one step
 /// within 15 minutes, and the service's retries of a failing rotation keep the label far longer.
@@ -130,12 +130,7 @@ fn ago(then: Timestamp, now: Timestamp) -> String {
 
 /// The version a rotation left in progress, if any.
 pub(crate) fn pending_version(listed: &Listed) -> Option<&str> {
-    let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
-    listed
-        .versions
-        .iter()
-        .find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
-        .map(|(id, _)| id.as_str())
+    in_progress(&listed.versions)
 }
 
 /// When the next rotation is due: the service's `NextRotationDate`, or the last rotation (or the secret's creation)
@@ -325,6 +320,7 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{AWSCURRENT, AWSPENDING};
     use crate::store::catalog::RotationRules;
 
     const NOW: i64 = 1_796_043_900;

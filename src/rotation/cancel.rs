@@ -21,11 +21,11 @@ use std::fmt;
 use tracing::info;
 
 use super::{Error, Rotator, StepFacts};
-use crate::domain::{AWSCURRENT, AWSPENDING, Step, VersionId};
+use crate::domain::{AWSPENDING, Step, VersionId};
 use crate::engines::DbEngine;
 use crate::event::RotationEvent;
 use crate::rds::RdsApi;
-use crate::store::{SecretStore, Version};
+use crate::store::{SecretStore, Version, in_progress};
 
 /// What `cancel` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,20 +59,17 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// password, removes the `AWSPENDING` label where it has not. Works whether or not rotation is switched on.
     pub async fn cancel(&self, secret_id: &str) -> Result<Cancelled, Error> {
         let meta = self.store.describe(secret_id).await?;
-        let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
-        let Some((version, _)) =
-            meta.versions.iter().find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
-        else {
+        let Some(version) = in_progress(&meta.versions) else {
             // A finishSecret cut short between moving AWSCURRENT and removing AWSPENDING leaves both on one version:
             // no rotation is in progress, and the label is only in the way.
-            let left = meta.versions.iter().find(|(_, labels)| labelled(labels, AWSPENDING));
+            let left = meta.versions.iter().find(|(_, labels)| labels.iter().any(|l| l == AWSPENDING));
             if let Some((version, _)) = left {
                 let why = "it was left on AWSCURRENT by a finishSecret cut short";
                 return self.remove_label(secret_id, version.clone(), why).await;
             }
             return Ok(Cancelled::NothingPending);
         };
-        let version = version.clone();
+        let version = version.to_owned();
         let Some(token) = VersionId::new(&version) else {
             return self.remove_label(secret_id, version, "its id is not one a rotation could have used").await;
         };

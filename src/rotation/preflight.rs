@@ -7,11 +7,11 @@
 use std::fmt;
 
 use super::{Error, Mode, Outcome, Rotator, SetRequest};
-use crate::domain::{AWSCURRENT, AWSPENDING, Timestamp, VersionId};
+use crate::domain::{Timestamp, VersionId};
 use crate::engines::{CertificateDates, DbEngine, EngineErrorKind};
 use crate::password::Alphabet;
 use crate::rds::RdsApi;
-use crate::store::{SecretStore, StoreErrorKind, Version};
+use crate::store::{SecretStore, StoreErrorKind, Version, in_progress};
 
 /// What one line of the report is about, in the order a rotation meets it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,9 +139,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             let detail = "not switched on for this secret yet (rotate-secret --rotation-lambda-arn turns it on)";
             findings.push(Finding::note(Check::Rotation, detail));
         }
-        let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
-        let pending = meta.versions.iter().find(|(_, l)| labelled(l, AWSPENDING) && !labelled(l, AWSCURRENT));
-        if let Some((version, _)) = pending {
+        let pending = in_progress(&meta.versions);
+        if let Some(version) = pending {
             let detail = format!("version {version} is AWSPENDING: a rotation is in progress or failed half-way");
             findings.push(Finding::note(Check::Rotation, detail));
         }
@@ -152,7 +151,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let (at, user) = (current.target(), current.username());
         let database = at.dbname.as_deref().map(|db| format!(", database {db}")).unwrap_or_default();
         findings.push(Finding::ok(Check::Secret, format!("AWSCURRENT: {} user {user} at {at}{database}", at.engine)));
-        let staged = pending.and_then(|(version, _)| VersionId::new(version));
+        let staged = pending.and_then(VersionId::new);
         let stored = match &staged {
             Some(token) => self.load(secret_id, Version::Pending(token)).await?,
             None => None,

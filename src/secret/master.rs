@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{
-    MAX_SECRET_BYTES, ShapeError, invalid, optional_str, parse_dbname, parse_host, parse_port, parse_ssl,
+    ShapeError, invalid, object_with_password, optional_str, parse_dbname, parse_host, parse_port, parse_ssl,
     parse_tls_server_name, required_str,
 };
 use crate::domain::{EngineKind, Login, Password, Target, TlsChoice, UserName};
@@ -42,19 +42,7 @@ impl MasterSecret {
     /// Parses the master secret's `SecretString`. Only `username` and `password` are required: an RDS-managed master
     /// secret holds nothing else, and its instance or cluster is then found through its tags.
     pub fn parse(text: &str) -> Result<MasterSecret, ShapeError> {
-        if text.len() > MAX_SECRET_BYTES {
-            return Err(ShapeError::TooLarge { bytes: text.len() });
-        }
-        let value = serde_json::from_str::<Value>(text)
-            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
-        let Value::Object(mut fields) = value else {
-            return Err(ShapeError::NotAnObject);
-        };
-        let password = match fields.get_mut("password").map(Value::take) {
-            Some(Value::String(password)) => Password::new(password),
-            Some(Value::Null) | None => return Err(ShapeError::Missing("password")),
-            Some(_) => return Err(invalid("password", "must be a string")),
-        };
+        let (fields, password) = object_with_password(text)?;
         let username = UserName::new(required_str(&fields, "username")?).map_err(|p| invalid("username", p))?;
         let engine = match optional_str(&fields, "engine")? {
             Some(name) => Some(EngineKind::parse(name).map_err(|problem| invalid("engine", problem))?),

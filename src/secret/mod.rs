@@ -72,20 +72,7 @@ pub const MAX_SECRET_BYTES: usize = 65_536;
 impl DbSecret {
     /// Parses one version's `SecretString`.
     pub fn parse(text: &str, defaults: &SecretDefaults) -> Result<DbSecret, ShapeError> {
-        if text.len() > MAX_SECRET_BYTES {
-            return Err(ShapeError::TooLarge { bytes: text.len() });
-        }
-        // Only the position of a syntax error is passed on: the text around it could be the password.
-        let value = serde_json::from_str::<Value>(text)
-            .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
-        let Value::Object(mut fields) = value else {
-            return Err(ShapeError::NotAnObject);
-        };
-        let password = match fields.get_mut("password").map(Value::take) {
-            Some(Value::String(password)) => Password::new(password),
-            Some(Value::Null) | None => return Err(ShapeError::Missing("password")),
-            Some(_) => return Err(invalid("password", "must be a string")),
-        };
+        let (fields, password) = object_with_password(text)?;
         let engine = match optional_str(&fields, "engine")? {
             Some(name) => EngineKind::parse(name).map_err(|problem| invalid("engine", problem))?,
             None => defaults.engine.ok_or(ShapeError::NoEngine)?,
@@ -224,6 +211,26 @@ impl DbSecret {
     pub fn pending_differs_but_for_the_user(&self, current: &DbSecret) -> Option<&'static str> {
         self.differs_but_for_the_user(current).or((self.target.tls != current.target.tls).then_some("ssl"))
     }
+}
+
+/// A secret's `SecretString` as a JSON object, with its `password` taken out of it (so that nothing keeps a plain
+/// copy): what every secret this function reads has in common, the rotated one and the master's.
+pub(crate) fn object_with_password(text: &str) -> Result<(Map<String, Value>, Password), ShapeError> {
+    if text.len() > MAX_SECRET_BYTES {
+        return Err(ShapeError::TooLarge { bytes: text.len() });
+    }
+    // Only the position of a syntax error is passed on: the text around it could be the password.
+    let value = serde_json::from_str::<Value>(text)
+        .map_err(|err| ShapeError::NotJson { line: err.line(), column: err.column() })?;
+    let Value::Object(mut fields) = value else {
+        return Err(ShapeError::NotAnObject);
+    };
+    let password = match fields.get_mut("password").map(Value::take) {
+        Some(Value::String(password)) => Password::new(password),
+        Some(Value::Null) | None => return Err(ShapeError::Missing("password")),
+        Some(_) => return Err(invalid("password", "must be a string")),
+    };
+    Ok((fields, password))
 }
 
 /// RDS identifiers are case-insensitive (RDS stores them in lower case).

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use secrecy::SecretString;
 
-use crate::domain::{RotationToken, VersionId};
+use crate::domain::{AWSCURRENT, AWSPENDING, RotationToken, VersionId};
 
 /// What `DescribeSecret` says about rotation and versions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,6 +20,16 @@ pub struct SecretMeta {
     pub versions: BTreeMap<String, Vec<String>>,
     /// The secret's tags (an RDS-managed secret names its instance or cluster in `aws:rds:…` tags).
     pub tags: BTreeMap<String, String>,
+}
+
+/// The version a rotation left in progress: `AWSPENDING` on a version that is not `AWSCURRENT` (`VersionIdsToStages`
+/// as `DescribeSecret` and `ListSecrets` give it). The service refuses to start another rotation while there is one.
+pub(crate) fn in_progress(versions: &BTreeMap<String, Vec<String>>) -> Option<&str> {
+    let labelled = |labels: &[String], label: &str| labels.iter().any(|l| l == label);
+    versions
+        .iter()
+        .find(|(_, labels)| labelled(labels, AWSPENDING) && !labelled(labels, AWSCURRENT))
+        .map(|(id, _)| id.as_str())
 }
 
 /// Which version to read.
@@ -101,5 +111,19 @@ pub enum StoreErrorKind {
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         self.kind == StoreErrorKind::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_rotation_in_progress() {
+        let mut versions = BTreeMap::new();
+        versions.insert("a".to_owned(), vec![AWSCURRENT.to_owned(), AWSPENDING.to_owned()]);
+        assert_eq!(in_progress(&versions), None);
+        versions.insert("b".to_owned(), vec![AWSPENDING.to_owned()]);
+        assert_eq!(in_progress(&versions), Some("b"));
     }
 }
