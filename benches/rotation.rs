@@ -226,8 +226,7 @@ async fn cold(engine: Engine, strategy: Strategy, rotations: usize) -> Cold {
         let token = stage_rotation(&sm, &secret_id).await;
         let mut total = Duration::ZERO;
         for (i, step) in Step::ALL.iter().enumerate() {
-            let event =
-                serde_json::json!({"Step": step.as_str(), "SecretId": secret_id, "ClientRequestToken": token.as_str()});
+            let event = service_event(&secret_id, token.as_str(), step.as_str());
             let (init, run, rss) = tokio::task::spawn_blocking(move || cold_step(event)).await.unwrap();
             cold.init.push(init);
             cold.steps[i].push(run);
@@ -277,8 +276,7 @@ async fn warm(engine: Engine, strategy: Strategy, rotations: usize) -> Warm {
         counts.take();
         let mut total = Duration::ZERO;
         for (i, step) in Step::ALL.iter().enumerate() {
-            let event =
-                RotationEvent { step: *step, secret_id: secret_id.clone(), token: token.clone(), rotation_token: None };
+            let event = event(&secret_id, &token, *step);
             let started = Instant::now();
             handler::handle(&rotator, &event).await.unwrap();
             let took = started.elapsed();

@@ -9,7 +9,10 @@
 # TLS uses a throwaway CA made for the set (scripts/make-test-certs.py; its certificate is $TEST_TLS_CA), whose
 # server certificates name "localhost" only.
 #   - moto_server: the Secrets Manager (and RDS) emulator, with a stand-in rotation function for `attach`
-#     (TEST_ROTATION_FUNCTION_ARN; moto's Lambda without Docker, which runs nothing).
+#     (TEST_ROTATION_FUNCTION_ARN; moto's Lambda without Docker, which runs nothing);
+#   - in front of it, tests/strict-secrets-manager.py: the real service's rules that moto does not keep (a version's
+#     value cannot change, RotationToken, atomic stage moves, ...). AWS_ENDPOINT_URL points at this layer, so every
+#     suite, the demo and the benchmarks meet those rules; TEST_MOTO_URL is moto itself.
 # Nothing here touches a server the machine already runs, or any AWS account.
 #
 #   scripts/local-servers.sh run -- CMD...   start a private set, run CMD with its environment, stop the set
@@ -321,18 +324,27 @@ function = {"FunctionName": "rds-rotator", "Runtime": "provided.al2023", "Handle
 print(json.loads(call("/2015-03-31/functions", json.dumps(function), "lambda", "application/json"))["FunctionArn"])
 EOF
     ) || { cat "$dir/moto.log" >&2; die "could not register the stand-in rotation function in moto_server"; }
+    # The real service's rules in front of moto (tests/strict-secrets-manager.py prints its URL once it listens).
+    local strict
+    python3 -u "$ROOT/tests/strict-secrets-manager.py" --upstream "http://127.0.0.1:$port" --log "$dir/strict.log" \
+        >"$dir/strict.url" 2>"$dir/strict.err" &
+    echo $! >"$dir/strict.pid"
+    for _ in $(seq 100); do [ -s "$dir/strict.url" ] && break; sleep 0.05; done
+    strict=$(head -1 "$dir/strict.url")
+    [ -n "$strict" ] || { cat "$dir/strict.err" >&2; die "the strict layer in front of moto_server did not start"; }
     cat >>"$dir/env" <<EOF
 export TEST_ROTATION_FUNCTION_ARN=$function_arn
 export TEST_MOTO_URL=http://127.0.0.1:$port
+export TEST_STRICT_LOG='$dir/strict.log'
 export TEST_MOTO_PYTHON='$(moto_python || true)'
-export AWS_ENDPOINT_URL=http://127.0.0.1:$port
+export AWS_ENDPOINT_URL=$strict
 export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_EC2_METADATA_DISABLED=true
 EOF
-    say "moto_server on 127.0.0.1:$port"
+    say "moto_server on 127.0.0.1:$port, behind the service's rules (tests/strict-secrets-manager.py) at $strict"
 }
 
 # Runs in a subshell ($(start_all)): whatever fails half-way, what was started is stopped again.
@@ -361,7 +373,10 @@ stop_set() {
     TEST_PG_BINDIR=$(. "$env_file" && echo "${TEST_PG_BINDIR:-}")
     local dir=$LOCAL_SERVERS_DIR
     case "$dir" in */rds-rotator-servers.*) ;; *) die "refusing to stop: $env_file names no server directory" ;; esac
-    if [ -f "$dir/moto.pid" ]; then kill "$(cat "$dir/moto.pid")" 2>/dev/null || true; fi
+    local service
+    for service in strict moto; do
+        if [ -f "$dir/$service.pid" ]; then kill "$(cat "$dir/$service.pid")" 2>/dev/null || true; fi
+    done
     local server pid
     for server in mariadb mariadb-gbk; do
         [ -f "$dir/$server.pid" ] || continue

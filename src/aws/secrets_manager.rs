@@ -64,6 +64,7 @@ impl AwsSecretStore {
                 let status = service.raw().status().as_u16();
                 let kind = match code {
                     "ResourceNotFoundException" => StoreErrorKind::NotFound,
+                    "ResourceExistsException" => StoreErrorKind::VersionExists,
                     "AccessDeniedException" | "AccessDenied" | "KMSAccessDeniedException" => {
                         StoreErrorKind::AccessDenied
                     }

@@ -4,7 +4,9 @@
 //! per step. No public API creates an empty version, so `Staged` shows the protocol core that version until
 //! createSecret's `PutSecretValue` creates it for real; every other call goes to Secrets Manager unchanged, and the
 //! four steps run through the same `handler::handle` as in Lambda. Like `RotateSecret`, it rotates a secret whose
-//! rotation is not switched on, and it resumes a rotation left pending rather than starting a second one.
+//! rotation is not switched on, and it resumes a rotation left pending rather than starting a second one — one whose
+//! createSecret wrote the pending version; one the service staged and never filled is the service's to finish (or
+//! `cancel`'s to remove), as writing it takes the rotation's `RotationToken`.
 
 use std::io::Write;
 
@@ -70,8 +72,22 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let before = store.describe(secret_id).await?;
     let token = match in_progress(&before.versions) {
         Some(pending) => {
+            let token = VersionId::new(pending).ok_or_else(|| EventError::BadToken(pending.to_owned()))?;
+            // A version RotateSecret staged and createSecret never filled: only that rotation's function may write
+            // it (PutSecretValue wants the RotationToken the service gave the rotation, which this binary does not
+            // have). No password was set from it, so cancelling it loses nothing.
+            if matches!(store.get(secret_id, Version::Pending(&token)).await?, Fetched::Missing) {
+                return Err(CliError::Refused(
+                    "RotationInProgress",
+                    format!(
+                        "secret {secret_id}: a rotation Secrets Manager started is pending (version {pending}) and \
+                         has no value yet; only its rotation function can write it. Run `rds-rotator cancel \
+                         {secret_id}` to remove it (nothing was set from it), then rotate again"
+                    ),
+                ));
+            }
             let _ = writeln!(out, "resuming the rotation of pending version {pending}");
-            VersionId::new(pending).ok_or_else(|| EventError::BadToken(pending.to_owned()))?
+            token
         }
         None => VersionId::random(),
     };

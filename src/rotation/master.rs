@@ -65,6 +65,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         let secret = match self.store.get(masterarn, Version::Current).await {
             Ok(Fetched::Text(text, arn)) => {
+                // The service's events name the rotated secret by its ARN, `masterarn` may name it by its name: the
+                // ARN the service answers with for the master tells.
+                if is_secret(secret_id, arn.as_deref()) {
+                    return Err(refused("is the rotated secret itself".to_owned()));
+                }
                 // The operator names the master secrets the function may use (its role may read others: every
                 // rotated secret), matched against the ARN the service answers with.
                 if !self.settings.master_secrets.iter().any(|entry| names_secret(entry, masterarn, arn.as_deref())) {
@@ -313,15 +318,22 @@ fn proven_name<'t>(engine: &impl DbEngine, target: &'t Target) -> Option<&'t str
 /// secret's name (the ARN's last part without the six characters Secrets Manager appends).
 fn names_secret(entry: &str, masterarn: &str, arn: Option<&str>) -> bool {
     let id = arn.unwrap_or(masterarn);
-    let name = arn
-        .and_then(|arn| arn.split_once(":secret:"))
-        .and_then(|(_, name)| name.rsplit_once('-'))
-        .filter(|(_, suffix)| suffix.len() == 6)
-        .map(|(name, _)| name);
+    let name = arn.and_then(secret_name);
     match entry.strip_suffix('*') {
         Some(prefix) => id.starts_with(prefix) || name.is_some_and(|name| name.starts_with(prefix)),
         None => entry == id || name == Some(entry),
     }
+}
+
+/// Whether `secret_id` (an ARN or a name) is the secret whose ARN is `arn`.
+fn is_secret(secret_id: &str, arn: Option<&str>) -> bool {
+    arn.is_some_and(|arn| arn == secret_id || secret_name(arn) == Some(secret_id))
+}
+
+/// A secret's name from its ARN: the last part without the six characters Secrets Manager appends.
+fn secret_name(arn: &str) -> Option<&str> {
+    let (_, name) = arn.split_once(":secret:")?;
+    name.rsplit_once('-').filter(|(_, suffix)| suffix.len() == 6).map(|(name, _)| name)
 }
 
 /// The identifier in an RDS ARN (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID`), and its Region.
@@ -333,7 +345,18 @@ fn arn_id_and_region(arn: &str) -> (&str, Option<&str>) {
 
 #[cfg(test)]
 mod tests {
-    use super::names_secret;
+    use super::{is_secret, names_secret};
+
+    #[test]
+    fn the_rotated_secret_is_known_by_its_arn_or_its_name() {
+        let arn = Some("arn:aws:secretsmanager:eu-west-1:1:secret:prod/app-AbC123");
+        assert!(is_secret("arn:aws:secretsmanager:eu-west-1:1:secret:prod/app-AbC123", arn));
+        assert!(is_secret("prod/app", arn));
+        assert!(!is_secret("prod/app-AbC123x", arn));
+        assert!(!is_secret("prod", arn));
+        assert!(!is_secret("arn:aws:secretsmanager:eu-west-1:1:secret:prod/other-AbC123", arn));
+        assert!(!is_secret("prod/app", None));
+    }
 
     #[test]
     fn master_secret_entries() {

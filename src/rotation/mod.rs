@@ -31,7 +31,7 @@ use crate::event::RotationEvent;
 use crate::password::{self, PasswordPolicy};
 use crate::rds::{NoRds, RdsApi};
 use crate::secret::{DbSecret, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
-use crate::store::{Fetched, SecretMeta, SecretStore, Version};
+use crate::store::{Fetched, SecretMeta, SecretStore, StoreErrorKind, Version};
 
 /// Runs rotation steps against one secret store, one set of database drivers and, where a secret needs it, the
 /// RDS API.
@@ -214,16 +214,26 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     async fn create(&self, event: &RotationEvent, facts: &mut StepFacts) -> Result<Outcome, Error> {
         let current = self.require(&event.secret_id, Version::Current).await?;
         facts.note(&current);
-        // A value already stored under this token is the password setSecret may have set: never replace it.
-        if !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing) {
-            info!("createSecret: the AWSPENDING version already has a value, nothing to do");
-            return Ok(Outcome::AlreadyCreated);
+        // A value already stored under this token is the password setSecret may have set: never replace it. The
+        // service refuses a second value for a version (PutSecretValue: "if the secret data is different, then the
+        // operation fails because you can't modify an existing version"), so its refusal is the look, one call fewer.
+        // An event without a RotationToken (this binary's `rotate`, an emulator's event) may come from an emulator
+        // that replaces the value instead (moto does): there, look first.
+        let rotation_token = event.rotation_token.as_ref();
+        if rotation_token.is_none()
+            && !matches!(self.store.get(&event.secret_id, Version::Pending(&event.token)).await?, Fetched::Missing)
+        {
+            return Ok(already_created());
         }
         let (pending, value) = self.new_pending(&event.secret_id, &current).await?;
-        let rotation_token = event.rotation_token.as_ref();
-        self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await?;
-        info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
-        Ok(Outcome::Created)
+        match self.store.put_pending(&event.secret_id, &event.token, &value, rotation_token).await {
+            Ok(()) => {
+                info!(user = %pending.username(), "createSecret: stored a new password as the AWSPENDING version");
+                Ok(Outcome::Created)
+            }
+            Err(err) if err.kind == StoreErrorKind::VersionExists => Ok(already_created()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The version createSecret stores, and its JSON: a copy of AWSCURRENT with a new password (alternating users:
@@ -538,3 +548,8 @@ fn label(version: Version<'_>) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+fn already_created() -> Outcome {
+    info!("createSecret: the AWSPENDING version already has a value, nothing to do");
+    Outcome::AlreadyCreated
+}

@@ -229,7 +229,7 @@ fn fix_for(err: &Error) -> &'static str {
                 "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage on \
                  this secret, and kms:Decrypt on its key"
             }
-            StoreErrorKind::Refused => "see the service's message",
+            StoreErrorKind::Refused | StoreErrorKind::VersionExists => "see the service's message",
         },
         Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => "see the message",
         Error::SecretShape { .. } => "correct the secret's JSON (docs/configuration.md, \"The secret\")",

@@ -217,7 +217,13 @@ impl SecretStore for FakeStore {
         if let Some((Some(existing), _)) = state.versions.get(token.as_str())
             && *existing != value
         {
-            return Err(refused("PutSecretValue", "ResourceExistsException"));
+            let message = "ResourceExistsException".into();
+            return Err(StoreError {
+                operation: "PutSecretValue",
+                secret_id: SECRET.into(),
+                kind: StoreErrorKind::VersionExists,
+                message,
+            });
         }
         state.detach(AWSPENDING);
         let entry = state.versions.entry(token.to_string()).or_default();
@@ -417,8 +423,10 @@ fn world() -> World {
 }
 
 impl<R: RdsApi> World<R> {
+    /// The event as the service sends it, with the rotation's RotationToken.
     fn event(&self, step: Step) -> RotationEvent {
-        RotationEvent { step, secret_id: SECRET.into(), token: self.token.clone(), rotation_token: None }
+        let rotation_token = Some(RotationToken::new("rt".into()));
+        RotationEvent { step, secret_id: SECRET.into(), token: self.token.clone(), rotation_token }
     }
 
     async fn step(&self, step: Step) -> Result<Outcome, Error> {
@@ -500,6 +508,24 @@ async fn create_keeps_every_other_key_and_passes_the_rotation_token() {
     current["password"] = "x".into();
     assert_eq!(pending, current);
     assert_eq!(w.store.state.lock().unwrap().rotation_tokens, vec!["rt-123".to_owned()]);
+}
+
+/// Without a RotationToken (`rotate`, an emulator's event), createSecret reads the pending version before it writes,
+/// as an emulator may replace a version's value where the service refuses; with one, the refusal is the answer.
+#[tokio::test]
+async fn create_without_a_rotation_token_looks_before_it_writes() {
+    let w = world();
+    let mut event = w.event(Step::Create);
+    event.rotation_token = None;
+    let calls = |w: &World| w.faults.lock().unwrap().calls;
+    assert_eq!(w.rotator.run(&event).await.unwrap(), Outcome::Created);
+    let first = w.password_of(AWSPENDING);
+    assert_eq!(calls(&w), 4, "Describe, AWSCURRENT, the token's version, Put");
+    assert_eq!(w.rotator.run(&event).await.unwrap(), Outcome::AlreadyCreated);
+    assert_eq!(calls(&w), 7, "no Put once the version has a value");
+    assert_eq!(w.step(Step::Create).await.unwrap(), Outcome::AlreadyCreated);
+    assert_eq!(calls(&w), 10, "with a RotationToken: Describe, AWSCURRENT, the refused Put");
+    assert_eq!(w.password_of(AWSPENDING), first, "the pending password is never replaced");
 }
 
 #[tokio::test]
@@ -655,9 +681,9 @@ async fn a_crash_at_any_call_then_a_retry_converges() {
         w.rotate().await.unwrap();
         w.faults.lock().unwrap().calls
     };
-    // 12 Secrets Manager calls (Describe 4, Get 5, Put 1, UpdateStage 2) and 4 database calls (2 logins,
+    // 11 Secrets Manager calls (Describe 4, Get 4, Put 1, UpdateStage 2) and 4 database calls (2 logins,
     // the password change, the test query): the figures docs/design.md gives.
-    assert_eq!(calls, 16, "a rotation makes {calls} external calls");
+    assert_eq!(calls, 15, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
             let w = world();
@@ -830,11 +856,11 @@ async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
         w.rotate().await.unwrap();
         w.faults.lock().unwrap().calls
     };
-    // 17 Secrets Manager calls (Describe 4, Get 10 — AWSPREVIOUS for the pair in createSecret and setSecret, the
+    // 16 Secrets Manager calls (Describe 4, Get 9 — AWSPREVIOUS for the pair in createSecret and setSecret, the
     // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 9 database calls (4 logins: AWSCURRENT's
     // proof of possession and the master in setSecret, the pending user and the master in testSecret; the account
     // power check, the user lookup, the sync, the test query, the verification): the figures the docs give.
-    assert_eq!(calls, 26, "a rotation makes {calls} external calls");
+    assert_eq!(calls, 25, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
             let w = alternating_world();

@@ -106,6 +106,9 @@ pub enum StoreErrorKind {
     AccessDenied,
     /// The service refused the request as invalid.
     Refused,
+    /// PutSecretValue named a version that already holds another value (`ResourceExistsException`): a version's
+    /// value never changes.
+    VersionExists,
 }
 
 impl StoreError {

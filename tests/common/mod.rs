@@ -30,7 +30,7 @@ use aws_sdk_secretsmanager::Client as SmClient;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use rand::RngExt;
-use rds_rotator::internal::{AwsRotator, Config, Outcome, RotationEvent, Step, VersionId, handler};
+use rds_rotator::internal::{AwsRotator, Config, Outcome, RotationEvent, RotationToken, Step, VersionId, handler};
 use tokio_postgres::NoTls;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -438,12 +438,14 @@ pub async fn secret_value(sm: &SmClient, name: &str, stage: &str) -> Option<serd
     secret_text(sm, name, stage).await.map(|text| serde_json::from_str(&text).expect("a JSON secret"))
 }
 
+/// Writes the pending version as createSecret would, with the rotation's `RotationToken`.
 pub async fn put_pending(sm: &SmClient, name: &str, token: &VersionId, value: &serde_json::Value) {
     sm.put_secret_value()
         .secret_id(name)
         .client_request_token(token.as_str())
         .secret_string(value.to_string())
         .version_stages("AWSPENDING")
+        .rotation_token(rotation_token_of(name, token))
         .send()
         .await
         .expect("put pending value");
@@ -477,8 +479,47 @@ pub async fn rotator() -> AwsRotator {
     rotator_with(&[]).await
 }
 
+/// The event Secrets Manager sends the function for `step` of the rotation that staged `token`, as the service sends
+/// it: the secret's ARN, and the `RotationToken` the service gave that rotation, which `PutSecretValue` must pass. The
+/// strict layer in front of moto (tests/strict-secrets-manager.py) plays the service's side: it gave the token at
+/// `RotateSecret` and refuses a `PutSecretValue` into the rotation's version without it.
 pub fn event(secret_id: &str, token: &VersionId, step: Step) -> RotationEvent {
-    RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None }
+    let json = service_event(secret_id, token.as_str(), step.as_str());
+    let field = |name: &str| json[name].as_str().expect("the strict layer's event has every field").to_owned();
+    RotationEvent {
+        step,
+        secret_id: field("SecretId"),
+        token: token.clone(),
+        rotation_token: Some(RotationToken::new(field("RotationToken"))),
+    }
+}
+
+/// The `RotationToken` the service gave the rotation that staged `token`, for a test that writes the pending value
+/// as the function would.
+pub fn rotation_token_of(secret_id: &str, token: &VersionId) -> String {
+    let event = service_event(secret_id, token.as_str(), "createSecret");
+    event["RotationToken"].as_str().expect("a RotationToken").to_owned()
+}
+
+/// The same event as Lambda's JSON payload (`Step` as given, for tests of unknown steps).
+pub fn service_event(secret_id: &str, token: &str, step: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let request = serde_json::json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token}).to_string();
+    let endpoint = env("AWS_ENDPOINT_URL");
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("the strict layer in front of moto answers");
+    write!(
+        stream,
+        "POST /strict/event HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{request}",
+        request.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("the strict layer's reply");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.starts_with("HTTP/1.1 200"), "the strict layer refused an event: {head}");
+    serde_json::from_str(body).expect("the strict layer's event is JSON")
 }
 
 pub async fn run_step(

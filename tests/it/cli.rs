@@ -44,8 +44,10 @@ async fn the_sample_events_run_their_steps_through_the_binary() {
         // The sample's shape, pointed at this test's secret and staged token.
         let sample = format!("{}/events/{}.json", env!("CARGO_MANIFEST_DIR"), step.as_str());
         let mut event: serde_json::Value = serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
-        event["SecretId"] = secret_id.clone().into();
-        event["ClientRequestToken"] = token.as_str().into();
+        let service = service_event(&secret_id, token.as_str(), step.as_str());
+        for field in ["SecretId", "ClientRequestToken", "RotationToken"] {
+            event[field] = service[field].clone();
+        }
         let path = dir.join(format!("{}.json", step.as_str()));
         std::fs::write(&path, event.to_string()).unwrap();
 
@@ -65,8 +67,7 @@ async fn an_event_on_stdin_runs_its_step() {
     let sm = sm().await;
     let (_, secret_id, _) = fixture().await;
     let token = stage_rotation(&sm, &secret_id).await;
-    let event =
-        serde_json::json!({"Step": "createSecret", "SecretId": secret_id, "ClientRequestToken": token.as_str()});
+    let event = service_event(&secret_id, token.as_str(), "createSecret");
     let output = run(&["-"], &[], Some(&event.to_string()));
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(secret_text(&sm, &secret_id, "AWSPENDING").await.is_some());
@@ -93,15 +94,42 @@ async fn rotate_plays_secrets_manager() {
     assert!(versions(&sm, &secret_id).await.values().all(|labels| !labels.contains(&"AWSPENDING".to_owned())));
 }
 
+/// A rotation whose createSecret ran in Lambda and whose setSecret failed: `rotate` finishes it with its password.
 #[tokio::test]
 async fn rotate_resumes_a_rotation_left_pending() {
     let sm = sm().await;
     let (user, secret_id, _) = fixture().await;
     let token = stage_rotation(&sm, &secret_id).await;
+    run_step(&rotator().await, &secret_id, &token, Step::Create).await.unwrap();
+    let pending = password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap());
     let output = run(&["rotate", &secret_id], &[], None);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains(&format!("resuming the rotation of pending version {token}")));
     assert_eq!(versions(&sm, &secret_id).await.get(token.as_str()), Some(&vec!["AWSCURRENT".to_owned()]));
+    let current = secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap();
+    assert_eq!(password_of(&current), pending, "the pending password, not a new one");
+    assert!(pg_logs_in(&user, &pending).await);
+}
+
+/// A version the service staged and no createSecret filled: writing it takes the rotation's RotationToken, which
+/// only the function has. `rotate` says so and changes nothing; after `cancel`, it rotates.
+#[tokio::test]
+async fn rotate_leaves_an_unfilled_service_rotation_to_cancel() {
+    let sm = sm().await;
+    let (user, secret_id, initial) = fixture().await;
+    let token = stage_rotation(&sm, &secret_id).await;
+    let before = versions(&sm, &secret_id).await;
+    let output = run(&["rotate", &secret_id], &[], None);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("version {token}")) && stderr.contains("rds-rotator cancel"), "{stderr}");
+    assert_eq!(versions(&sm, &secret_id).await, before);
+    assert!(pg_logs_in(&user, &initial).await);
+
+    let cancelled = run(&["cancel", &secret_id, "--force"], &[], None);
+    assert!(cancelled.status.success(), "{}", text(&cancelled.stderr));
+    let output = run(&["rotate", &secret_id], &[], None);
+    assert!(output.status.success(), "{}", text(&output.stderr));
     let current = secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap();
     assert!(pg_logs_in(&user, &password_of(&current)).await);
 }

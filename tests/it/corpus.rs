@@ -322,6 +322,7 @@ async fn every_hostile_input_is_named_and_changes_nothing() {
                     .client_request_token(token.as_str())
                     .secret_string(*text)
                     .version_stages("AWSPENDING")
+                    .rotation_token(rotation_token_of(&secret_id, &token))
                     .send()
                     .await
                     .unwrap();
@@ -329,8 +330,7 @@ async fn every_hostile_input_is_named_and_changes_nothing() {
             }
             Input::Master(_) => {
                 // createSecret works (it needs no master); setSecret is where the master is used.
-                let create =
-                    json!({"Step": "createSecret", "SecretId": secret_id, "ClientRequestToken": token.as_str()});
+                let create = service_event(&secret_id, token.as_str(), "createSecret");
                 let invocation = LambdaEvent::new(create, Context::default());
                 lambda_handler(&rotator, &Metrics::disabled(), invocation).await.unwrap();
                 "setSecret"
@@ -345,7 +345,7 @@ async fn every_hostile_input_is_named_and_changes_nothing() {
 
         let payload = match &case.input {
             Input::Event(make) => make(&secret_id, token.as_str()),
-            _ => json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token.as_str()}),
+            _ => service_event(&secret_id, token.as_str(), step),
         };
         let result =
             lambda_handler(&rotator, &Metrics::disabled(), LambdaEvent::new(payload, Context::default())).await;

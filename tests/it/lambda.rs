@@ -19,14 +19,12 @@ async fn a_rotation_through_the_lambda_runtime() {
     let secret_id = unique("lambda-secret");
     create_secret(&sm, &secret_id, &pg_secret(&user, initial)).await;
     let token = stage_rotation(&sm, &secret_id).await;
-    let rotation_token = "lambda-rotation-token-not-to-be-logged";
+    // The events as the service sends them: the secret's ARN, and the rotation's RotationToken.
     let mut events: Vec<serde_json::Value> = ["createSecret", "setSecret", "testSecret", "finishSecret"]
         .iter()
-        .map(|step| {
-            serde_json::json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token.as_str(),
-                               "RotationToken": rotation_token})
-        })
+        .map(|step| service_event(&secret_id, token.as_str(), step))
         .collect();
+    let rotation_token = events[0]["RotationToken"].as_str().unwrap().to_owned();
     events.push(serde_json::json!({"Step": "rotateSecret", "SecretId": secret_id, "ClientRequestToken": "x"}));
     let expected = events.len();
     let (address, replies) = fake_runtime_api(events);
@@ -86,7 +84,7 @@ async fn a_rotation_through_the_lambda_runtime() {
     for line in stdout.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
     }
-    for secret in [initial, new.as_str(), rotation_token] {
+    for secret in [initial, new.as_str(), rotation_token.as_str()] {
         assert!(!stdout.contains(secret), "stdout holds {secret:?}");
     }
     // One embedded-metric-format line per step, with the default namespace, beside the log lines.

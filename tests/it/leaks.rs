@@ -10,10 +10,11 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use rds_rotator::internal::logging::{self, LogSettings};
 use rds_rotator::internal::{Metrics, handler::lambda_handler};
 
-fn payload(step: &str, secret_id: &str, token: &str, rotation_token: &str) -> LambdaEvent<serde_json::Value> {
-    let payload = serde_json::json!({
-        "Step": step, "SecretId": secret_id, "ClientRequestToken": token, "RotationToken": rotation_token,
-    });
+/// The event the service sends for `step` (the secret's ARN and the rotation's RotationToken, from the strict layer
+/// in front of moto), its RotationToken kept in `tokens` for the scan.
+fn payload(step: &str, secret_id: &str, token: &str, tokens: &mut Vec<String>) -> LambdaEvent<serde_json::Value> {
+    let payload = service_event(secret_id, token, step);
+    tokens.push(payload["RotationToken"].as_str().expect("a RotationToken").to_owned());
     LambdaEvent::new(payload, Context::default())
 }
 
@@ -43,11 +44,12 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     let rotator = rotator().await;
     let metrics = Metrics::buffer("rds-rotator");
     let rotation_token = "rotation-token-must-not-leak-7f3a";
+    let mut tokens = vec![rotation_token.to_owned()];
 
     // A whole rotation through the Lambda handler.
     let token = stage_rotation(&sm, &secret_id).await;
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        lambda_handler(&rotator, &metrics, payload(step, &secret_id, token.as_str(), rotation_token)).await.unwrap();
+        lambda_handler(&rotator, &metrics, payload(step, &secret_id, token.as_str(), &mut tokens)).await.unwrap();
     }
     let new = password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap());
     assert!(engine.logs_in(&user, &new).await);
@@ -56,12 +58,10 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     engine.set_password(&user, "Drifted-Passw0rd-leak-check").await;
     let token = stage_rotation(&sm, &secret_id).await;
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    lambda_handler(&rotator, &metrics, payload("createSecret", &secret_id, token.as_str(), rotation_token))
-        .await
-        .unwrap();
+    lambda_handler(&rotator, &metrics, payload("createSecret", &secret_id, token.as_str(), &mut tokens)).await.unwrap();
     let pending = password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap());
     let failed =
-        lambda_handler(&rotator, &metrics, payload("setSecret", &secret_id, token.as_str(), rotation_token)).await;
+        lambda_handler(&rotator, &metrics, payload("setSecret", &secret_id, token.as_str(), &mut tokens)).await;
     diagnostics.push(failed.unwrap_err());
     assert_eq!(diagnostics[0].error_type, "CredentialsRejected");
     // ...a pending version that is not JSON, and one that is JSON with a bad key, both holding a password...
@@ -75,11 +75,12 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
             .client_request_token(token.as_str())
             .secret_string(bad)
             .version_stages("AWSPENDING")
+            .rotation_token(rotation_token_of(&secret_id, &token))
             .send()
             .await
             .unwrap();
         let failed =
-            lambda_handler(&rotator, &metrics, payload("testSecret", &secret_id, token.as_str(), rotation_token)).await;
+            lambda_handler(&rotator, &metrics, payload("testSecret", &secret_id, token.as_str(), &mut tokens)).await;
         let diagnostic = failed.unwrap_err();
         assert!(diagnostic.error_message.contains(expected), "{}", diagnostic.error_message);
         diagnostics.push(diagnostic);
@@ -92,6 +93,7 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
     diagnostics.push(lambda_handler(&rotator, &metrics, bad_event).await.unwrap_err());
     assert_eq!(diagnostics[3].error_type, "InvalidEvent");
 
+    let admin_password = env("TEST_PG_ADMIN_PASSWORD");
     let secrets = [
         old,
         new.as_str(),
@@ -100,9 +102,10 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
         "In-Broken-Json-leak-1",
         "In-Bad-Key-leak-2",
         "users-own-secret-value",
-        rotation_token,
-        &env("TEST_PG_ADMIN_PASSWORD"),
-    ];
+        &admin_password,
+    ]
+    .into_iter()
+    .chain(tokens.iter().map(String::as_str));
     // One metrics line per step that ran (not for the event that is none), naming its outcome.
     let metric_lines = metrics.lines();
     let outcomes: Vec<String> = metric_lines
@@ -128,7 +131,8 @@ async fn no_secret_reaches_logs_errors_or_the_statement_log(engine: Engine) {
         if ["createSecret", "setSecret", "testSecret", "finishSecret"].iter().any(|s| message.starts_with(s)) {
             ours += 1;
             let span = &value["span"];
-            assert_eq!(span["secret_id"], secret_id.as_str(), "{line}");
+            let arn = span["secret_id"].as_str().unwrap_or_default();
+            assert!(arn.starts_with("arn:aws:secretsmanager:") && arn.contains(&secret_id), "{line}");
             assert!(span["step"].is_string() && span["token"].is_string(), "{line}");
         }
     }
@@ -176,13 +180,13 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
     let secret = engine.alternating_secret(&user, old, &master);
     create_secret(&sm, &secret_id, &secret).await;
     let rotator = rotator().await;
-    let rotation_token = "rotation-token-alt-leak-91c2";
+    let mut tokens = Vec::new();
 
     let mut generated = Vec::new();
     for _ in 0..2 {
         let token = stage_rotation(&sm, &secret_id).await;
         for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-            lambda_handler(&rotator, &Metrics::disabled(), payload(step, &secret_id, token.as_str(), rotation_token))
+            lambda_handler(&rotator, &Metrics::disabled(), payload(step, &secret_id, token.as_str(), &mut tokens))
                 .await
                 .unwrap();
         }
@@ -196,16 +200,13 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
     let stale = stale.to_string();
     sm.put_secret_value().secret_id(&master).secret_string(stale).send().await.unwrap();
     let token = stage_rotation(&sm, &secret_id).await;
-    lambda_handler(&rotator, &Metrics::disabled(), payload("createSecret", &secret_id, token.as_str(), rotation_token))
+    lambda_handler(&rotator, &Metrics::disabled(), payload("createSecret", &secret_id, token.as_str(), &mut tokens))
         .await
         .unwrap();
     generated.push(password_of(&secret_value(&sm, &secret_id, "AWSPENDING").await.unwrap()));
-    let failed = lambda_handler(
-        &rotator,
-        &Metrics::disabled(),
-        payload("setSecret", &secret_id, token.as_str(), rotation_token),
-    )
-    .await;
+    let failed =
+        lambda_handler(&rotator, &Metrics::disabled(), payload("setSecret", &secret_id, token.as_str(), &mut tokens))
+            .await;
     let diagnostic = failed.unwrap_err();
     assert_eq!(diagnostic.error_type, "MasterSecretError");
     assert!(diagnostic.error_message.contains(&master), "{}", diagnostic.error_message);
@@ -214,8 +215,8 @@ async fn alternating_users_leak_no_secret(engine: Engine) {
     assert!(text.lines().count() > 20, "the capture works: {text}");
     let shown = format!("{diagnostic:?}");
     let statements = engine.statement_log();
-    for secret in [old, &admin_password, wrong, rotation_token].into_iter().chain(generated.iter().map(String::as_str))
-    {
+    let secrets = [old, &admin_password, wrong].into_iter().chain(tokens.iter().map(String::as_str));
+    for secret in secrets.chain(generated.iter().map(String::as_str)) {
         assert!(!text.contains(secret), "a log line holds {secret:?}");
         assert!(!shown.contains(secret), "the Diagnostic holds {secret:?}: {shown}");
     }
