@@ -8,6 +8,12 @@
 //!   wrappers around the secret store and the database engine.
 //! - profile: the parts of a cold start, timed one by one in this process.
 //!
+//! - fleet: many secrets of every kind rotated at once as Lambda runs them (tests/common/fleet.rs): N per kind at a
+//!   concurrency, with throughput, per-step p50/p99 and the servers' peak connections; once at `make test`'s size and
+//!   once at BENCH_FLEET_SECRETS (default 200) per kind and BENCH_FLEET_CONCURRENCY (default 32).
+//! - cost: the billed duration and memory of a rotation, and the Secrets Manager calls it makes, priced per thousand
+//!   rotations next to AWS's Python template.
+//!
 //! BENCH_ROTATIONS (default 20) sets the number of cold rotations per engine; warm rotations are five times as many.
 
 #[path = "../tests/common/mod.rs"]
@@ -23,8 +29,7 @@ use common::runtime_api::{Seen, fake_runtime_api};
 use common::*;
 use rds_rotator::internal::{
     AnySession, AwsSecretStore, Config, DbEngine, Drivers, EngineError, Fetched, Login, LoginOutcome, Parts,
-    RotationEvent, RotationToken, Rotator, SecretMeta, SecretStore, Step, StoreError, Target, Version, VersionId,
-    handler,
+    RotationToken, Rotator, SecretMeta, SecretStore, Step, StoreError, Target, Version, VersionId, handler,
 };
 use secrecy::SecretString;
 
@@ -416,6 +421,7 @@ async fn main() {
     );
     let _ = writeln!(report, "| --- | --- | --- | --- | --- | --- | --- |");
     let mut details = String::new();
+    let mut costs = Vec::new();
     let cases = [Strategy::Single, Strategy::Alternating]
         .into_iter()
         .flat_map(|strategy| [Engine::Postgres, Engine::Mariadb].map(|engine| (engine, strategy)));
@@ -430,6 +436,11 @@ async fn main() {
         };
         let rss = cold.rss_kib.iter().max().copied().unwrap_or(0);
         let name = format!("{engine:?}, {}", strategy.name());
+        // Lambda bills each invocation's duration (init included, for a custom runtime) rounded up to the millisecond.
+        let billed_cold: f64 =
+            cold.steps.iter().map(|step| (cold.init.percentile(0.5) + step.percentile(0.5)).ceil()).sum();
+        let billed_warm: f64 = warm.steps.iter().map(|step| step.percentile(0.5).ceil()).sum();
+        costs.push((name.clone(), billed_cold, billed_warm, describe + get + put + moved));
         let _ = writeln!(
             report,
             "| {name} | {} | {} | {} | {:.1} MiB | {} ({describe} Describe, {get} Get, {put} Put, {moved} UpdateStage) | {logins} |",
@@ -456,6 +467,8 @@ async fn main() {
         report,
         "\nThe reference (AWS's Python template, run the same way, figures from the project's planning, not re-measured here): about 70 ms per warm rotation, about 900 ms with a fresh process per step, about 50 MB of memory."
     );
+    report.push_str(&cost_table(&costs));
+    report.push_str(&fleet_table());
     report.push_str(&details);
     let _ = writeln!(
         report,
@@ -469,6 +482,105 @@ async fn main() {
     std::fs::write(path, &report).unwrap();
     println!("{report}");
     eprintln!("bench: wrote {path}");
+}
+
+/// Prices in us-east-1, first tier (aws.amazon.com/lambda/pricing, aws.amazon.com/secrets-manager/pricing).
+const LAMBDA_ARM64_GB_SECOND: f64 = 0.0000133334;
+const LAMBDA_X86_GB_SECOND: f64 = 0.0000166667;
+const LAMBDA_REQUEST: f64 = 0.20 / 1_000_000.0;
+const SECRETS_MANAGER_CALL: f64 = 0.05 / 10_000.0;
+/// The function's memory (template.yaml, MemorySize), and what AWS's Python template runs with (Lambda's default:
+/// its template sets none).
+const MEMORY_GB: f64 = 128.0 / 1024.0;
+
+/// The cost of a thousand rotations: Lambda's duration (GB-seconds) and requests (4 per rotation), and the Secrets
+/// Manager calls.
+fn per_thousand(billed_ms: f64, gb_second: f64, calls: usize) -> (f64, f64) {
+    let lambda = 1000.0 * (billed_ms / 1000.0 * MEMORY_GB * gb_second + 4.0 * LAMBDA_REQUEST);
+    (lambda, 1000.0 * calls as f64 * SECRETS_MANAGER_CALL)
+}
+
+fn cost_table(costs: &[(String, f64, f64, usize)]) -> String {
+    let mut out = String::from(
+        "\n## Cost per thousand rotations\n\nBilled duration per rotation is the sum of its four invocations' medians above, each rounded up to the \
+         millisecond as Lambda bills it, init included when cold (a custom runtime's init is billed; since August 2025 a \
+         managed runtime's is too). Memory is the configured 128 MB for both (Lambda bills what is configured; the peaks \
+         are 12 MiB here and about 50 MB for Python). Prices: Lambda arm64 $0.0000133334 and x86_64 $0.0000166667 per \
+         GB-second, $0.20 per million requests (4 per rotation); Secrets Manager $0.05 per 10,000 API calls. These are \
+         loopback figures: in a VPC every call and login also waits on the network, which a function making fewer \
+         calls waits on less.\n\n\
+         | rotation | billed duration, cold / warm | memory | Secrets Manager calls | Lambda, cold / warm (arm64) | Secrets Manager | total, cold |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut row = |name: &str, cold: f64, warm: f64, calls: usize, gb_second: f64| {
+        let (lambda_cold, api) = per_thousand(cold, gb_second, calls);
+        let (lambda_warm, _) = per_thousand(warm, gb_second, calls);
+        let _ = writeln!(
+            out,
+            "| {name} | {cold:.0} / {warm:.0} ms | 128 MB | {calls} | ${lambda_cold:.5} / ${lambda_warm:.5} | ${api:.4} | ${:.4} |",
+            lambda_cold + api
+        );
+    };
+    for (name, cold, warm, calls) in costs {
+        row(name, *cold, *warm, *calls, LAMBDA_ARM64_GB_SECOND);
+    }
+    // AWS's Python template (PostgreSQL single user): 14 calls (docs/design.md, "Calls per rotation"); about 900 ms
+    // with a fresh process per step and 70 ms warm (the project's planning figures, not re-measured here); x86_64, as
+    // its template sets no architecture.
+    row("AWS's Python template, single user (x86_64; planning figures)", 900.0, 70.0, 14, LAMBDA_X86_GB_SECOND);
+    out.push_str(
+        "\nAt these sizes the Secrets Manager calls cost more than the function: each call saved is $0.005 per thousand \
+         rotations, and a cold rotation's Lambda duration is a fraction of its requests' price.\n",
+    );
+    out
+}
+
+/// The fleet run at `make test`'s size and at the benchmark's, each on a runtime of its own with two threads.
+fn fleet_table() -> String {
+    let setting = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let full = (setting("BENCH_FLEET_SECRETS", 200), setting("BENCH_FLEET_CONCURRENCY", 32));
+    let mut out = String::from(
+        "\n## A fleet at once\n\nSecrets of every kind (single user and alternating users, on PostgreSQL and on MariaDB, N of each) \
+         rotated at once against one server each, as Lambda runs them: every step its own invocation through the \
+         handler, at most a given number at a time, a failed one retried (tests/common/fleet.rs). Every rotation \
+         converged with the database and AWSCURRENT in agreement, some version of every secret logged in after every \
+         step, and no secret was lost. Per-step times are one invocation each, in milliseconds (p50 / p99), and \
+         include the wait for the emulator behind its strict layer, which serves one request at a time for writes \
+         and is what bounds the run; peak connections are sampled every 25 ms.\n\n\
+         | N per kind (rotations) | concurrency | wall time | rotations/s | retried | createSecret | setSecret | testSecret | finishSecret | peak connections PostgreSQL / MariaDB |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (per_kind, concurrency) in [(6, 8), full] {
+        let run = common::fleet::FleetRun {
+            per_kind,
+            concurrency,
+            engines: vec![Engine::Postgres, Engine::Mariadb],
+            attempts: 10,
+            during: None,
+        };
+        let report = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(run.run())
+        })
+        .join()
+        .expect("the fleet run converged");
+        let steps: Vec<String> = Step::ALL
+            .iter()
+            .map(|step| format!("{:.0} / {:.0}", report.percentile(*step, 0.5), report.percentile(*step, 0.99)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {per_kind} ({}) | {concurrency} | {:.1} s | {:.2} | {} | {} | {} / {} |",
+            report.rotations,
+            report.elapsed.as_secs_f64(),
+            report.throughput(),
+            report.retries,
+            steps.join(" | "),
+            report.pg_peak,
+            report.my_peak
+        );
+    }
+    out
 }
 
 /// What the figures led to, and what bounds them; kept with the generator so every run restates it.
@@ -491,13 +603,15 @@ const NOTES: &str = "
   0.73 MB on PostgreSQL and 0.98 MB on MariaDB; starting and exiting the binary (`--version`) already takes 5 MiB.
   The rest is code and library pages touched by the SDK, TLS and the drivers.
 - **Compiler layout depth**: the step future is boxed once in `handler::handle`, which also keeps it off the stack.
-- **Calls**: 12 Secrets Manager calls and 2 database logins per single-user rotation, the protocol's minimum for
-  this design (docs/design.md, \"Calls per rotation\", explains each). setSecret logs in with AWSCURRENT first, so a
-  normal rotation has no failed login. Alternating users need 17 calls and 4 logins, 5 from a secret's second
+- **Calls**: 11 Secrets Manager calls and 2 database logins per single-user rotation, the protocol's minimum for
+  this design (docs/design.md, \"Calls per rotation\", explains each; createSecret lets PutSecretValue's refusal of a
+  second value tell it the version exists, where it read the version first until 2026-11-30). setSecret logs in with
+  AWSCURRENT first, so a normal rotation has no failed login. Alternating users need 16 calls and 4 logins, 5 from a secret's second
   rotation on (docs/design.md, \"Alternating users\"): setSecret proves AWSCURRENT logs in before the master acts, and
   then that AWSPREVIOUS does as the other user; testSecret takes the pair from the current and pending users
   instead of reading AWSPREVIOUS again.
-- **What bounds the rest**: each call to moto (a Python emulator) takes 1.9-2.3 ms, so 12 calls are 23-28 ms of
+- **What bounds the rest**: each call to moto (a Python emulator, behind the tests' strict layer since 2026-11-30)
+  took 1.9-2.3 ms when measured on an earlier VM, so 11 calls are 21-25 ms of
   every rotation; each PostgreSQL login forks a backend and runs TLS and SCRAM (about 5-6 ms); starting a process
   of this binary takes about 3 ms. These set a floor of about 35 ms warm and 50 ms cold before any of this code
   runs. Between runs on this shared VM, medians move by up to a tenth on a quiet machine and nearly double on a busy one.

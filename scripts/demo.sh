@@ -36,7 +36,7 @@ bold "1. Local servers"
 echo "PostgreSQL $(admin_sql 'SHOW server_version') on $TEST_PG_HOST:$TEST_PG_PORT, password authentication, TLS, every statement logged"
 echo "MariaDB $(maria_admin 'SELECT VERSION()') on $TEST_MARIADB_HOST:$TEST_MARIADB_PORT, password authentication, TLS, general log on"
 echo "TLS certificates for \"$TEST_TLS_HOST\" from a throwaway CA, trusted through DB_EXTRA_CA_BUNDLE"
-echo "Secrets Manager: moto_server at $TEST_MOTO_URL"
+echo "Secrets Manager: moto_server at $TEST_MOTO_URL, behind the real service's rules (tests/strict-secrets-manager.py) at $AWS_ENDPOINT_URL"
 
 bold "2. A database user and its secret (RDS format, no \"ssl\" key: verified TLS, with a key of the user's own)"
 seed_postgres_demo

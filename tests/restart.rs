@@ -5,20 +5,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use rds_rotator::internal::Step;
-
-fn db(action: &str, engine: Engine) {
-    let server = match engine {
-        Engine::Postgres => "postgres",
-        Engine::Mariadb => "mariadb",
-    };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local-servers.sh");
-    let output = Command::new(script).args(["db", action, server]).output().expect("the script runs");
-    assert!(output.status.success(), "db {action} {server}: {}", String::from_utf8_lossy(&output.stderr));
-}
 
 async fn outages(engine: Engine) {
     let sm = sm().await;
@@ -31,9 +19,9 @@ async fn outages(engine: Engine) {
     run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
 
     // Down before setSecret: a clear, transient error, and nothing changed.
-    db("stop", engine);
+    server("stop", engine);
     let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
-    db("start", engine);
+    server("start", engine);
     assert_eq!(err.error_type(), "DatabaseUnavailable", "{err}");
     assert!(err.is_transient());
     let port = engine.secret(&user, "").get("port").unwrap().to_string();
@@ -42,13 +30,13 @@ async fn outages(engine: Engine) {
 
     // Back: the retry sets the password. A restart before testSecret is invisible to it.
     run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap();
-    db("restart", engine);
+    server("restart", engine);
     run_step(&rotator, &secret_id, &token, Step::Test).await.unwrap();
 
     // Down again before finishSecret, which needs no database: the rotation completes.
-    db("stop", engine);
+    server("stop", engine);
     let finished = run_step(&rotator, &secret_id, &token, Step::Finish).await;
-    db("start", engine);
+    server("start", engine);
     finished.unwrap();
     let current = password_of(&secret_value(&sm, &secret_id, "AWSCURRENT").await.unwrap());
     assert!(engine.logs_in(&user, &current).await);

@@ -200,7 +200,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::Timeout => "database did not answer in time",
             EngineErrorKind::Tls => "TLS to the database failed",
             EngineErrorKind::TlsNotOffered => "the database offers no TLS",
-            EngineErrorKind::Busy => "database cannot take a session now",
+            EngineErrorKind::Busy => "database cannot take a session now (at its connection limit, or starting up)",
             EngineErrorKind::LoginRefused => "database refused the session",
             EngineErrorKind::Statement => "database statement failed",
             EngineErrorKind::ReadOnly => "database is read-only",

@@ -20,6 +20,7 @@ macro_rules! on_both_engines {
 pub mod aws_proxy;
 pub mod fake_servers;
 pub mod faults;
+pub mod fleet;
 pub mod runtime_api;
 
 use std::collections::BTreeMap;
@@ -317,6 +318,27 @@ impl Engine {
         }
     }
 
+    /// Whether `name` logs in with `password`, or why the server gave no answer (at its connection limit, down).
+    pub async fn try_logs_in(self, name: &str, password: &str) -> Result<bool, String> {
+        use mysql_async::prelude::Queryable;
+        match self {
+            Engine::Postgres => match pg_connect(name, password).await {
+                Ok(client) => client.simple_query("SELECT 1").await.map(|_| true).map_err(|err| err.to_string()),
+                Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD) => Ok(false),
+                Err(err) => Err(err.to_string()),
+            },
+            Engine::Mariadb => match my_connect(name, password).await {
+                Ok(mut conn) => {
+                    let answer = conn.query_drop("SELECT 1").await.map(|_| true).map_err(|err| err.to_string());
+                    let _ = conn.disconnect().await;
+                    answer
+                }
+                Err(mysql_async::Error::Server(err)) if err.code == 1045 => Ok(false),
+                Err(err) => Err(err.to_string()),
+            },
+        }
+    }
+
     /// The users whose names start with `prefix`, with what the server stores for each.
     pub async fn users(self, prefix: &str) -> BTreeMap<String, Option<String>> {
         match self {
@@ -380,6 +402,18 @@ impl Engine {
         secret["masterarn"] = masterarn.into();
         secret
     }
+}
+
+/// Stops, starts or restarts (`action`) the main server of `engine` with `scripts/local-servers.sh db`. For the test
+/// binaries of their own (tests/restart.rs, tests/limits.rs): every other test would see the outage.
+pub fn server(action: &str, engine: Engine) {
+    let name = match engine {
+        Engine::Postgres => "postgres",
+        Engine::Mariadb => "mariadb",
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local-servers.sh");
+    let output = std::process::Command::new(script).args(["db", action, name]).output().expect("the script runs");
+    assert!(output.status.success(), "db {action} {name}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// The host name the local servers' certificates name.

@@ -109,8 +109,8 @@ async fn matrix(engine: Engine, strategy: Strategy) {
     };
     // The same external calls as the protocol core makes against fakes (src/rotation/tests.rs).
     let expected = match strategy {
-        Strategy::Single => 16,
-        Strategy::Alternating => 26,
+        Strategy::Single => 15,
+        Strategy::Alternating => 25,
     };
     assert_eq!(calls, expected, "a rotation makes {calls} external calls");
 

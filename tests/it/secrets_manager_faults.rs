@@ -19,7 +19,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let proxy = AwsProxy::start(&env("TEST_MOTO_URL"));
+    let proxy = AwsProxy::start(&env("AWS_ENDPOINT_URL"));
     let rotator = rotator_with(&[("SECRETS_MANAGER_ENDPOINT", &proxy.url), ("CONNECT_TIMEOUT_SECONDS", "1")]).await;
     let user = unique("smf");
     Engine::Postgres.create_user(&user, "initial-Passw0rd").await;

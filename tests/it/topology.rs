@@ -494,7 +494,7 @@ async fn drifted_master(managed: bool, by_host: bool) -> (BreakGlass, String) {
     pg_set_password(&user, "Drifted-Passw0rd-by-hand").await;
     let names = if by_host { json!({"host": endpoint, "port": 5432}) } else { json!({"dbInstanceIdentifier": id}) };
     let secret_id = new_secret(&secret_for(&user, names)).await;
-    let proxy = AwsProxy::start(&env("TEST_MOTO_URL"));
+    let proxy = AwsProxy::start(&env("AWS_ENDPOINT_URL"));
     (BreakGlass { proxy, user, secret_id, id }, map_to_writer(&endpoint))
 }
 
