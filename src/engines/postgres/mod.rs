@@ -422,6 +422,11 @@ impl PgSession {
             );
             return EngineError::new(EngineErrorKind::Timeout, &self.target, detail);
         }
+        // The server shutting down or restarting under the session (a reboot, a failover): the retry finds it back.
+        if matches!(*db.code(), SqlState::ADMIN_SHUTDOWN | SqlState::CRASH_SHUTDOWN | SqlState::CANNOT_CONNECT_NOW) {
+            let detail = format!("{what}: the server is shutting down or restarting (SQLSTATE {})", db.code().code());
+            return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
+        }
         let hint = match *db.code() {
             SqlState::INSUFFICIENT_PRIVILEGE => {
                 ": the user lacks the privilege for it (on RDS with rds.restrict_password_commands on, membership \
