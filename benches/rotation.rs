@@ -610,11 +610,14 @@ const NOTES: &str = "
   rotation on (docs/design.md, \"Alternating users\"): setSecret proves AWSCURRENT logs in before the master acts, and
   then that AWSPREVIOUS does as the other user; testSecret takes the pair from the current and pending users
   instead of reading AWSPREVIOUS again.
-- **What bounds the rest**: each call to moto (a Python emulator, behind the tests' strict layer since 2026-11-30)
-  took 1.9-2.3 ms when measured on an earlier VM, so 11 calls are 21-25 ms of
-  every rotation; each PostgreSQL login forks a backend and runs TLS and SCRAM (about 5-6 ms); starting a process
-  of this binary takes about 3 ms. These set a floor of about 35 ms warm and 50 ms cold before any of this code
-  runs. Between runs on this shared VM, medians move by up to a tenth on a quiet machine and nearly double on a busy one.
+- **What bounds the rest**: each call to moto (a Python emulator) took 1.9-2.3 ms when measured on an earlier VM, so
+  11 calls are 21-25 ms of every rotation; each PostgreSQL login forks a backend and runs TLS and SCRAM (about
+  5-6 ms); starting a process of this binary takes about 3 ms. These set a floor of about 35 ms warm and 50 ms cold
+  before any of this code runs. Between runs on this shared VM, medians move by up to a tenth on a quiet machine and
+  nearly double on a busy one.
+- **The strict layer** (since 2026-11-30): every call goes through `tests/strict-secrets-manager.py` in front of
+  moto, a second Python hop that also looks before each `PutSecretValue` and `UpdateSecretVersionStage` and lets one
+  write through at a time. Times from before that date are not comparable with these; the fleet run is bound by it.
 ";
 
 async fn my_version() -> String {

@@ -46,6 +46,10 @@ READS = {
 }
 
 
+# Requests to moto at a time.
+UPSTREAM = 48
+
+
 class ReadWriteLock:
     """Many readers or one writer; a waiting writer holds off new readers, so moves are not starved."""
 
@@ -103,6 +107,7 @@ class Layer:
         self.rotations = {}
         self.rotations_lock = threading.Lock()
         self.log_file = open(log, "a", buffering=1) if log else None
+        self.upstream_slots = threading.BoundedSemaphore(UPSTREAM)
         self.refused = 0
 
     def log(self, text):
@@ -113,14 +118,25 @@ class Layer:
 
     def forward(self, method, path, headers, body):
         """Sends one request to moto, on a connection of its own (moto closes each), and returns (status, headers,
-        body). No retry: a write moto applied must not be sent twice."""
-        conn = http.client.HTTPConnection(*self.upstream, timeout=120)
-        try:
-            conn.request(method, path, body=body, headers=headers)
-            reply = conn.getresponse()
-            return reply.status, reply.getheaders(), reply.read()
-        finally:
-            conn.close()
+        body). At most UPSTREAM requests at a time, so that a fleet's burst does not overflow moto's accept queue; a
+        connection moto refuses is tried again (nothing was sent on it), a relayed request never (a write moto
+        applied must not be sent twice)."""
+        with self.upstream_slots:
+            for attempt in range(20):
+                conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+                try:
+                    conn.connect()
+                except OSError:
+                    conn.close()
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    reply = conn.getresponse()
+                    return reply.status, reply.getheaders(), reply.read()
+                finally:
+                    conn.close()
+        raise OSError("moto_server accepts no connection")
 
     def call(self, operation, params, auth):
         """A Secrets Manager call of this layer's own (to look before deciding); returns (status, JSON)."""
@@ -285,6 +301,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          ("x-amzn-RequestId", str(uuid.uuid4()))], data)
 
     def handle_any(self):
+        try:
+            self.serve()
+        except (OSError, http.client.HTTPException) as err:
+            # moto failed under the request: a server error the client retries, never a dropped connection.
+            self.layer.log(f"upstream failure: {type(err).__name__}")
+            data = json.dumps({"__type": "ServiceUnavailable", "message": "moto_server did not answer"}).encode()
+            self.reply(503, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "ServiceUnavailable")],
+                       data)
+
+    def serve(self):
         layer = self.layer
         data = self.body()
         if self.path.startswith("/strict/"):
@@ -342,7 +368,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 256
+    request_queue_size = 1024  # a fleet's rotations start at once
 
 
 def main():
