@@ -546,10 +546,11 @@ fn label(version: Version<'_>) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
+/// createSecret's answer when the token's version already has a value.
 fn already_created() -> Outcome {
     info!("createSecret: the AWSPENDING version already has a value, nothing to do");
     Outcome::AlreadyCreated
 }
+
+#[cfg(test)]
+mod tests;

@@ -112,10 +112,7 @@ async fn version_logs_in(sm: &SmClient, secret: &Rotated, stage: &str) -> bool {
     loop {
         match secret.engine.try_logs_in(user, &password).await {
             Ok(answer) => return answer,
-            Err(err) if Instant::now() < deadline => {
-                let _ = err;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(err) => panic!("{}: no answer from the server for a minute: {err}", secret.id),
         }
     }
