@@ -379,7 +379,7 @@ fn machine() -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     // cargo bench passes --bench; there are no options.
-    let rotations: usize = std::env::var("BENCH_ROTATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
+    let rotations = setting("BENCH_ROTATIONS", 20);
     let mut report = String::new();
     let _ = writeln!(
         report,
@@ -537,7 +537,6 @@ fn cost_table(costs: &[(String, f64, f64, usize)]) -> String {
 
 /// The fleet run at `make test`'s size and at the benchmark's, each on a runtime of its own with two threads.
 fn fleet_table() -> String {
-    let setting = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let full = (setting("BENCH_FLEET_SECRETS", 200), setting("BENCH_FLEET_CONCURRENCY", 32));
     let mut out = String::from(
         "\n## A fleet at once\n\nSecrets of every kind (single user and alternating users, on PostgreSQL and on MariaDB, N of each) \

@@ -155,8 +155,6 @@ async fn peak_connections(done: Arc<AtomicBool>) -> (i64, i64) {
 impl FleetRun {
     /// `SCALE_SECRETS` and `SCALE_CONCURRENCY` override the sizes.
     pub fn from_env(per_kind: usize, concurrency: usize) -> FleetRun {
-        let setting =
-            |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
         FleetRun {
             per_kind: setting("SCALE_SECRETS", per_kind),
             concurrency: setting("SCALE_CONCURRENCY", concurrency),

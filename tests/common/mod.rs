@@ -82,6 +82,11 @@ pub fn pg_port() -> u16 {
     env("TEST_PG_PORT").parse().expect("TEST_PG_PORT is a port")
 }
 
+/// A count from the environment variable `name` (a run's size), or `default`.
+pub fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
 /// A name no other test (or earlier run against the same servers) uses.
 pub fn unique(prefix: &str) -> String {
     let suffix: u64 = rand::rng().random();
