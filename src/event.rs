@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::domain::{RotationToken, Step, VersionId};
+use crate::domain::{RotationToken, Step, VersionId, shown};
 
 /// The payload of one invocation.
 #[derive(Clone, Debug)]
@@ -21,9 +21,9 @@ pub struct RotationEvent {
 /// Why an event was refused. Names the field, never echoes `RotationToken`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
-    #[error("{0}")]
+    #[error("{}", shown(.0))]
     Unreadable(String),
-    #[error("the event is not valid JSON: {0}")]
+    #[error("the event is not valid JSON: {}", shown(.0))]
     NotJson(String),
     #[error("the event must be a JSON object")]
     NotAnObject,

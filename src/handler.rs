@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span};
 
+use crate::domain::text;
 use crate::engines::DbEngine;
 use crate::event::RotationEvent;
 use crate::metrics::{Metrics, StepReport};
@@ -46,7 +47,8 @@ async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
     event: &RotationEvent,
     deadline: Option<Instant>,
 ) -> (Result<Outcome, Error>, StepFacts, Duration) {
-    let span = info_span!("rotation", secret_id = %event.secret_id, step = %event.step, token = %event.token);
+    let span =
+        info_span!("rotation", secret_id = %text::shown(&event.secret_id), step = %event.step, token = %event.token);
     async {
         let started = Instant::now();
         let mut facts = StepFacts::default();
@@ -118,6 +120,9 @@ pub async fn lambda_handler<S: SecretStore, E: DbEngine, R: RdsApi>(
 
 impl From<Error> for Diagnostic {
     fn from(err: Error) -> Diagnostic {
-        Diagnostic { error_type: err.error_type().to_owned(), error_message: err.to_string() }
+        // The error's Display shows every outside string as data already; escaped whole once more here, because
+        // the message goes on to the service and its console, where no writer of ours stands in between.
+        let error_message = text::escaped(&err.to_string()).into_owned();
+        Diagnostic { error_type: err.error_type().to_owned(), error_message }
     }
 }

@@ -43,7 +43,7 @@ pub struct DbCluster {
 
 /// An RDS API call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("RDS {operation} for {id} failed: {message}")]
+#[error("RDS {operation} for {} failed: {}", crate::domain::shown(.id), crate::domain::shown(.message))]
 pub struct RdsError {
     pub operation: &'static str,
     pub id: String,

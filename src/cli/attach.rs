@@ -2,9 +2,8 @@
 //! passes (`fleet/attach.rs`), lists the others with the first problem found and what to fix, and ends with a
 //! summary. Exit status 1 unless every secret was attached.
 
-use std::io::Write;
-
 use super::CliError;
+use super::out::Out;
 use crate::app::Parts;
 use crate::fleet::Fleet;
 use crate::fleet::attach::Attached;
@@ -19,7 +18,7 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
     let catalog = parts.catalog();
     let rotator = parts.rotator();
     let fleet = Fleet { catalog: &catalog, rotator: &rotator };
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     let schedule = attach.rules.describe().unwrap_or_default();
     let now = if attach.rotate_now { "rotating now" } else { "first rotation on schedule" };
     let _ = writeln!(out, "attach {} secret(s) to {} ({schedule}, {now})", secrets.len(), attach.function);
@@ -31,19 +30,16 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
             Attached::Attached { replaced: Some(previous) } => {
                 writeln!(out, "  attached  {secret} (it was rotated by {previous} until now)")
             }
-            Attached::Refused(failure) => writeln!(
-                out,
-                "  refused   {secret}: {}: {} [{}]\n            fix: {}",
-                failure.check,
-                failure.error,
-                failure.error.error_type(),
-                failure.fix()
-            ),
-            Attached::InProgress { version } => writeln!(
-                out,
-                "  refused   {secret}: a rotation is in progress (version {version} is AWSPENDING)\n            \
-                 fix: let it finish, or end it with rds-rotator cancel {secret}"
-            ),
+            Attached::Refused(failure) => {
+                let (check, error, error_type) = (failure.check, &failure.error, failure.error.error_type());
+                let _ = writeln!(out, "  refused   {secret}: {check}: {error} [{error_type}]");
+                writeln!(out, "            fix: {}", failure.fix())
+            }
+            Attached::InProgress { version } => {
+                let _ =
+                    writeln!(out, "  refused   {secret}: a rotation is in progress (version {version} is AWSPENDING)");
+                writeln!(out, "            fix: let it finish, or end it with rds-rotator cancel {secret}")
+            }
             Attached::Failed(err) => writeln!(out, "  failed    {secret}: {err}"),
         };
         attached += usize::from(outcome.attached());

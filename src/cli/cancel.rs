@@ -3,9 +3,8 @@
 //! A pending version younger than `STUCK_AFTER` may belong to a step still running, which could set its password
 //! after the label is gone: refused unless `--force`.
 
-use std::io::Write;
-
 use super::CliError;
+use super::out::Out;
 use crate::app::Parts;
 use crate::domain::Timestamp;
 use crate::fleet::status::{STUCK_AFTER, pending_version};
@@ -38,6 +37,6 @@ pub(super) async fn run(secret_id: &str, force: bool) -> Result<(), CliError> {
         }
     }
     let outcome = parts.rotator().cancel(secret_id).await?;
-    let _ = writeln!(std::io::stdout().lock(), "cancel {secret_id}: {outcome}");
+    let _ = writeln!(Out::stdout(), "cancel {secret_id}: {outcome}");
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::CliError;
+use super::out::Out;
 use crate::app::Parts;
 use crate::logging::{self, LogSettings};
 use crate::rotation::preflight::Report;
@@ -15,13 +16,12 @@ pub(super) async fn run(secret_id: &str) -> Result<bool, CliError> {
     let config = super::config_from_env()?;
     let rotator = Parts::new(&config).await?.rotator();
     let report = rotator.preflight(secret_id).await;
-    let mut out = std::io::stdout().lock();
-    let _ = print(&mut out, secret_id, &report);
+    let _ = print(&mut Out::stdout(), secret_id, &report);
     Ok(report.passed())
 }
 
 /// The report, one line per finding; a failure with its error type (the one the rotation would report) and a fix.
-fn print(out: &mut impl Write, secret_id: &str, report: &Report) -> std::io::Result<()> {
+fn print(out: &mut Out<impl Write>, secret_id: &str, report: &Report) -> std::io::Result<()> {
     writeln!(out, "check {secret_id}")?;
     for finding in &report.findings {
         let status = if finding.note { "note" } else { "ok" };

@@ -14,6 +14,7 @@
 mod attach;
 mod cancel;
 mod check;
+mod out;
 mod rotate;
 mod status;
 
@@ -24,6 +25,8 @@ use std::process::ExitCode;
 
 use lambda_runtime::service_fn;
 use tracing::{error, warn};
+
+use out::Out;
 
 use crate::app::{self, AwsRotator};
 use crate::config::{Config, ConfigError};
@@ -132,7 +135,8 @@ pub async fn main() -> ExitCode {
     let args: Vec<String> = match std::env::args_os().skip(1).map(|arg| arg.into_string()).collect() {
         Ok(args) => args,
         Err(arg) => {
-            eprintln!("rds-rotator: the argument {arg:?} is not UTF-8\n\n{USAGE}");
+            let _ = writeln!(Out::stderr(), "rds-rotator: the argument {arg:?} is not UTF-8");
+            usage_to_stderr();
             return ExitCode::from(2);
         }
     };
@@ -140,7 +144,8 @@ pub async fn main() -> ExitCode {
     let command = match parse_args(&args, in_lambda, std::io::stdin().is_terminal()) {
         Ok(command) => command,
         Err(problem) => {
-            eprintln!("rds-rotator: {problem}\n\n{USAGE}");
+            let _ = writeln!(Out::stderr(), "rds-rotator: {problem}");
+            usage_to_stderr();
             return ExitCode::from(2);
         }
     };
@@ -148,7 +153,7 @@ pub async fn main() -> ExitCode {
     match command {
         Command::Lambda => Box::pin(lambda()).await,
         Command::Help => {
-            print!("{USAGE}");
+            let _ = Out::stdout().own(USAGE);
             ExitCode::SUCCESS
         }
         Command::Version => {
@@ -362,7 +367,7 @@ async fn step(source: EventSource) -> Result<(), CliError> {
     let event = RotationEvent::from_json(&text)?;
     let rotator = rotator_from_env().await?;
     let outcome = handler::handle(&rotator, &event).await?;
-    println!("{}: {outcome}", event.step);
+    let _ = writeln!(Out::stdout(), "{}: {outcome}", event.step);
     Ok(())
 }
 
@@ -395,14 +400,22 @@ fn report(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Usage(problem)) => {
-            eprintln!("rds-rotator: {problem}\n\n{USAGE}");
+            let _ = writeln!(Out::stderr(), "rds-rotator: {problem}");
+            usage_to_stderr();
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("rds-rotator: {} [{}]", err, err.error_type());
+            let _ = writeln!(Out::stderr(), "rds-rotator: {} [{}]", err, err.error_type());
             ExitCode::FAILURE
         }
     }
+}
+
+/// The usage after a blank line, on stderr (bad usage).
+fn usage_to_stderr() {
+    let mut err = Out::stderr();
+    let _ = err.own("\n");
+    let _ = err.own(USAGE);
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::io::Write;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::CliError;
+use super::out::Out;
 use crate::app::Parts;
 use crate::domain::{AWSPENDING, RotationToken, Step, VersionId};
 use crate::event::{EventError, RotationEvent};
@@ -69,7 +70,7 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let config = super::config_from_env()?;
     let parts = Parts::new(&config).await?;
     let store = &parts.store;
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     let before = store.describe(secret_id).await?;
     // A version RotateSecret staged and createSecret never filled is the service's rotation's: writing it may take
     // the RotationToken the service gave that rotation, which only its function receives.
@@ -117,7 +118,7 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn write_versions(out: &mut impl Write, when: &str, meta: &SecretMeta) {
+fn write_versions(out: &mut Out<impl Write>, when: &str, meta: &SecretMeta) {
     let _ = writeln!(out, "versions {when}:");
     let mut labelled: Vec<_> = meta.versions.iter().filter(|(_, labels)| !labels.is_empty()).collect();
     labelled.sort_by_key(|(_, labels)| labels.iter().map(|l| l.as_str()).min().unwrap_or_default().to_owned());

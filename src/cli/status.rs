@@ -7,8 +7,9 @@ use std::io::{IsTerminal, Write};
 use serde_json::{Value, json};
 
 use super::CliError;
+use super::out::Out;
 use crate::app::Parts;
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, text};
 use crate::fleet::Fleet;
 use crate::fleet::status::{Progress, Row, Selection};
 use crate::logging::{self, LogSettings};
@@ -66,7 +67,7 @@ pub(super) async fn run(args: StatusArgs) -> Result<bool, CliError> {
             format!("no secret here has {function} as its rotation function (check the name, account and Region)"),
         ));
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     let _ = if args.json { print_json(&mut out, &selection, at, &rows) } else { print_table(&mut out, at, &rows) };
     Ok(rows.iter().all(|row| row.problems.is_empty()))
 }
@@ -85,7 +86,7 @@ fn selection(args: &StatusArgs) -> Result<Selection, String> {
     }
 }
 
-fn print_table(out: &mut impl Write, at: Timestamp, rows: &[Row]) -> std::io::Result<()> {
+fn print_table(out: &mut Out<impl Write>, at: Timestamp, rows: &[Row]) -> std::io::Result<()> {
     let short = |t: Option<Timestamp>| t.map_or("-".to_owned(), |t| t.to_string()[..16].replace('T', " "));
     let table: Vec<[String; 8]> = rows
         .iter()
@@ -102,7 +103,9 @@ fn print_table(out: &mut impl Write, at: Timestamp, rows: &[Row]) -> std::io::Re
                 (None, true) => "ok".to_owned(),
             };
             let last = short(row.listed.last_rotated);
+            // Escaped before the widths are measured: a cell is as wide as it shows.
             [row.listed.name.clone(), engine, strategy, endpoint, rotation, last, short(row.due), state]
+                .map(|cell| text::escaped(&cell).into_owned())
         })
         .collect();
     let header = ["SECRET", "ENGINE", "STRATEGY", "ENDPOINT", "ROTATION", "LAST ROTATED", "NEXT DUE", "STATE"];
@@ -174,7 +177,7 @@ fn summary(rows: &[Row]) -> String {
     text
 }
 
-fn print_json(out: &mut impl Write, selection: &Selection, at: Timestamp, rows: &[Row]) -> std::io::Result<()> {
+fn print_json(out: &mut Out<impl Write>, selection: &Selection, at: Timestamp, rows: &[Row]) -> std::io::Result<()> {
     let time = |t: Option<Timestamp>| t.map_or(Value::Null, |t| Value::String(t.to_string()));
     let secrets: Vec<Value> = rows
         .iter()
@@ -245,7 +248,7 @@ fn print_json(out: &mut impl Write, selection: &Selection, at: Timestamp, rows: 
         "summary": summary(rows),
         "ok": rows.iter().all(|row| row.problems.is_empty()),
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&document).unwrap_or_default())
+    out.json(&document)
 }
 
 /// `--at`: an RFC 3339 time, or `+N` days (`d`) or hours (`h`) from now.

@@ -5,6 +5,7 @@
 mod engine;
 mod names;
 mod target;
+pub(crate) mod text;
 mod time;
 mod versions;
 
@@ -12,6 +13,7 @@ pub use engine::EngineKind;
 pub(crate) use engine::Family;
 pub use names::{Login, Password, UserName};
 pub use target::{Target, TlsChoice};
+pub(crate) use text::{server_message, shown};
 pub use time::Timestamp;
 pub(crate) use versions::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Strategy};
 pub use versions::{RotationToken, Step, VersionId};

@@ -44,6 +44,7 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        // The host may come from the RDS API or a server as well as from a secret: shown as data.
+        write!(f, "{}:{}", super::shown(&self.host), self.port)
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use drivers::{AnySession, Drivers};
 
-use crate::domain::{Login, Password, Target, UserName};
+use crate::domain::{Login, Password, Target, UserName, shown};
 pub use crate::tls::CertificateDates;
 
 /// The answer to a login attempt that reached the server.
@@ -149,13 +149,16 @@ pub struct Alternate<'a> {
 /// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
 /// and read-only statements, and for a statement that carried a password only its error code and a fixed text.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind} at {host}:{port}: {detail}")]
+#[error("{kind} at {}:{port}: {}", shown(.host), shown(.detail))]
 pub struct EngineError {
     pub kind: EngineErrorKind,
     pub host: String,
     pub port: u16,
     pub detail: String,
 }
+
+/// The most characters an `EngineError`'s detail keeps.
+const MAX_DETAIL: usize = 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineErrorKind {
@@ -183,8 +186,15 @@ pub enum EngineErrorKind {
 }
 
 impl EngineError {
+    /// An error at `at`. The detail is cut to `MAX_DETAIL` characters: it may carry a server's words, and a server
+    /// chooses how many (each engine also bounds a server's message where it quotes one, `server_message`).
     pub fn new(kind: EngineErrorKind, at: &Target, detail: impl Into<String>) -> EngineError {
-        EngineError { kind, host: at.host.clone(), port: at.port, detail: detail.into() }
+        let mut detail = detail.into();
+        if let Some((cut, _)) = detail.char_indices().nth(MAX_DETAIL) {
+            detail.truncate(cut);
+            detail.push('…');
+        }
+        EngineError { kind, host: at.host.clone(), port: at.port, detail }
     }
 
     /// Whether a later retry of the rotation may succeed without anyone changing anything.

@@ -1,7 +1,7 @@
 //! The one error type. Variants are named by what the operator does next; messages name the secret, the version,
 //! the key, the host — never a password, a secret's JSON or a `RotationToken`.
 
-use crate::domain::{Target, UserName, VersionId};
+use crate::domain::{Target, UserName, VersionId, shown};
 use crate::engines::EngineError;
 use crate::event::EventError;
 use crate::password::PasswordError;
@@ -17,7 +17,7 @@ pub enum Error {
     Event(#[from] EventError),
 
     /// The version labels forbid this step (rotation disabled, unknown token, token not pending).
-    #[error("secret {secret_id}: {source}")]
+    #[error("secret {}: {source}", shown(.secret_id))]
     Stage {
         secret_id: String,
         #[source]
@@ -25,7 +25,7 @@ pub enum Error {
     },
 
     /// A version's value is not a usable RDS secret: fix the secret.
-    #[error("secret {secret_id}, {version} version: {source}")]
+    #[error("secret {}, {version} version: {source}", shown(.secret_id))]
     SecretShape {
         secret_id: String,
         version: &'static str,
@@ -34,42 +34,44 @@ pub enum Error {
     },
 
     /// A version the step needs has no value.
-    #[error("secret {secret_id}: {what}")]
+    #[error("secret {}: {}", shown(.secret_id), shown(.what))]
     MissingVersion { secret_id: String, what: String },
 
     /// The pending version points somewhere else than the current one: refuse rather than change another user.
     #[error(
-        "secret {secret_id}: the AWSPENDING version {token} has another \"{key}\" than AWSCURRENT; \
-         refusing to change a password on a different database or user"
+        "secret {}: the AWSPENDING version {token} has another \"{key}\" than AWSCURRENT; \
+         refusing to change a password on a different database or user",
+        shown(.secret_id)
     )]
     PendingMismatch { secret_id: String, token: VersionId, key: &'static str },
 
     /// The database refused every credential tried: the password drifted out of band.
-    #[error("database {target} refused user {user} with the {tried} password{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error("database {target} refused user {user} with the {tried} password{}", hint.as_ref().map(|h| format!(" ({})", shown(h))).unwrap_or_default())]
     CredentialsRejected { user: UserName, target: Target, tried: &'static str, hint: Option<String> },
 
     /// Alternating users: the master secret cannot be used.
-    #[error("secret {secret_id}: master secret {masterarn} {problem}")]
+    #[error("secret {}: master secret {} {}", shown(.secret_id), shown(.masterarn), shown(.problem))]
     MasterSecret { secret_id: String, masterarn: String, problem: String },
 
     /// Alternating users: the other user exists, and nothing shows this secret made it.
     #[error(
-        "secret {secret_id}: user {user} exists but was not created by rds-rotator as the alternate of {of}; \
-         refusing to change it (drop or rename it, or rotate {of} another way)"
+        "secret {}: user {user} exists but was not created by rds-rotator as the alternate of {of}; \
+         refusing to change it (drop or rename it, or rotate {of} another way)",
+        shown(.secret_id)
     )]
     AlternateConflict { secret_id: String, user: UserName, of: UserName },
 
     /// Alternating users: a user of the pair may not be rotated this way (the master user, an account
     /// administrator, or a user the secret cannot prove it holds).
-    #[error("secret {secret_id}: alternating users refuse user {user}: {problem}")]
+    #[error("secret {}: alternating users refuse user {user}: {}", shown(.secret_id), shown(.problem))]
     AlternateRefused { secret_id: String, user: UserName, problem: String },
 
     /// Alternating users: the other user's name cannot be formed.
-    #[error("secret {secret_id}: the alternate of user {user} would be {alternate:?}, which {problem}")]
+    #[error("secret {}: the alternate of user {user} would be {alternate:?}, which {}", shown(.secret_id), shown(.problem))]
     AlternateName { secret_id: String, user: UserName, alternate: String, problem: String },
 
     /// The RDS API does not say where the secret's database is (no such instance or cluster, no endpoint yet).
-    #[error("secret {secret_id}: {problem}")]
+    #[error("secret {}: {}", shown(.secret_id), shown(.problem))]
     Topology { secret_id: String, problem: String },
 
     /// The new password did not start working where applications connect (a reader endpoint or a replica) in
@@ -82,7 +84,7 @@ pub enum Error {
     NotPropagated { user: UserName, target: Target, waited: std::time::Duration },
 
     /// Break-glass was needed but cannot be done, or did not take effect.
-    #[error("secret {secret_id}: break-glass master reset: {problem}")]
+    #[error("secret {}: break-glass master reset: {}", shown(.secret_id), shown(.problem))]
     BreakGlass { secret_id: String, problem: String },
 
     /// The step would have outlived the invocation: it stopped before Lambda's deadline. The service's retry
@@ -153,6 +155,9 @@ mod tests {
     use super::*;
     use crate::domain::EngineKind;
     use crate::engines::EngineErrorKind;
+
+    const MAX_DETAIL_FOR_TESTS: usize = 1_000;
+
     #[test]
     fn error_types_are_stable() {
         let target = Target {
@@ -170,5 +175,38 @@ mod tests {
         let disabled = Error::Stage { secret_id: "s".into(), source: StageError::RotationDisabled };
         assert_eq!(disabled.error_type(), "RotationDisabled");
         assert!(!disabled.is_transient());
+    }
+
+    /// What a secret's writer or a server wrote shows as data in every message, and a server's words are bounded.
+    #[test]
+    fn messages_show_outside_text_as_data() {
+        let hostile = "m\u{1b}]52;c;aGk=\u{7}\r\n\u{9b}\u{202e}";
+        let target = Target {
+            engine: EngineKind::Postgres,
+            host: format!("db{hostile}"),
+            port: 5432,
+            dbname: None,
+            tls: crate::domain::TlsChoice::Secret(None),
+            tls_server_name: None,
+        };
+        let errors = [
+            Error::MasterSecret { secret_id: hostile.into(), masterarn: hostile.into(), problem: hostile.into() },
+            Error::Topology { secret_id: hostile.into(), problem: hostile.into() },
+            Error::MissingVersion { secret_id: hostile.into(), what: hostile.into() },
+            Error::Db(EngineError::new(EngineErrorKind::LoginRefused, &target, hostile)),
+            Error::CredentialsRejected {
+                user: UserName::new("u\u{202e}").unwrap(),
+                target: target.clone(),
+                tried: "AWSCURRENT",
+                hint: Some(hostile.into()),
+            },
+        ];
+        for err in errors {
+            let text = err.to_string();
+            assert!(!text.chars().any(crate::domain::text::is_special), "{text:?}");
+            assert!(text.contains("\\u{1b}]52"), "{text}");
+        }
+        let long = EngineError::new(EngineErrorKind::LoginRefused, &target, "x".repeat(5_000));
+        assert_eq!(long.detail.chars().count(), MAX_DETAIL_FOR_TESTS + 1);
     }
 }

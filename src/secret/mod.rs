@@ -55,7 +55,7 @@ pub enum ShapeError {
     NotAnObject,
     #[error("the secret has no \"{0}\" key")]
     Missing(&'static str),
-    #[error("the secret's \"{key}\" {problem}")]
+    #[error("the secret's \"{key}\" {}", crate::domain::shown(.problem))]
     Invalid { key: &'static str, problem: String },
     #[error(
         "the secret has no \"engine\" key and the function has no DEFAULT_ENGINE: \

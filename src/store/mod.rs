@@ -9,7 +9,7 @@ use std::future::Future;
 
 use secrecy::SecretString;
 
-use crate::domain::{AWSCURRENT, AWSPENDING, RotationToken, VersionId};
+use crate::domain::{AWSCURRENT, AWSPENDING, RotationToken, VersionId, shown};
 
 /// What `DescribeSecret` says about rotation and versions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub trait SecretStore: Send + Sync {
 
 /// A failed Secrets Manager call: which call, on which secret, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("Secrets Manager {operation} for secret {secret_id} failed: {message}")]
+#[error("Secrets Manager {operation} for secret {} failed: {}", shown(.secret_id), shown(.message))]
 pub struct StoreError {
     pub operation: &'static str,
     pub secret_id: String,

@@ -29,6 +29,7 @@ mod rotation;
 mod scale;
 mod secrets_manager_faults;
 mod service_rules;
+mod terminal;
 mod tls;
 mod topology;
 mod trust;

@@ -30,7 +30,7 @@ use super::{
     AccountAdmin, Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, Preflight,
     RotationSession,
 };
-use crate::domain::{Login, Password, Target, TlsChoice, UserName};
+use crate::domain::{Login, Password, Target, TlsChoice, UserName, server_message};
 use crate::engines::sql::Sql;
 use crate::tls::{self, Tls, TlsMode};
 
@@ -462,10 +462,11 @@ impl MySession {
         match err {
             mysql_async::Error::Server(server) if server.code == code::TABLE_ACCESS_DENIED => self.read_error(format!(
                 "{what}: {} (MySQL error {}); the master needs SELECT on the mysql schema",
-                server.message, server.code
+                server_message(&server.message),
+                server.code
             )),
             mysql_async::Error::Server(server) if !is_timeout(server.code) => {
-                self.read_error(format!("{what}: {} (MySQL error {})", server.message, server.code))
+                self.read_error(format!("{what}: {} (MySQL error {})", server_message(&server.message), server.code))
             }
             other => self.statement_error(other, what),
         }
@@ -554,7 +555,7 @@ fn login_failure(at: &Target, err: mysql_async::Error, tls: &Tls) -> Result<Logi
                 _ => EngineErrorKind::LoginRefused,
             };
             // Login errors carry no statement: the server's message is safe and says the most.
-            (kind, format!("{} (MySQL error {})", server.message, server.code))
+            (kind, format!("{} (MySQL error {})", server_message(&server.message), server.code))
         }
         mysql_async::Error::Io(IoError::Io(io)) if io.kind() == std::io::ErrorKind::TimedOut => {
             (EngineErrorKind::Timeout, io.to_string())
@@ -562,7 +563,7 @@ fn login_failure(at: &Target, err: mysql_async::Error, tls: &Tls) -> Result<Logi
         mysql_async::Error::Io(IoError::Io(io)) => (EngineErrorKind::Unreachable, io.to_string()),
         mysql_async::Error::Io(IoError::Tls(tls)) => (EngineErrorKind::Tls, tls.to_string()),
         mysql_async::Error::Driver(driver) => (EngineErrorKind::Unreachable, driver.to_string()),
-        other => (EngineErrorKind::LoginRefused, other.to_string()),
+        other => (EngineErrorKind::LoginRefused, server_message(&other.to_string())),
     };
     Err(EngineError::new(kind, at, detail))
 }

@@ -27,7 +27,7 @@ use super::{
     AccountAdmin, Alternate, DbEngine, DbSession, EngineError, EngineErrorKind, LoginOutcome, Preflight,
     RotationSession,
 };
-use crate::domain::{Login, Password, Target, TlsChoice, UserName};
+use crate::domain::{Login, Password, Target, TlsChoice, UserName, server_message};
 use crate::engines::sql::Sql;
 use crate::tls::{self, Tls};
 
@@ -484,14 +484,14 @@ fn login_failure(at: &Target, failure: &ConnectFailure, tls: &Tls) -> Result<Log
             _ => EngineErrorKind::LoginRefused,
         };
         // Login errors carry no statement, so the server's message is safe and the most useful thing to show.
-        let detail = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        let detail = format!("{} (SQLSTATE {})", server_message(db.message()), db.code().code());
         return Err(EngineError::new(kind, at, detail));
     }
     let kind = match io_kind(err) {
         Some(io::ErrorKind::TimedOut) => EngineErrorKind::Timeout,
         _ => EngineErrorKind::Unreachable,
     };
-    Err(EngineError::new(kind, at, describe(err)))
+    Err(EngineError::new(kind, at, server_message(&describe(err))))
 }
 
 fn io_kind(err: &tokio_postgres::Error) -> Option<io::ErrorKind> {
