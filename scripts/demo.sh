@@ -110,7 +110,7 @@ maria_admin "CREATE DATABASE demo_reports; CREATE USER '$REPORT_USER'@'%' IDENTI
     GRANT SELECT ON demo_reports.* TO '$REPORT_USER'@'10.0.%'"
 # The master secret says where the master logs in (verified TLS, like every master login); the rotated secret must
 # point at the same endpoint.
-sm create "$SECRET-master" "{\"username\":\"$TEST_MARIADB_ADMIN_USER\",\"password\":\"$TEST_MARIADB_ADMIN_PASSWORD\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT}"
+sm create "$SECRET-master" "{\"engine\":\"mariadb\",\"username\":\"$TEST_MARIADB_ADMIN_USER\",\"password\":\"$TEST_MARIADB_ADMIN_PASSWORD\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT}"
 sm create "$SECRET-alternating" "{\"engine\":\"mariadb\",\"host\":\"$TEST_TLS_HOST\",\"port\":$TEST_MARIADB_PORT,\"username\":\"$REPORT_USER\",\"password\":\"$INITIAL_PASSWORD\",\"masterarn\":\"$SECRET-master\"}"
 show "rds-rotator check $SECRET-alternating"
 "$BIN" check "$SECRET-alternating"

@@ -123,6 +123,13 @@ impl AccountAdmin for AnySession {
         }
     }
 
+    async fn unproven_accounts(&mut self, user: &UserName, password: &Password) -> Result<Vec<String>, EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.unproven_accounts(user, password).await,
+            AnySession::Mysql(session) => session.unproven_accounts(user, password).await,
+        }
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         match self {
             AnySession::Postgres(session) => session.sync_alternate(pair, password).await,

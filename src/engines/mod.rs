@@ -97,6 +97,17 @@ pub trait AccountAdmin: DbSession {
     /// whoever writes the secret. Reads only.
     fn account_power(&mut self, user: &UserName) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
 
+    /// The accounts of `user` that do not store `password`, each named for an operator (`"app"@"10.0.%"
+    /// (mysql_native_password)`). A login proves only the account the server matched: where one user name has
+    /// several accounts (the MySQL family's `user@host`), the others may be someone else's, with other privileges, and
+    /// nothing of theirs may be copied. Empty where a name is one account, which the login proved (PostgreSQL).
+    /// Reads only.
+    fn unproven_accounts(
+        &mut self,
+        user: &UserName,
+        password: &Password,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
     /// Makes `pair.next` the current user's twin with `password`. It is created when missing — with `password` from
     /// the first statement, so that a retry can recognise it — then its privileges are made those of `pair.current`
     /// (added and revoked), then its password is set. Idempotent: a retry after a crash at any point completes the

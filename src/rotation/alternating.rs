@@ -203,6 +203,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if let Some(power) = session.account_power(current.username()).await? {
             return Err(refuse(current.username(), power));
         }
+        // AWSCURRENT's login proved the one account the server matched; privileges are copied from every account of
+        // the name, so each must be this secret's (as the other user's must, `Alternate::known`).
+        let unproven = session.unproven_accounts(current.username(), current.password()).await?;
+        if !unproven.is_empty() {
+            return Err(Error::AlternateRefused {
+                secret_id: secret_id.to_owned(),
+                user: current.username().clone(),
+                problem: format!(
+                    "{} {} not hold AWSCURRENT's password: its login proves only the account the server matched, and \
+                     the other user would get every account's privileges; give {} AWSCURRENT's password, drop {}, or \
+                     rotate this secret as single user. Nothing was changed",
+                    unproven.join(", "),
+                    if unproven.len() == 1 { "does" } else { "do" },
+                    if unproven.len() == 1 { "it" } else { "them" },
+                    if unproven.len() == 1 { "it" } else { "them" },
+                ),
+            });
+        }
         let next = pending.username();
         let previous = previous.filter(|p| p.username() == next);
         let exists = session.user_exists(next).await?;

@@ -9,7 +9,8 @@
 //!   pair pass), with finishSecret's code;
 //! - the pending password is refused and AWSCURRENT's logs in: the database never took it; the label is removed;
 //! - the pending version has no value, or is one setSecret refuses (another host, user or master secret than
-//!   AWSCURRENT's): setSecret never acted on it; the label is removed;
+//!   AWSCURRENT's; for alternating users, any user but the pair's other one): setSecret never acted on it; the label
+//!   is removed, with no login anywhere;
 //! - anything else — both refused, the database unreachable, TLS refused, a pending value that cannot be read — could
 //!   hide either answer: nothing is changed, and the error says why.
 //!
@@ -83,6 +84,27 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Some(masterarn) => {
                 if let Some(key) = pending.pending_differs_but_for_the_user(&current) {
                     let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
+                    return self.remove_label(secret_id, version, &why).await;
+                }
+                // setSecret refuses a pending version naming any user but the pair's other one before anyone logs
+                // in: so does cancel, or a secret's writer could make it log in as whoever they name at the master's
+                // endpoint (the master user included: lockout counters, brute-force alarms).
+                let why = match self.pair(secret_id, &current).await {
+                    Ok((pair, _)) => {
+                        let next = pair.other(current.username());
+                        (pending.username() != next).then(|| {
+                            format!(
+                                "it names user {}, not {next}, the other user of the pair, which setSecret refuses",
+                                pending.username()
+                            )
+                        })
+                    }
+                    Err(Error::AlternateName { problem, .. }) => {
+                        Some(format!("no other user of the pair can be named ({problem}), which setSecret refuses"))
+                    }
+                    Err(err) => return Err(err),
+                };
+                if let Some(why) = why {
                     return self.remove_label(secret_id, version, &why).await;
                 }
                 self.master(secret_id, &current, masterarn).await?.1.writer

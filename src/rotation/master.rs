@@ -31,6 +31,8 @@ const INSTANCE_TAG: &str = "aws:rds:primaryDBInstanceArn";
 /// What the master's own configuration says of where it is.
 struct MasterEndpoint {
     engine: EngineKind,
+    /// Who said which engine: the master secret, the operator (`DEFAULT_ENGINE`) or the RDS API.
+    engine_from: &'static str,
     host: String,
     port: Option<u16>,
     /// The instance or cluster, when the RDS API named the endpoint.
@@ -92,12 +94,22 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Err(err) => return Err(refused(format!("cannot be read: {err}"))),
         };
         let ours = current.target().engine;
+        // The master secret's own engine is known before anything is looked up: of the other family, refused at once.
         if let Some(theirs) = secret.engine()
             && theirs.family() != ours.family()
         {
-            return Err(refused(format!("is for engine {theirs}, and the rotated secret for {ours}")));
+            return Err(refused(format!(
+                "is for engine {theirs} (its own \"engine\"), and the rotated secret for {ours}"
+            )));
         }
-        let endpoint = self.master_endpoint(masterarn, &secret, ours, &refused).await?;
+        let endpoint = self.master_endpoint(masterarn, &secret, &refused).await?;
+        if endpoint.engine.family() != ours.family() {
+            return Err(refused(format!(
+                "is for engine {} ({}), and the rotated secret for {ours}: the master's protocol is never the rotated \
+                 secret's to choose",
+                endpoint.engine, endpoint.engine_from
+            )));
+        }
         let master = secret.at(endpoint.engine, &endpoint.host, endpoint.port);
         if master.username() == current.username() {
             return Err(refused(format!(
@@ -117,17 +129,29 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok((master, located))
     }
 
-    /// The master secret's own host, or the endpoint of the instance or cluster its tags name.
+    /// The master secret's own host, or the endpoint of the instance or cluster its tags name; and the engine, whose
+    /// protocol the master's password is sent in, from the master's side only: the master secret's `engine`, else the
+    /// operator's `DEFAULT_ENGINE`, else (an RDS-managed master) the RDS API's. Never the rotated secret's, whose
+    /// writer would then pick the protocol and port the master's password goes to on the master's host.
     async fn master_endpoint(
         &self,
         masterarn: &str,
         secret: &MasterSecret,
-        rotated: EngineKind,
         refused: &impl Fn(String) -> Error,
     ) -> Result<MasterEndpoint, Error> {
         if let Some(host) = secret.host() {
-            let engine = secret.engine().unwrap_or(rotated);
-            return Ok(MasterEndpoint { engine, host: host.to_owned(), port: None, resource: None });
+            let (engine, engine_from) = match (secret.engine(), self.settings.secrets.engine) {
+                (Some(engine), _) => (engine, "its own \"engine\""),
+                (None, Some(engine)) => (engine, "DEFAULT_ENGINE"),
+                (None, None) => {
+                    return Err(refused(
+                        "holds a \"host\" but no \"engine\": the master's protocol and port come from the master's \
+                         side only; add \"engine\" (and \"port\") to the master secret, or set DEFAULT_ENGINE"
+                            .to_owned(),
+                    ));
+                }
+            };
+            return Ok(MasterEndpoint { engine, engine_from, host: host.to_owned(), port: None, resource: None });
         }
         let meta = match self.store.describe(masterarn).await {
             Ok(meta) => meta,
@@ -168,10 +192,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 instance.endpoint.clone().ok_or_else(|| unresolved(format!("DB instance {id} has no endpoint yet")))?;
             (endpoint, instance.engine.clone(), Resource::Instance(instance))
         };
-        // The RDS API's engine names match the secret format's; an unknown one leaves the rotated secret's.
-        let engine = EngineKind::parse(&engine).ok().filter(|e| e.family() == rotated.family()).unwrap_or(rotated);
+        // The RDS API's engine names match the secret format's (and "aurora", Aurora MySQL 5.6's); any other is a
+        // refusal, never a guess: the master's engine decides the protocol its password is sent in.
+        let engine = match engine.as_str() {
+            "aurora" => EngineKind::AuroraMysql,
+            name => EngineKind::parse(name)
+                .map_err(|problem| refused(format!("is the master of {arn}, whose RDS engine {problem}")))?,
+        };
         info!(master = %endpoint.host, "the master secret is RDS-managed; its tags name the endpoint");
-        Ok(MasterEndpoint { engine, host: endpoint.host, port: Some(endpoint.port), resource: Some(resource) })
+        let (host, port) = (endpoint.host, Some(endpoint.port));
+        Ok(MasterEndpoint { engine, engine_from: "the RDS API", host, port, resource: Some(resource) })
     }
 
     /// Checks that the rotated secret points at the master's database (see the module's documentation); returns
@@ -316,7 +346,7 @@ fn proven_name<'t>(engine: &impl DbEngine, target: &'t Target) -> Option<&'t str
 /// Whether `MASTER_SECRET_ARNS`' `entry` names the secret `masterarn` named, whose ARN the service gave as `arn`:
 /// `*` names any; an entry ending in `*`, any ARN (or, without one, id) it begins; otherwise the ARN itself, or the
 /// secret's name (the ARN's last part without the six characters Secrets Manager appends).
-fn names_secret(entry: &str, masterarn: &str, arn: Option<&str>) -> bool {
+pub(super) fn names_secret(entry: &str, masterarn: &str, arn: Option<&str>) -> bool {
     let id = arn.unwrap_or(masterarn);
     let name = arn.and_then(secret_name);
     match entry.strip_suffix('*') {

@@ -508,10 +508,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// Reads and parses one version; `None` when it does not exist or has no value.
     async fn load(&self, secret_id: &str, version: Version<'_>) -> Result<Option<DbSecret>, Error> {
+        Ok(self.load_with_arn(secret_id, version).await?.map(|(secret, _)| secret))
+    }
+
+    /// As `load`, with the secret's ARN as the service answers with it (when it does).
+    async fn load_with_arn(
+        &self,
+        secret_id: &str,
+        version: Version<'_>,
+    ) -> Result<Option<(DbSecret, Option<String>)>, Error> {
         let label = label(version);
         match self.store.get(secret_id, version).await? {
-            Fetched::Text(text, _) => DbSecret::parse(text.expose_secret(), &self.settings.secrets)
-                .map(Some)
+            Fetched::Text(text, arn) => DbSecret::parse(text.expose_secret(), &self.settings.secrets)
+                .map(|secret| Some((secret, arn)))
                 .map_err(|source| Error::SecretShape { secret_id: secret_id.to_owned(), version: label, source }),
             Fetched::Binary => {
                 let what = format!("the {label} version holds SecretBinary; an RDS secret is a JSON SecretString");

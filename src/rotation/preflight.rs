@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::master::names_secret;
 use super::{Error, Mode, Outcome, Rotator, SetRequest};
 use crate::domain::{Timestamp, VersionId};
 use crate::engines::{CertificateDates, DbEngine, EngineErrorKind};
@@ -147,7 +148,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
         // createSecret, without storing: a rotation left pending resumes with its stored version (the service's
         // retry does), a new one makes a version as createSecret would.
-        let current = self.require(secret_id, Version::Current).await?;
+        let Some((current, arn)) = self.load_with_arn(secret_id, Version::Current).await? else {
+            let what = "there is no AWSCURRENT version with a value".to_owned();
+            return Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what });
+        };
+        // A MASTER_SECRET_ARNS entry that also names this secret lets another secret's writer name this one as its
+        // master: the function would log in as this secret's user to manage that secret's users.
+        if let Some(entry) = self.settings.master_secrets.iter().find(|e| names_secret(e, secret_id, arn.as_deref())) {
+            let detail = format!(
+                "MASTER_SECRET_ARNS entry {entry:?} also names this secret: another secret's masterarn could name it as \
+                 its master; list the master secrets by their own ARNs or names"
+            );
+            findings.push(Finding::note(Check::MasterSecret, detail));
+        }
         let (at, user) = (current.target(), current.username());
         let database = at.dbname.as_deref().map(|db| format!(", database {db}")).unwrap_or_default();
         findings.push(Finding::ok(Check::Secret, format!("AWSCURRENT: {} user {user} at {at}{database}", at.engine)));

@@ -93,6 +93,8 @@ struct DbState {
     twins: HashMap<String, String>,
     /// Users that could administer accounts, and why.
     admins: HashMap<String, String>,
+    /// Accounts of a user that hold another password than the secret's (the MySQL family's other host parts).
+    foreign: HashMap<String, Vec<String>>,
     /// Hosts that replicate the writer (`host`) with a lag: a reader endpoint, a read replica.
     readers: HashMap<String, std::time::Duration>,
     /// Every password change at the writer, on tokio's clock: (when, user, the password before).
@@ -349,6 +351,13 @@ impl AccountAdmin for FakeSession {
         Ok(self.db.state.lock().unwrap().admins.get(user.as_str()).cloned())
     }
 
+    async fn unproven_accounts(&mut self, user: &UserName, _password: &Password) -> Result<Vec<String>, EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        Ok(self.db.state.lock().unwrap().foreign.get(user.as_str()).cloned().unwrap_or_default())
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         let fault = self.db.faults.lock().unwrap().next();
         if fault == Fault::Before {
@@ -413,6 +422,7 @@ fn world() -> World {
         delay: None,
         twins: HashMap::new(),
         admins: HashMap::new(),
+        foreign: HashMap::new(),
         readers: HashMap::new(),
         changes: Vec::new(),
     };
@@ -857,10 +867,11 @@ async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
         w.faults.lock().unwrap().calls
     };
     // 16 Secrets Manager calls (Describe 4, Get 9 — AWSPREVIOUS for the pair in createSecret and setSecret, the
-    // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 9 database calls (4 logins: AWSCURRENT's
+    // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 10 database calls (4 logins: AWSCURRENT's
     // proof of possession and the master in setSecret, the pending user and the master in testSecret; the account
-    // power check, the user lookup, the sync, the test query, the verification): the figures the docs give.
-    assert_eq!(calls, 25, "a rotation makes {calls} external calls");
+    // power check, the current user's accounts AWSCURRENT proves, the user lookup, the sync, the test query, the
+    // verification): the figures the docs give.
+    assert_eq!(calls, 26, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
             let w = alternating_world();
@@ -909,6 +920,61 @@ async fn a_master_secret_without_a_host_fails_closed() {
     assert!(!w.db.state.lock().unwrap().attempts.iter().any(|(user, _)| user == "admin"), "the master never logged in");
     w.assert_untouched();
     assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
+}
+
+/// A login proves one account; where the current user's name has accounts that hold another password (the MySQL
+/// family's other host parts), the rotation refuses before the master changes anything, naming them — and the
+/// preflight says the same.
+#[tokio::test]
+async fn an_account_of_the_current_user_it_cannot_prove_stops_the_rotation() {
+    let w = alternating_world();
+    w.db.state.lock().unwrap().foreign.insert("app".into(), vec!["\"app\"@\"%\" (mysql_native_password)".into()]);
+    w.step(Step::Create).await.unwrap();
+    let err = w.step(Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+    assert!(
+        err.to_string().contains("\"app\"@\"%\" (mysql_native_password) does not hold AWSCURRENT's password"),
+        "{err}"
+    );
+    assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"), "no alternate was made");
+    let report = w.rotator.preflight(SECRET).await;
+    let failure = report.failure.expect("the preflight fails as the rotation does");
+    assert_eq!(failure.error.error_type(), "AlternateUserRefused");
+}
+
+/// The master's protocol and port come from the master's side only: a master secret with a host but no engine
+/// takes none from the rotated secret (whose writer would pick which protocol the master's password goes out in),
+/// but the operator's DEFAULT_ENGINE; one of the other family is refused. Neither refusal logs in anywhere.
+#[tokio::test]
+async fn the_masters_engine_comes_from_the_masters_side_only() {
+    let hostless_engine = serde_json::json!({"host": "db", "username": "admin", "password": "admin-pw"});
+    let other_family =
+        serde_json::json!({"engine": "mariadb", "host": "db", "username": "admin", "password": "admin-pw"});
+    for (master, why) in [
+        (&hostless_engine, "holds a \"host\" but no \"engine\""),
+        (&other_family, "is for engine mariadb (its own \"engine\"), and the rotated secret for postgres"),
+    ] {
+        let w = alternating_world();
+        w.store.state.lock().unwrap().others.insert(MASTER.into(), master.to_string());
+        w.step(Step::Create).await.unwrap();
+        let err = w.step(Step::Set).await.unwrap_err();
+        assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+        assert!(w.db.state.lock().unwrap().attempts.is_empty(), "{master}: no login at all");
+        w.assert_untouched();
+    }
+    // The operator says which engine a secret without one is: the master's protocol is then the operator's word.
+    let w = alternating_world();
+    w.store.state.lock().unwrap().others.insert(MASTER.into(), hostless_engine.to_string());
+    let config = Config::from_lookup(|name| match name {
+        "MASTER_SECRET_ARNS" => Some(MASTER.to_owned()),
+        "DEFAULT_ENGINE" => Some("postgres".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let w = World { rotator: Rotator::new(w.store.clone(), w.db.clone(), config.rotation), ..w };
+    w.rotate().await.unwrap();
+    w.assert_alternated("app_clone", "app");
 }
 
 /// A rotated secret that points elsewhere than the master's host cannot send the master there: refused before any

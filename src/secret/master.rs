@@ -70,7 +70,8 @@ impl MasterSecret {
     }
 
     /// The master at `host:port` (its own, or the endpoint the RDS API names for its instance or cluster), for
-    /// `engine` (its own, the RDS API's, or the rotated secret's). Its own `port` comes first; its own `dbname` or
+    /// `engine` (its own, the operator's `DEFAULT_ENGINE`, or the RDS API's: never the rotated secret's). Its own
+    /// `port` comes first, then the RDS API's, then `engine`'s default; its own `dbname` or
     /// none (the engine's default); its own `tlsServerName`, which it holds only beside its own host, and only at
     /// that host.
     pub fn at(&self, engine: EngineKind, host: &str, port: Option<u16>) -> Master {

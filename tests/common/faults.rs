@@ -209,6 +209,11 @@ impl AccountAdmin for FaultySession {
         guard(&self.injector, &self.target, "account_power", call).await
     }
 
+    async fn unproven_accounts(&mut self, user: &UserName, password: &Password) -> Result<Vec<String>, EngineError> {
+        let call = self.inner.unproven_accounts(user, password);
+        guard(&self.injector, &self.target, "unproven_accounts", call).await
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         let call = self.inner.sync_alternate(pair, password);
         guard(&self.injector, &self.target, "sync_alternate", call).await

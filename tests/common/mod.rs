@@ -364,6 +364,14 @@ impl Engine {
         }
     }
 
+    /// The secret format's `engine` value.
+    pub fn engine_name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mariadb => "mariadb",
+        }
+    }
+
     pub fn secret(self, name: &str, password: &str) -> serde_json::Value {
         match self {
             Engine::Postgres => pg_secret(name, password),
@@ -393,8 +401,7 @@ impl Engine {
     /// verified TLS, as deployed. Returns its name.
     pub async fn master_secret(self, user: &str, password: &str) -> String {
         let id = unique("master-secret");
-        let value =
-            serde_json::json!({"username": user, "password": password, "host": tls_host(), "port": self.port()});
+        let value = serde_json::json!({"engine": self.engine_name(), "username": user, "password": password, "host": tls_host(), "port": self.port()});
         create_secret(&sm().await, &id, &value).await;
         id
     }

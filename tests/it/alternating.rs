@@ -20,6 +20,7 @@ on_both_engines!(
     a_forged_history_does_not_hand_over_another_account,
     an_account_administrator_is_never_a_user_of_the_pair,
     the_master_user_is_never_a_user_of_the_pair,
+    cancel_drops_a_pending_version_naming_another_user_without_a_login,
 );
 
 const INITIAL: &str = "initial-Passw0rd!";
@@ -544,4 +545,96 @@ async fn mariadb_an_unproven_host_account_of_the_other_user_is_left_alone() {
     let err = p.rotate().await.unwrap_err();
     assert_eq!(err.error_type(), "AlternateUserConflict", "{err}");
     assert_eq!(Engine::Mariadb.users(&p.base).await, before, "neither account of the original changed");
+}
+
+/// MySQL family, the current user: AWSCURRENT logging in proves the one account the server matched. The secret's
+/// writer holds `base@127.0.0.1` (which a login from here matches); `base@'%'` is someone else's, with another password
+/// and grants on data of its own. The rotation refuses before anything changes, naming that account; the other user
+/// gets nothing of it — no account, no grant.
+#[tokio::test]
+async fn mariadb_an_account_of_the_current_user_it_cannot_prove_stops_the_rotation() {
+    let p = pair(Engine::Mariadb).await;
+    let base = my_quote(&p.base);
+    let secret_data = unique("secret_data");
+    my_exec(&format!("CREATE DATABASE `{secret_data}`")).await;
+    my_exec(&format!("ALTER USER {base}@'%' IDENTIFIED BY {}", my_quote("someone-elses-Passw0rd"))).await;
+    my_exec(&format!("GRANT SELECT ON `{secret_data}`.* TO {base}@'%'")).await;
+    my_exec(&format!("CREATE USER {base}@'127.0.0.1' IDENTIFIED BY {}", my_quote(INITIAL))).await;
+    my_exec(&format!("GRANT SELECT, INSERT ON `{}`.* TO {base}@'127.0.0.1'", p.place)).await;
+    assert!(Engine::Mariadb.logs_in(&p.base, INITIAL).await, "AWSCURRENT logs in: the server matches 127.0.0.1");
+    let before = Engine::Mariadb.users(&p.base).await;
+
+    // The preflight says what the rotation then does.
+    let report = rotator().await.preflight(&p.secret_id).await;
+    let failure = report.failure.expect("the preflight refuses");
+    assert_eq!(failure.error.error_type(), "AlternateUserRefused", "{}", failure.error);
+    let err = p.rotate().await.unwrap_err();
+    assert_eq!(err.error_type(), "AlternateUserRefused", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("\"{}\"@\"%\"", p.base)) && message.contains("does not hold AWSCURRENT"),
+        "{err}"
+    );
+    assert!(!message.contains("127.0.0.1\" ("), "the proven account is not named: {err}");
+    assert!(Engine::Mariadb.users(&p.clone).await.is_empty(), "no account of the other user was made");
+    assert_eq!(Engine::Mariadb.users(&p.base).await, before, "neither account of the current user changed");
+}
+
+/// Both host accounts of the current user hold AWSCURRENT's password: both are the secret's, and both are mirrored.
+#[tokio::test]
+async fn mariadb_every_proven_host_account_is_mirrored() {
+    let p = pair(Engine::Mariadb).await;
+    let base = my_quote(&p.base);
+    my_exec(&format!("CREATE USER {base}@'127.0.0.1' IDENTIFIED BY {}", my_quote(INITIAL))).await;
+    my_exec(&format!("GRANT SELECT ON `{}`.* TO {base}@'127.0.0.1'", p.place)).await;
+    p.rotate().await.unwrap();
+    let accounts: Vec<String> = Engine::Mariadb.users(&p.clone).await.into_keys().collect();
+    assert_eq!(accounts, [format!("{}@%", p.clone), format!("{}@127.0.0.1", p.clone)]);
+    p.assert_twins().await;
+}
+
+/// Alternating users: a pending version naming another user than the pair's other one (here the master user itself,
+/// with a guessed password) is one setSecret refuses before any login. cancel removes its label and logs in nowhere:
+/// the servers' logs show no login attempt as the master or as anyone this secret names.
+async fn cancel_drops_a_pending_version_naming_another_user_without_a_login(engine: Engine) {
+    let master = create_master(engine).await;
+    let masterarn = engine.master_secret(&master, MASTER_PASSWORD).await;
+    let base = unique("alt_cancel");
+    engine.create_user(&base, INITIAL).await;
+    let secret_id = unique("secret");
+    create_secret(&sm().await, &secret_id, &engine.alternating_secret(&base, INITIAL, &masterarn)).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    let pending = engine.alternating_secret(&master, "a-guess-at-the-masters-Passw0rd", &masterarn);
+    put_pending(&sm().await, &secret_id, &token, &pending).await;
+    let log_before = engine.statement_log().len();
+
+    let outcome = rotator().await.cancel(&secret_id).await.unwrap();
+    let shown = outcome.to_string();
+    assert!(shown.contains("removed AWSPENDING") && shown.contains("the other user of the pair"), "{shown}");
+    let log = engine.statement_log();
+    let since = &log[log_before..];
+    for user in [master.as_str(), base.as_str()] {
+        assert!(!since.contains(user), "{engine:?}: a login as {user} after the cancel began:\n{since}");
+    }
+    assert!(!versions(&sm().await, &secret_id).await.values().any(|labels| labels.contains(&"AWSPENDING".to_owned())));
+    assert!(engine.logs_in(&master, MASTER_PASSWORD).await);
+}
+
+/// A user name holding `'@'` reads, in the privilege views' unescaped grantee strings, like a user name and a host:
+/// `app'@'%` at `%` is `'app'@'%'@'%'`. Beside an account `app@'%'` that holds other grants (someone else's), the
+/// pair's other user gets exactly the quoted user's own privileges — nothing of `app@'%'`'s.
+#[tokio::test]
+async fn mariadb_a_name_holding_a_grantee_quote_gets_only_its_own_privileges() {
+    let plain = unique("grantee");
+    let quoted = format!("{plain}'@'%");
+    let p = pair_named(Engine::Mariadb, &quoted).await;
+    let others = unique("others_data");
+    my_exec(&format!("CREATE DATABASE `{others}`")).await;
+    Engine::Mariadb.create_user(&plain, "someone-elses-Passw0rd").await;
+    my_exec(&format!("GRANT SELECT, DELETE ON `{others}`.* TO {}@'%'", my_quote(&plain))).await;
+    p.rotate().await.unwrap();
+    p.assert_twins().await;
+    let clone_grants = my_grants(&p.clone, &p.clone).await;
+    assert!(!format!("{clone_grants:?}").contains(&others), "{clone_grants:?}");
+    assert!(format!("{clone_grants:?}").contains(&p.place), "{clone_grants:?}");
 }

@@ -248,10 +248,18 @@ fn cases() -> Vec<Case> {
         case(
             "masterarn naming a master secret on another host",
             Master(|_| {
-                MasterSecret::Value(json!({"username": "postgres", "password": "x", "host": "elsewhere.example"}))
+                MasterSecret::Value(
+                    json!({"engine": "postgres", "username": "postgres", "password": "x", "host": "elsewhere.example"}),
+                )
             }),
             "MasterSecretError",
             "only where its own secret says",
+        ),
+        case(
+            "masterarn naming a master secret with a host but no engine (the rotated secret would pick its protocol)",
+            Master(|_| MasterSecret::Value(json!({"username": "postgres", "password": "x", "host": "127.0.0.1"}))),
+            "MasterSecretError",
+            "holds a \"host\" but no \"engine\"",
         ),
         case(
             "masterarn naming a master secret without a password",

@@ -32,14 +32,20 @@ fn host_and_port(address: &str, port: i32) -> String {
     format!("{address}:{port}")
 }
 
-/// An instance in the emulator; returns its endpoint host.
+/// A PostgreSQL instance in the emulator; returns its endpoint host.
 async fn instance(id: &str, master: &str, managed: bool) -> String {
+    instance_of("postgres", id, master, managed).await
+}
+
+/// An instance of `engine` in the emulator (moto 5 fails on "mariadb"; "mysql" stands for the MySQL family); returns
+/// its endpoint host.
+async fn instance_of(engine: &str, id: &str, master: &str, managed: bool) -> String {
     let request = rds()
         .await
         .create_db_instance()
         .db_instance_identifier(id)
         .db_instance_class("db.t3.micro")
-        .engine("postgres")
+        .engine(engine)
         .allocated_storage(20)
         .master_username(master);
     let request = if managed {
@@ -406,6 +412,31 @@ async fn a_rotated_secret_cannot_send_an_rds_managed_master_elsewhere() {
     }
 }
 
+/// The RDS API says which engine an RDS-managed master's instance runs, and so which protocol the master's password
+/// goes out in: an instance of the other family than the rotated secret's is a refusal, not a substitution of the
+/// rotated secret's engine, and nothing logs in.
+#[tokio::test]
+async fn an_rds_managed_master_of_the_other_family_is_refused() {
+    let id = rds_id("mgdmy");
+    let endpoint = instance_of("mysql", &id, &env("TEST_PG_ADMIN_USER"), true).await;
+    let master_arn = managed_master_secret(&id).await;
+    let user = unique("topo_family");
+    pg_create_role(&user, INITIAL).await;
+    let secret_id =
+        new_secret(&secret_for(&user, json!({"host": endpoint, "port": 5432, "masterarn": master_arn}))).await;
+    let rotator = rotator_with(&[("RDS_ENDPOINT_MAP", &map_to_writer_by_name(&endpoint))]).await;
+    let token = stage_rotation(&sm().await, &secret_id).await;
+    run_step(&rotator, &secret_id, &token, Step::Create).await.unwrap();
+    let err = run_step(&rotator, &secret_id, &token, Step::Set).await.unwrap_err();
+    assert_eq!(err.error_type(), "MasterSecretError", "{err}");
+    assert!(
+        err.to_string().contains("is for engine mysql (the RDS API), and the rotated secret for postgres"),
+        "{err}"
+    );
+    assert!(pg_stored_password(&format!("{user}_clone")).await.is_none());
+    assert!(pg_logs_in(&user, INITIAL).await);
+}
+
 /// An RDS-managed-looking master secret (only a user name and a password) whose tags name nothing: the rotation
 /// fails closed, naming what is missing, rather than logging the master in where the rotated secret points.
 #[tokio::test]
@@ -439,7 +470,8 @@ async fn a_rotated_secret_may_name_a_replica_of_the_masters_instance() {
     let replica_host = replica(&replica_id, &id).await;
     let master = unique("replica-master");
     let admin = json!({
-        "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"), "host": endpoint, "port": 5432,
+        "engine": "postgres", "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"),
+        "host": endpoint, "port": 5432,
     });
     create_secret(&sm().await, &master, &admin).await;
     let user = unique("topo_mrep");
@@ -653,7 +685,8 @@ async fn an_endpoint_name_of_another_account_is_not_this_databases() {
     assert_ne!(other_account, replica_host);
     let master = unique("lk-master");
     let admin = json!({
-        "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"), "host": endpoint, "port": 5432,
+        "engine": "postgres", "username": env("TEST_PG_ADMIN_USER"), "password": env("TEST_PG_ADMIN_PASSWORD"),
+        "host": endpoint, "port": 5432,
     });
     create_secret(&sm().await, &master, &admin).await;
     let user = unique("topo_lkrep");

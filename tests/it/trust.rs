@@ -113,7 +113,8 @@ async fn a_master_login_is_verified_tls_whatever_the_secrets_say() {
         };
         let master = unique("unverified-master");
         let value = serde_json::json!({
-            "username": admin, "password": admin_password, "host": "127.0.0.1", "port": engine.port(), "ssl": false,
+            "engine": engine.engine_name(), "username": admin, "password": admin_password, "host": "127.0.0.1",
+            "port": engine.port(), "ssl": false,
         });
         create_secret(&sm().await, &master, &value).await;
         let user = unique("trust_tls");
@@ -454,8 +455,7 @@ async fn a_multi_byte_session_character_set_cannot_unquote_a_name() {
     // A rotation of a user named the same way changes that user and its clone only.
     let gbk_port: u16 = env("TEST_MARIADB_GBK_PORT").parse().unwrap();
     let masterarn = unique("gbk-master");
-    let value =
-        serde_json::json!({"username": master, "password": MASTER_PASSWORD, "host": tls_host(), "port": gbk_port});
+    let value = serde_json::json!({"engine": "mariadb", "username": master, "password": MASTER_PASSWORD, "host": tls_host(), "port": gbk_port});
     create_secret(&sm().await, &masterarn, &value).await;
     let secret = serde_json::json!({
         "engine": "mariadb", "host": tls_host(), "port": gbk_port, "username": base, "password": INITIAL,

@@ -36,6 +36,8 @@ type AccountColumns =
 
 /// MySQL's "table doesn't exist": MySQL 5.7 has no role tables.
 const NO_SUCH_TABLE: u16 = 1146;
+/// MySQL's "unknown column": MySQL 5.7 has no `User_attributes`.
+const NO_SUCH_COLUMN: u16 = 1054;
 
 impl MySession {
     pub(super) async fn user_rows_exist(&mut self, user: &UserName) -> Result<bool, EngineError> {
@@ -49,22 +51,13 @@ impl MySession {
         let mut next = self.accounts(flavor, pair.next).await?;
 
         // 0. Every existing account of the other user must hold a password this secret holds: a login proves only
-        //    the account it matched, and the others are rewritten or dropped below.
-        let credentials: Vec<(String, String, Vec<u8>)> =
-            self.exec_rows(sql::mysql_account_credentials(flavor), (pair.next.as_str(),), "reading mysql.user").await?;
-        for (host, plugin, stored) in credentials {
-            let plugin = AuthPlugin::from_name(&plugin);
-            let ours = pair.known.iter().any(|known| {
-                auth::stored_form_matches(&plugin, &stored, known.expose_secret().as_bytes()) == Some(true)
-            });
-            if !ours {
-                let detail = format!(
-                    "{}@{host:?} holds a password no version of this secret has ({plugin}): it is not this rotation's \
-                     to change",
-                    pair.next
-                );
-                return Err(EngineError::new(EngineErrorKind::NotOurs, &self.target, detail));
-            }
+        //    the account it matched, and the others are rewritten or dropped below. (The current user's accounts the
+        //    core has checked likewise, against AWSCURRENT's password: `unproven_accounts`.)
+        if let Some(account) = self.accounts_not_holding(pair.next, pair.known).await?.first() {
+            let detail = format!(
+                "{account} holds a password no version of this secret has: it is not this rotation's to change"
+            );
+            return Err(EngineError::new(EngineErrorKind::NotOurs, &self.target, detail));
         }
 
         // 1. Missing accounts, created with the pending password so that a retry recognises them.
@@ -112,6 +105,29 @@ impl MySession {
             self.run_built(statement, &format!("the password change of {}@{host:?}", pair.next)).await?;
         }
         Ok(())
+    }
+
+    /// The accounts of `user` whose stored password is none of `passwords` (compared with what each account's plugin
+    /// stores; a plugin whose stored form this build cannot read holds none of them), as `"user"@"host" (plugin)`.
+    pub(super) async fn accounts_not_holding(
+        &mut self,
+        user: &UserName,
+        passwords: &[&Password],
+    ) -> Result<Vec<String>, EngineError> {
+        let (flavor, _) = self.facts().await?;
+        let credentials: Vec<(String, String, Vec<u8>)> =
+            self.exec_rows(sql::mysql_account_credentials(flavor), (user.as_str(),), "reading mysql.user").await?;
+        let mut unproven = Vec::new();
+        for (host, plugin, stored) in credentials {
+            let plugin = AuthPlugin::from_name(&plugin);
+            let holds = passwords.iter().any(|password| {
+                auth::stored_form_matches(&plugin, &stored, password.expose_secret().as_bytes()) == Some(true)
+            });
+            if !holds {
+                unproven.push(format!("{user}@{host:?} ({plugin})"));
+            }
+        }
+        Ok(unproven)
     }
 
     pub(super) async fn verify_pair(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
@@ -202,9 +218,24 @@ impl MySession {
         account: &AccountRow,
     ) -> Result<Holdings, EngineError> {
         let mut holdings = Holdings { tls: account.tls.clone(), limits: account.limits.clone(), ..Holdings::default() };
-        // information_schema writes the grantee unescaped, whatever the name holds.
+        // information_schema writes the grantee unescaped, whatever the name holds: where a quote in the name or the
+        // host lets that string read as another account too (`'a'@'b'@'c'` is a'@'b at c, and a at b'@'c), its rows
+        // cannot be told apart from the other's. Without a quote in either, the string names one account only.
         let grantee = format!("'{}'@'{host}'", user.as_str());
         let g = grantee.as_str();
+        if user.as_str().contains('\'') || host.contains('\'') {
+            let twins: Vec<(String, String)> =
+                self.exec_rows(sql::mysql_grantee_twins(), (g, user.as_str(), host), "reading mysql.user").await?;
+            if !twins.is_empty() {
+                let named: Vec<String> = twins.iter().map(|(u, h)| format!("{u:?}@{h:?}")).collect();
+                let detail = format!(
+                    "the privilege views name {user}@{host:?} as {grantee:?}, which also names {}: their privileges \
+                     cannot be told apart; rename one of the accounts",
+                    named.join(", ")
+                );
+                return Err(self.read_error(detail));
+            }
+        }
         let rows: Vec<(String, String, String, String, String, String)> =
             self.exec_rows(sql::mysql_privilege_rows(), (g, g, g, g), "reading information_schema privileges").await?;
         for (tag, schema, table, column, privilege, grantable) in rows {
@@ -238,6 +269,19 @@ impl MySession {
             self.exec_rows_if_table(sql::mysql_role_rows(flavor), params, "reading the roles granted").await?;
         for (name, role_host, admin) in roles {
             holdings.roles.insert(RoleRef { name, host: role_host }, admin.eq_ignore_ascii_case("Y"));
+        }
+        if flavor == Flavor::Mysql {
+            match self.fetch_raw(&sql::mysql_user_attributes(), Params::from(params)).await? {
+                Ok(rows) => {
+                    let attributes: Vec<(Option<String>,)> = self.convert(rows, "reading User_attributes")?;
+                    if let Some((Some(text),)) = attributes.into_iter().next() {
+                        holdings.restrictions = grants::restrictions_from(&text)
+                            .map_err(|problem| self.read_error(format!("{user}@{host:?}: {problem}")))?;
+                    }
+                }
+                Err(mysql_async::Error::Server(err)) if err.code == NO_SUCH_COLUMN => {}
+                Err(err) => return Err(self.read_failure(&err, "reading User_attributes")),
+            }
         }
         match (&account.default_role, flavor) {
             (Some(role), Flavor::Mariadb) if !role.is_empty() => {
@@ -328,5 +372,7 @@ fn change_sql(
         Change::RevokeRole(role) => sql::mysql_revoke_role(role, account),
         Change::Revoke { level, privileges } => sql::mysql_revoke(level, privileges, account),
         Change::RevokeGrantOption(level) => sql::mysql_revoke_grant_option(level, account),
+        Change::Restrict { schema, privileges } => sql::mysql_partial_revoke(schema, privileges, account),
+        Change::Unrestrict { schema, privileges } => sql::mysql_lift_partial_revoke(schema, privileges, account),
     }
 }

@@ -269,6 +269,10 @@ impl AccountAdmin for MySession {
         self.admin_power(user).await
     }
 
+    async fn unproven_accounts(&mut self, user: &UserName, password: &Password) -> Result<Vec<String>, EngineError> {
+        self.accounts_not_holding(user, &[password]).await
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         self.sync_pair(pair, password).await
     }

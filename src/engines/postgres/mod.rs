@@ -263,6 +263,11 @@ impl AccountAdmin for PgSession {
         self.role_exists(user).await
     }
 
+    async fn unproven_accounts(&mut self, _user: &UserName, _password: &Password) -> Result<Vec<String>, EngineError> {
+        // A role name is one role, with one password: the login as it proved it.
+        Ok(Vec::new())
+    }
+
     async fn account_power(&mut self, user: &UserName) -> Result<Option<String>, EngineError> {
         let rows = self.rows(sql::pg_account_power(), &[&user.as_str()], "checking the user's attributes").await?;
         let Some(row) = rows.first() else { return Ok(None) };

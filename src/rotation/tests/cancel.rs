@@ -155,3 +155,25 @@ async fn a_pending_label_left_on_the_current_version_comes_off() {
     );
     w.assert_rotated();
 }
+
+/// Alternating users: a pending version naming any user but the pair's other one (the master user, another
+/// account) is one setSecret refuses before any login. cancel removes its label without logging in anywhere —
+/// not as the user it names, not as the master.
+#[tokio::test]
+async fn alternating_users_remove_a_pending_version_naming_another_user_with_no_login() {
+    for named in ["admin", "other", "app"] {
+        let w = alternating_world();
+        let mut pending: serde_json::Value = serde_json::from_str(&secret_json(named, "guess-pw", "db")).unwrap();
+        pending["masterarn"] = MASTER.into();
+        w.set_value("tok", pending.to_string());
+        let outcome = w.rotator.cancel(SECRET).await.unwrap();
+        assert!(
+            matches!(&outcome, Cancelled::Removed { why, .. }
+                if why.contains(&format!("names user \"{named}\", not \"app_clone\""))),
+            "{named}: {outcome:?}"
+        );
+        assert!(w.db.state.lock().unwrap().attempts.is_empty(), "{named}: no login at all");
+        assert_eq!(w.user_of(AWSCURRENT).as_deref(), Some("app"));
+        assert_eq!(w.db_password("app"), "pw-0");
+    }
+}

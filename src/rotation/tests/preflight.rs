@@ -116,3 +116,21 @@ async fn an_account_administrator_fails_as_the_rotation_would() {
     w.step(Step::Create).await.unwrap();
     assert_eq!(w.step(Step::Set).await.unwrap_err().error_type(), "AlternateUserRefused");
 }
+
+/// `check` warns when an entry of MASTER_SECRET_ARNS also names the checked secret itself (`*`, a prefix, its name):
+/// another secret's writer could name it as a master. A note: the secret itself rotates as before.
+#[tokio::test]
+async fn a_master_secret_entry_naming_the_secret_itself_is_a_note() {
+    for (entry, warned) in [("*", true), ("app-*", true), ("app-secret", true), ("master-secret", false)] {
+        let w = world();
+        let config = Config::from_lookup(|name| (name == "MASTER_SECRET_ARNS").then(|| entry.to_owned())).unwrap();
+        let w = World { rotator: Rotator::new(w.store.clone(), w.db.clone(), config.rotation), ..w };
+        let report = w.rotator.preflight(SECRET).await;
+        assert!(report.passed(), "{report:?}");
+        let note = report.findings.iter().find(|f| f.check == Check::MasterSecret && f.note);
+        assert_eq!(note.is_some(), warned, "{entry}: {report:?}");
+        if let Some(note) = note {
+            assert!(note.detail.contains("also names this secret"), "{}", note.detail);
+        }
+    }
+}

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::{LiteralError, MysqlFlavor, MysqlQuoting};
-use crate::engines::mysql::grants::{Level, Limits, Privilege, RoleRef, TlsRequirement};
+use crate::engines::mysql::grants::{Level, Limits, Privilege, PrivilegeName, RoleRef, TlsRequirement};
 use crate::engines::{mysql::auth::AuthPlugin, sql::Sql};
 
 /// A `user@host` account.
@@ -73,6 +73,16 @@ pub(crate) fn mysql_privilege_rows() -> Sql {
     ))
 }
 
+/// The other accounts whose grantee string, as the privilege views write it (`'user'@'host'`, unescaped), is the one
+/// given (params: the grantee, user, host): a name holding `'@'` can read as another account there. Compared byte
+/// for byte.
+pub(crate) fn mysql_grantee_twins() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT User, Host FROM mysql.user WHERE CAST(CONCAT('''', User, '''@''', Host, '''') AS BINARY) = \
+         CAST(? AS BINARY) AND NOT (User = ? AND Host = ?)",
+    ))
+}
+
 /// Routine privileges of one account, which `information_schema` does not show (params: user, host): schema,
 /// routine, kind, and the privilege set (`Execute,Alter Routine,Grant`).
 pub(crate) fn mysql_routine_privilege_rows() -> Sql {
@@ -93,6 +103,12 @@ pub(crate) fn mysql_role_rows(flavor: MysqlFlavor) -> Sql {
              WHERE TO_USER = ? AND TO_HOST = ?"
         }
     }))
+}
+
+/// MySQL 8.0.16+: one account's `User_attributes` as JSON text, which holds its partial revokes (params: user, host).
+/// MySQL 5.7 has no such column (error 1054), and MariaDB has none either.
+pub(crate) fn mysql_user_attributes() -> Sql {
+    Sql(Cow::Borrowed("SELECT CAST(User_attributes AS CHAR) FROM mysql.user WHERE User = ? AND Host = ?"))
 }
 
 /// MySQL 8: the default roles of one account (params: user, host). MariaDB keeps its one in `mysql.user`.
@@ -179,6 +195,30 @@ pub(crate) fn mysql_grant(
 pub(crate) fn mysql_revoke(level: &Level, privileges: &[Privilege], account: Account<'_>) -> Result<Sql, LiteralError> {
     let what = privilege_list(privileges)?;
     Ok(Sql(Cow::Owned(format!("REVOKE {what} ON {} FROM {}", level_sql(level)?, account_sql(account)?))))
+}
+
+/// A partial revoke (MySQL 8, `partial_revokes=ON`): `REVOKE … ON schema.* FROM account`, for privileges the
+/// account holds globally.
+pub(crate) fn mysql_partial_revoke(
+    schema: &str,
+    privileges: &[PrivilegeName],
+    account: Account<'_>,
+) -> Result<Sql, LiteralError> {
+    mysql_revoke(&Level::Schema(schema.to_owned()), &plain(privileges), account)
+}
+
+/// A partial revoke lifted: `GRANT … ON schema.* TO account`, which removes the restriction of a privilege the
+/// account holds globally.
+pub(crate) fn mysql_lift_partial_revoke(
+    schema: &str,
+    privileges: &[PrivilegeName],
+    account: Account<'_>,
+) -> Result<Sql, LiteralError> {
+    mysql_grant(&Level::Schema(schema.to_owned()), &plain(privileges), account, false)
+}
+
+fn plain(privileges: &[PrivilegeName]) -> Vec<Privilege> {
+    privileges.iter().map(|name| Privilege { name: name.clone(), column: None }).collect()
 }
 
 pub(crate) fn mysql_revoke_grant_option(level: &Level, account: Account<'_>) -> Result<Sql, LiteralError> {
@@ -330,6 +370,22 @@ mod tests {
         assert_eq!(
             mysql_revoke_grant_option(&Level::Global, to).unwrap().as_str(),
             "REVOKE GRANT OPTION ON *.* FROM `app_clone`@`%`"
+        );
+
+        // MySQL 8's partial revokes: a schema-level REVOKE of a globally held privilege records the restriction, a
+        // schema-level GRANT lifts it. The schema name is one identifier, never a pattern.
+        let names = [PrivilegeName::new("SELECT").unwrap(), PrivilegeName::new("INSERT").unwrap()];
+        assert_eq!(
+            mysql_partial_revoke("mysql", &names, to).unwrap().as_str(),
+            "REVOKE SELECT, INSERT ON `mysql`.* FROM `app_clone`@`%`"
+        );
+        assert_eq!(
+            mysql_lift_partial_revoke("we`ird", &names[..1], to).unwrap().as_str(),
+            "GRANT SELECT ON `we``ird`.* TO `app_clone`@`%`"
+        );
+        assert_eq!(
+            mysql_user_attributes().as_str(),
+            "SELECT CAST(User_attributes AS CHAR) FROM mysql.user WHERE User = ? AND Host = ?"
         );
     }
 
