@@ -96,3 +96,23 @@ describe('from HostedRotation', () => {
     assert.deepEqual(fn.Properties.Environment.Variables.MASTER_SECRET_ARNS, policy.ReadTheMasterSecret.Resource);
   });
 });
+
+describe('from addRotationSingleUser / addRotationMultiUser (the SecretRotation SAR application)', () => {
+  const before = databases();
+  before.instance.addRotationSingleUser({ automaticallyAfter: Duration.days(7) });
+  before.instance.addRotationMultiUser('App', { secret: before.appUser });
+  const sar = Template.fromStack(before.stack);
+
+  const after = databases();
+  const rotator = new RdsRotator(after.stack, 'Rotator', { code: code(), vpc: after.vpc });
+  rotator.rotate(after.instance.secret!, { automaticallyAfter: Duration.days(7), database: after.instance });
+  rotator.rotate(after.appUser, { masterSecret: after.instance.secret, database: after.instance });
+  const ours = Template.fromStack(after.stack);
+
+  test('each schedule keeps its logical id; the SAR applications go', () => {
+    assert.deepEqual(Object.keys(schedules(ours)).sort(), Object.keys(schedules(sar)).sort());
+    assert.equal(Object.keys(sar.findResources('AWS::Serverless::Application')).length, 2);
+    assert.equal(Object.keys(ours.findResources('AWS::Serverless::Application')).length, 0);
+    assert.equal(ours.toJSON().Transform, undefined);
+  });
+});
