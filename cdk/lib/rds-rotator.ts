@@ -179,8 +179,10 @@ export class RdsRotator extends Construct implements ec2.IConnectable, iam.IGran
     });
     this.grantPrincipal = this.role;
     // One policy for every grant, so that the function can wait for it: in a VPC, Lambda refuses to create a function
-    // whose role cannot yet create network interfaces. (With an immutable imported role it is not rendered.)
-    this.policy = new iam.Policy(this, 'Policy', { roles: [this.role] });
+    // whose role cannot yet create network interfaces. Attached through the role, so that an immutable imported role
+    // stays as it is (the policy is then not rendered, and its owner grants what the rotation needs).
+    this.policy = new iam.Policy(this, 'Policy');
+    this.role.attachInlinePolicy(this.policy);
 
     const env = environment(props);
     const metrics = metricsNamespace(props.metricsNamespace);
