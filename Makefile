@@ -5,7 +5,7 @@ STEP ?= createSecret
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := secret_json parse_master rotation_event
 
-.PHONY: help demo test check-template bench servers servers-stop invoke lint fuzz build deploy refresh-rds-ca
+.PHONY: help demo test check-template cdk-test bench servers servers-stop invoke lint fuzz build deploy refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -13,8 +13,9 @@ help: ## List the targets
 demo: ## A complete local rotation against throwaway servers, showing what happened
 	scripts/demo.sh
 
-test: lint ## Every test: make lint, the SAM template, and the suites against throwaway PostgreSQL, MariaDB and moto
+test: lint ## Every test: make lint, the SAM template, the CDK construct, and the suites against throwaway PostgreSQL, MariaDB and moto
 	scripts/check-template.sh
+	scripts/cdk-test.sh
 	CARGO="$(CARGO)" scripts/local-servers.sh run -- scripts/test-suite.sh
 
 bench: ## Cold and warm rotation times, memory and calls on the local servers; rewrites BENCHMARKS.md (BENCH_ROTATIONS=20)
@@ -22,6 +23,9 @@ bench: ## Cold and warm rotation times, memory and calls on the local servers; r
 
 check-template: ## cfn-lint, least-privilege checks and sam validate --lint on template.yaml (offline)
 	scripts/check-template.sh
+
+cdk-test: ## The CDK construct (cdk/): its tests with cdk-nag, and its example app through cfn-lint and the least-privilege checks
+	scripts/cdk-test.sh
 
 servers: ## Start local servers for manual use (environment in target/local-servers.env)
 	scripts/local-servers.sh start

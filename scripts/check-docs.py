@@ -19,6 +19,7 @@ import sys
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 DOCS = [d for d in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"] if os.path.exists(os.path.join(ROOT, d))]
 DOCS += sorted(glob.glob("docs/*.md", root_dir=ROOT))
+DOCS += [d for d in ["cdk/README.md"] if os.path.exists(os.path.join(ROOT, d))]
 README_LIMIT = 12 * 1024
 TOP_LEVEL = ["Cargo.toml", "Cargo.lock", "Makefile", "template.yaml", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"]
 
