@@ -142,26 +142,27 @@ impl Strategy {
 }
 
 /// A user, and a secret for it over verified TLS (the default: no "ssl" key); for alternating users also a master
-/// with the least privilege the docs name, and its secret, which says where the master logs in.
+/// with exactly the RDS master's privileges (which, on PostgreSQL, creates the user, as on RDS), and its secret, which
+/// says where the master logs in.
 async fn fixture(engine: Engine, strategy: Strategy) -> String {
     let user = unique("bench");
-    engine.create_user(&user, "initial-Passw0rd").await;
+    let master = unique("bench_master");
+    let password = "master-Passw0rd";
+    match (strategy, engine) {
+        (Strategy::Alternating, Engine::Postgres) => {
+            create_rds_master(engine, &master, password).await;
+            pg_create_role_as(&master, password, &user, "initial-Passw0rd").await;
+        }
+        (Strategy::Alternating, Engine::Mariadb) => {
+            create_rds_master(engine, &master, password).await;
+            engine.create_user(&user, "initial-Passw0rd").await;
+        }
+        _ => engine.create_user(&user, "initial-Passw0rd").await,
+    }
     let mut secret = engine.secret(&user, "initial-Passw0rd");
     secret["host"] = env("TEST_TLS_HOST").into();
     secret.as_object_mut().unwrap().remove("ssl");
     if strategy == Strategy::Alternating {
-        let master = unique("bench_master");
-        let password = "master-Passw0rd";
-        match engine {
-            Engine::Postgres => {
-                let sql = format!("CREATE ROLE {master} LOGIN CREATEROLE PASSWORD '{password}'");
-                pg_admin().await.batch_execute(&sql).await.unwrap();
-            }
-            Engine::Mariadb => {
-                my_exec(&format!("CREATE USER {master}@'%' IDENTIFIED BY '{password}'")).await;
-                my_exec(&format!("GRANT ALL PRIVILEGES ON *.* TO {master}@'%' WITH GRANT OPTION")).await;
-            }
-        }
         let master_secret = engine.master_secret(&master, password).await;
         secret["masterarn"] = master_secret.into();
     }

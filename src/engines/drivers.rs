@@ -130,6 +130,13 @@ impl AccountAdmin for AnySession {
         }
     }
 
+    async fn master_authority(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        match self {
+            AnySession::Postgres(session) => session.master_authority(pair).await,
+            AnySession::Mysql(session) => session.master_authority(pair).await,
+        }
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         match self {
             AnySession::Postgres(session) => session.sync_alternate(pair, password).await,

@@ -108,6 +108,11 @@ pub trait AccountAdmin: DbSession {
         password: &Password,
     ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
 
+    /// Whether the session's user may administer both users of the pair, checked before anything changes: an
+    /// `EngineErrorKind::MissingPrivilege` error naming what the operator must grant where it may not (PostgreSQL
+    /// 16+'s ADMIN OPTION). Reads only.
+    fn master_authority(&mut self, pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send;
+
     /// Makes `pair.next` the current user's twin with `password`. It is created when missing — with `password` from
     /// the first statement, so that a retry can recognise it — then its privileges are made those of `pair.current`
     /// (added and revoked), then its password is set. Idempotent: a retry after a crash at any point completes the
@@ -194,6 +199,9 @@ pub enum EngineErrorKind {
     Unverified,
     /// An account of the other user holds a password this secret does not: it is not this rotation's to change.
     NotOurs,
+    /// The master lacks a right a change needs (PostgreSQL 16+'s ADMIN OPTION on a role), found before the change;
+    /// the detail names the grant to run.
+    MissingPrivilege,
 }
 
 impl EngineError {
@@ -227,6 +235,7 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::ReadOnly => "database is read-only",
             EngineErrorKind::Unverified => "refused to send the master's password to an unverified server",
             EngineErrorKind::NotOurs => "an account is not this rotation's to change",
+            EngineErrorKind::MissingPrivilege => "the master lacks a privilege the change needs",
         })
     }
 }

@@ -239,6 +239,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 return Err(conflict());
             }
         }
+        let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
+        let alternate =
+            Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone, known: &known };
+        // The master may administer both users (PostgreSQL 16+'s ADMIN OPTION), or the error names the grant to run.
+        session.master_authority(alternate).await?;
         if request.mode == Mode::Preview {
             let of = current.username();
             return Ok(Some(match (exists, previous.is_some()) {
@@ -252,9 +257,6 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 ),
             }));
         }
-        let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
-        let alternate =
-            Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone, known: &known };
         match session.sync_alternate(alternate, pending.password()).await {
             Ok(()) => Ok(None),
             Err(err) if err.kind == EngineErrorKind::NotOurs => {

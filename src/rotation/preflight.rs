@@ -55,6 +55,7 @@ impl Check {
             Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => Check::Endpoint,
             Error::MasterSecret { .. } => Check::MasterSecret,
             Error::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
+            Error::Db(err) if err.kind == EngineErrorKind::MissingPrivilege => Check::Alternate,
             Error::CredentialsRejected { .. } | Error::Db(_) | Error::BreakGlass { .. } => Check::Database,
             Error::AlternateConflict { .. } | Error::AlternateRefused { .. } | Error::AlternateName { .. } => {
                 Check::Alternate
@@ -292,6 +293,10 @@ fn fix_for(err: &Error) -> &'static str {
             EngineErrorKind::Unverified => {
                 "let the master log in with verified TLS (MASTER_TLS_MODE=verify-full, the server's CA built in or \
                  in DB_EXTRA_CA_BUNDLE)"
+            }
+            EngineErrorKind::MissingPrivilege => {
+                "run the GRANT the message names, as a role that holds that right (the role's creator) or a \
+                 superuser, then check again"
             }
             EngineErrorKind::NotOurs => {
                 "drop or rename the account if it is not in use, or rotate this secret as single user"

@@ -358,6 +358,13 @@ impl AccountAdmin for FakeSession {
         Ok(self.db.state.lock().unwrap().foreign.get(user.as_str()).cloned().unwrap_or_default())
     }
 
+    async fn master_authority(&mut self, _pair: Alternate<'_>) -> Result<(), EngineError> {
+        if self.db.faults.lock().unwrap().next() != Fault::None {
+            return Err(self.db.error(&self.target));
+        }
+        Ok(())
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         let fault = self.db.faults.lock().unwrap().next();
         if fault == Fault::Before {
@@ -869,9 +876,9 @@ async fn alternating_a_crash_at_any_call_then_a_retry_converges() {
     // 16 Secrets Manager calls (Describe 4, Get 9 — AWSPREVIOUS for the pair in createSecret and setSecret, the
     // master secret in setSecret and testSecret — Put 1, UpdateStage 2) and 10 database calls (4 logins: AWSCURRENT's
     // proof of possession and the master in setSecret, the pending user and the master in testSecret; the account
-    // power check, the current user's accounts AWSCURRENT proves, the user lookup, the sync, the test query, the
-    // verification): the figures the docs give.
-    assert_eq!(calls, 26, "a rotation makes {calls} external calls");
+    // power check, the current user's accounts AWSCURRENT proves, the user lookup, the master's authority over the
+    // pair, the sync, the test query, the verification): the figures the docs give.
+    assert_eq!(calls, 27, "a rotation makes {calls} external calls");
     for n in 1..=calls {
         for after in [false, true] {
             let w = alternating_world();

@@ -214,6 +214,11 @@ impl AccountAdmin for FaultySession {
         guard(&self.injector, &self.target, "unproven_accounts", call).await
     }
 
+    async fn master_authority(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        let call = self.inner.master_authority(pair);
+        guard(&self.injector, &self.target, "master_authority", call).await
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         let call = self.inner.sync_alternate(pair, password);
         guard(&self.injector, &self.target, "sync_alternate", call).await

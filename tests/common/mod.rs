@@ -416,6 +416,55 @@ impl Engine {
     }
 }
 
+/// The main PostgreSQL cluster's major version (15, 16, ...).
+pub async fn pg_major_version() -> u32 {
+    let row = pg_admin().await.query_one("SHOW server_version_num", &[]).await.expect("the server's version");
+    row.get::<_, String>(0).parse::<u32>().expect("a version number") / 10_000
+}
+
+/// The global privileges RDS gives the master user of a MariaDB instance (the RDS User Guide, "Master user account
+/// privileges"), WITH GRANT OPTION: no SUPER, no ALL.
+pub const RDS_MARIADB_MASTER_PRIVILEGES: &str = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, \
+     REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, \
+     REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER";
+
+/// A master user with exactly the RDS master's privileges, named `name`, with `password`. PostgreSQL: `LOGIN
+/// NOSUPERUSER INHERIT CREATEDB CREATEROLE`, a member of an `rds_superuser` role (NOLOGIN, in `pg_monitor` and
+/// `pg_signal_backend`, as RDS's) — on PostgreSQL 16+ such a role administers only the roles it created or holds
+/// ADMIN OPTION on. MariaDB: the global privileges of `RDS_MARIADB_MASTER_PRIVILEGES` WITH GRANT OPTION.
+pub async fn create_rds_master(engine: Engine, name: &str, password: &str) {
+    match engine {
+        Engine::Postgres => {
+            // Once per cluster; tests create masters concurrently, and a second CREATE ROLE may fail either way.
+            let setup = "DO $$ BEGIN CREATE ROLE rds_superuser NOLOGIN; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+                 GRANT pg_monitor, pg_signal_backend TO rds_superuser";
+            pg_admin().await.batch_execute(setup).await.expect("the rds_superuser role");
+            let sql = format!(
+                "CREATE ROLE {} WITH LOGIN NOSUPERUSER INHERIT CREATEDB CREATEROLE NOREPLICATION \
+                 VALID UNTIL 'infinity' PASSWORD {} IN ROLE rds_superuser",
+                escape_identifier(name),
+                escape_literal(&pg_verifier(password))
+            );
+            pg_admin().await.batch_execute(&sql).await.expect("create the master");
+        }
+        Engine::Mariadb => {
+            let account = format!("{}@'%'", my_quote(name));
+            my_exec(&format!("CREATE USER {account} IDENTIFIED BY PASSWORD '{}'", my_native_hash(password))).await;
+            my_exec(&format!("GRANT {RDS_MARIADB_MASTER_PRIVILEGES} ON *.* TO {account} WITH GRANT OPTION")).await;
+        }
+    }
+}
+
+/// A PostgreSQL login role `name` created by the role `creator` (logged in with `creator_password`), not by the
+/// superuser: on PostgreSQL 16+ the creator then holds ADMIN OPTION on it, and no other CREATEROLE role does.
+pub async fn pg_create_role_as(creator: &str, creator_password: &str, name: &str, password: &str) {
+    let client = pg_connect(creator, creator_password).await.expect("the creator logs in");
+    let sql =
+        format!("CREATE ROLE {} LOGIN PASSWORD {}", escape_identifier(name), escape_literal(&pg_verifier(password)));
+    client.batch_execute(&sql).await.expect("create role as its creator");
+}
+
 /// Stops, starts or restarts (`action`) the main server of `engine` with `scripts/local-servers.sh db`. For the test
 /// binaries of their own (tests/restart.rs, tests/limits.rs): every other test would see the outage.
 pub fn server(action: &str, engine: Engine) {

@@ -36,32 +36,24 @@ struct Pair {
     secret_id: String,
 }
 
-/// The master's user: PostgreSQL `CREATEROLE` (PostgreSQL 15 here; 16+ also needs ADMIN OPTION on the rotated
-/// role); MariaDB every privilege WITH GRANT OPTION, as the RDS master user has.
+/// The master's user, with exactly the RDS master's privileges (`create_rds_master`): on PostgreSQL a `CREATEROLE`
+/// member of `rds_superuser`, no superuser; on MariaDB RDS's global grants WITH GRANT OPTION, without SUPER.
 async fn create_master(engine: Engine) -> String {
     let master = unique("master");
-    match engine {
-        Engine::Postgres => {
-            let sql = format!(
-                "CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}",
-                escape_identifier(&master),
-                escape_literal(MASTER_PASSWORD)
-            );
-            pg_admin().await.batch_execute(&sql).await.unwrap();
-        }
-        Engine::Mariadb => {
-            my_exec(&format!("CREATE USER `{master}`@'%' IDENTIFIED BY {}", my_quote(MASTER_PASSWORD))).await;
-            my_exec(&format!("GRANT ALL PRIVILEGES ON *.* TO `{master}`@'%' WITH GRANT OPTION")).await;
-        }
-    }
+    create_rds_master(engine, &master, MASTER_PASSWORD).await;
     master
 }
 
+/// A pair whose original user the master created, as on RDS where the master creates the application's roles
+/// (PostgreSQL 16+ then gives it ADMIN OPTION on them); `postgres_a_role_another_role_created` covers the other case.
 async fn pair_named(engine: Engine, base: &str) -> Pair {
     let master = create_master(engine).await;
     let masterarn = engine.master_secret(&master, MASTER_PASSWORD).await;
     let place = unique("place");
-    engine.create_user(base, INITIAL).await;
+    match engine {
+        Engine::Postgres => pg_create_role_as(&master, MASTER_PASSWORD, base, INITIAL).await,
+        Engine::Mariadb => engine.create_user(base, INITIAL).await,
+    }
     match engine {
         Engine::Postgres => {
             let (schema, user) = (escape_identifier(&place), escape_identifier(base));
@@ -637,4 +629,54 @@ async fn mariadb_a_name_holding_a_grantee_quote_gets_only_its_own_privileges() {
     let clone_grants = my_grants(&p.clone, &p.clone).await;
     assert!(!format!("{clone_grants:?}").contains(&others), "{clone_grants:?}");
     assert!(format!("{clone_grants:?}").contains(&p.place), "{clone_grants:?}");
+}
+
+/// PostgreSQL 16+ with the RDS master's privileges: an application role another role created (a migration user) is
+/// one the master holds no ADMIN OPTION on. `check` and setSecret say so before anything changes, naming the grant to
+/// run; once its creator runs it, the pair rotates and stays twins. On PostgreSQL 15, CREATEROLE administers every
+/// role, and it rotates at once.
+#[tokio::test]
+async fn postgres_a_role_another_role_created_needs_admin_option_first() {
+    let engine = Engine::Postgres;
+    let master = create_master(engine).await;
+    let masterarn = engine.master_secret(&master, MASTER_PASSWORD).await;
+    let migrator = unique("migrator");
+    let sql = format!(
+        "CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}",
+        escape_identifier(&migrator),
+        escape_literal(&pg_verifier(MASTER_PASSWORD))
+    );
+    pg_admin().await.batch_execute(&sql).await.unwrap();
+    let base = unique("alt_migrated");
+    pg_create_role_as(&migrator, MASTER_PASSWORD, &base, INITIAL).await;
+    let secret_id = unique("secret");
+    create_secret(&sm().await, &secret_id, &engine.alternating_secret(&base, INITIAL, &masterarn)).await;
+    let p = Pair { engine, base: base.clone(), clone: format!("{base}_clone"), place: String::new(), secret_id };
+
+    if pg_major_version().await >= 16 {
+        let grant = format!(
+            "GRANT {} TO {} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE",
+            escape_identifier(&base),
+            escape_identifier(&master)
+        );
+        let report = rotator().await.preflight(&p.secret_id).await;
+        let failure = report.failure.expect("check sees what setSecret would meet");
+        assert_eq!(failure.error.error_type(), "DatabaseError", "{}", failure.error);
+        let message = failure.error.to_string();
+        assert!(message.contains(&grant) && message.contains(&format!("administered by {migrator}")), "{message}");
+        assert!(!message.contains("rds_password"), "the wrong hint is gone: {message}");
+        let err = p.rotate().await.unwrap_err();
+        assert!(err.to_string().contains(&grant), "{err}");
+        assert!(engine.users(&p.clone).await.is_empty(), "nothing was created");
+        assert!(engine.logs_in(&base, INITIAL).await, "nothing was changed");
+        pg_connect(&migrator, MASTER_PASSWORD).await.unwrap().batch_execute(&grant).await.unwrap();
+    }
+    assert!(rotator().await.preflight(&p.secret_id).await.passed());
+    for _ in 0..2 {
+        p.rotate().await.unwrap();
+    }
+    let (user, password) = p.login_of("AWSCURRENT").await;
+    assert_eq!(user, base, "two rotations lead back to the original");
+    assert!(engine.logs_in(&base, &password).await);
+    assert!(engine.logs_in(&p.clone, &p.login_of("AWSPREVIOUS").await.1).await);
 }

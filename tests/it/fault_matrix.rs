@@ -110,7 +110,7 @@ async fn matrix(engine: Engine, strategy: Strategy) {
     // The same external calls as the protocol core makes against fakes (src/rotation/tests.rs).
     let expected = match strategy {
         Strategy::Single => 15,
-        Strategy::Alternating => 26,
+        Strategy::Alternating => 27,
     };
     assert_eq!(calls, expected, "a rotation makes {calls} external calls");
 

@@ -502,14 +502,9 @@ async fn a_database_search_path_cannot_run_code_as_the_master() {
 
     // An alternating rotation whose secret names that database.
     let master = unique("trust_master");
-    let sql = format!(
-        "CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}",
-        escape_identifier(&master),
-        escape_literal(MASTER_PASSWORD)
-    );
-    admin.batch_execute(&sql).await.unwrap();
+    create_rds_master(Engine::Postgres, &master, MASTER_PASSWORD).await;
     let user = unique("trust_sp");
-    pg_create_role(&user, INITIAL).await;
+    pg_create_role_as(&master, MASTER_PASSWORD, &user, INITIAL).await;
     let masterarn = Engine::Postgres.master_secret(&master, MASTER_PASSWORD).await;
     let mut secret = Engine::Postgres.alternating_secret(&user, INITIAL, &masterarn);
     secret["dbname"] = database.clone().into();

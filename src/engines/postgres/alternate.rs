@@ -43,6 +43,48 @@ impl PgSession {
         self.execute(sql::pg_set_password(Role::Named(pair.next), &verifier), "ALTER ROLE … PASSWORD").await
     }
 
+    /// PostgreSQL 16+: a `CREATEROLE` role such as the RDS master administers only roles it holds ADMIN OPTION on —
+    /// those it created, or was granted so. The pair needs it on both users: on the original to grant its membership
+    /// to the clone and to change its password, on an existing clone to change it. Where it lacks it, the error names
+    /// the grant to run, before anything changes.
+    pub(super) async fn master_authority(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        if self.query_value(sql::pg_admin_option_rules_apply()).await? != "true" {
+            return Ok(());
+        }
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&pair.base.as_str(), &pair.clone.as_str()];
+        let rows = self.rows(sql::pg_admin_option_on(), &params, "reading ADMIN OPTION").await?;
+        let mut lacking = Vec::new();
+        for row in &rows {
+            let (role, admin, holders) = (self.text(row, 0)?, self.flag(row, 1)?, self.text(row, 2)?);
+            if !admin {
+                lacking.push((role, holders));
+            }
+        }
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        let master = self.user.as_str().to_owned();
+        let grants: Vec<String> =
+            lacking.iter().map(|(role, _)| sql::pg_grant_admin_option_text(role, &master)).collect();
+        let holders: Vec<String> = lacking
+            .iter()
+            .map(|(role, holders)| {
+                let by = if holders.is_empty() { "no role but a superuser".to_owned() } else { holders.clone() };
+                format!("{role:?} is administered by {by}")
+            })
+            .collect();
+        let detail = format!(
+            "the master {:?} lacks ADMIN OPTION on {} (PostgreSQL 16+: a CREATEROLE role administers only the roles it \
+             created or was granted WITH ADMIN OPTION; {}); nothing was changed. As a role that holds it, or a \
+             superuser, run: {}",
+            master,
+            lacking.iter().map(|(role, _)| format!("{role:?}")).collect::<Vec<_>>().join(" and "),
+            holders.join("; "),
+            grants.join("; ")
+        );
+        Err(EngineError::new(EngineErrorKind::MissingPrivilege, &self.target, detail))
+    }
+
     pub(super) async fn verify_pair(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
         let runs_as = format!("role={}", pair.base.as_str());
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =

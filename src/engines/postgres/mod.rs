@@ -280,6 +280,10 @@ impl AccountAdmin for PgSession {
         }))
     }
 
+    async fn master_authority(&mut self, pair: Alternate<'_>) -> Result<(), EngineError> {
+        PgSession::master_authority(self, pair).await
+    }
+
     async fn sync_alternate(&mut self, pair: Alternate<'_>, password: &Password) -> Result<(), EngineError> {
         self.sync_pair(pair, password).await
     }
@@ -433,10 +437,14 @@ impl PgSession {
             return EngineError::new(EngineErrorKind::Unreachable, &self.target, detail);
         }
         let hint = match *db.code() {
-            SqlState::INSUFFICIENT_PRIVILEGE => {
-                ": the user lacks the privilege for it (on RDS with rds.restrict_password_commands on, membership \
-                 in rds_password)"
+            SqlState::INSUFFICIENT_PRIVILEGE if what.contains("PASSWORD") => {
+                ": the user lacks the privilege for it (PostgreSQL 16+: ADMIN OPTION on the role whose password it \
+                 changes, if it is another; on RDS with rds.restrict_password_commands on, membership in rds_password)"
             }
+            SqlState::INSUFFICIENT_PRIVILEGE if what.starts_with("GRANT") || what.starts_with("ALTER ROLE") => {
+                ": the user lacks the privilege for it (PostgreSQL 16+: ADMIN OPTION on the role it grants or changes)"
+            }
+            SqlState::INSUFFICIENT_PRIVILEGE => ": the user lacks the privilege for it",
             SqlState::READ_ONLY_SQL_TRANSACTION => ": the server is a read-only replica, not the writer",
             _ => "",
         };

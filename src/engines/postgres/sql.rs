@@ -68,6 +68,36 @@ pub(super) fn pg_password_commands_allowed() -> Sql {
     ))
 }
 
+/// PostgreSQL: whether the ADMIN OPTION rules of PostgreSQL 16+ bind the session's user: the server is 16 or later
+/// and the user is no superuser (a superuser administers every role; before 16 `CREATEROLE` did too).
+pub(super) fn pg_admin_option_rules_apply() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT (pg_catalog.current_setting('server_version_num')::int >= 160000 AND NOT r.rolsuper)::text \
+         FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER",
+    ))
+}
+
+/// PostgreSQL 16+: of the roles $1 and $2 that exist, each with whether the session's user holds ADMIN OPTION on it
+/// (directly or through a role it is a member of, as GRANT and ALTER ROLE check), and the roles that hold it.
+pub(super) fn pg_admin_option_on() -> Sql {
+    Sql(Cow::Borrowed(
+        "SELECT r.rolname::text, pg_catalog.pg_has_role(SESSION_USER, r.oid, 'USAGE WITH ADMIN OPTION'), \
+         coalesce((SELECT pg_catalog.string_agg(m.rolname::text, ', ' ORDER BY m.rolname) \
+         FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles m ON m.oid = a.member \
+         WHERE a.roleid = r.oid AND a.admin_option), '') \
+         FROM pg_catalog.pg_roles r WHERE r.rolname IN ($1, $2) ORDER BY r.rolname",
+    ))
+}
+
+/// PostgreSQL 16+: what an operator runs so that `master` may administer `role` without holding its privileges.
+pub(super) fn pg_grant_admin_option_text(role: &str, master: &str) -> String {
+    format!(
+        "GRANT {} TO {} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE",
+        escape_identifier(role),
+        escape_identifier(master)
+    )
+}
+
 /// PostgreSQL: whether a role exists ($1: its name).
 pub(super) fn pg_role_exists() -> Sql {
     Sql(Cow::Borrowed("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1"))
