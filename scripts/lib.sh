@@ -24,19 +24,30 @@ apt_install() {
         die "could not install $*; run: sudo apt-get install -y $*"
 }
 
-# pip_tool VENV COMMAND SPEC: prints the path of COMMAND from the virtualenv $CACHE/VENV, installing SPEC there first
-# when it is missing.
+# pip_tool VENV COMMAND SPEC...: prints the path of COMMAND from the virtualenv $CACHE/VENV, installing the SPECs there
+# first when it is missing. A pinned tool names its version in VENV, so a new pin installs afresh.
 pip_tool() {
-    local venv="$CACHE/$1" command=$2 spec=$3
+    local venv="$CACHE/$1" command=$2
+    shift 2
     if [ ! -x "$venv/bin/$command" ]; then
         command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
         python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-        say "installing $spec into $venv"
-        { python3 -m venv "$venv" && "$venv/bin/pip" install -q "$spec" >&2; } || die "could not install $spec; run:
-  python3 -m venv $venv && $venv/bin/pip install '$spec'
+        say "installing $* into $venv"
+        { python3 -m venv "$venv" && "$venv/bin/pip" install -q "$@" >&2; } || die "could not install $*; run:
+  python3 -m venv $venv && $venv/bin/pip install $*
   (behind a proxy that intercepts HTTPS, add its certificate to the system bundle or set PIP_CERT / PIP_INDEX_URL)"
     fi
     echo "$venv/bin/$command"
+}
+
+# The pinned cargo-lambda (prebuilt from PyPI; building it from crates.io takes ~17 minutes) and the zig it
+# cross-compiles and links with, in one virtualenv: cargo-lambda finds zig beside it. make release uses exactly
+# these; make build, invoke and deploy use a cargo-lambda already on PATH first.
+CARGO_LAMBDA_VERSION=1.9.2
+ZIG_VERSION=0.15.2
+cargo_lambda_tool() {
+    pip_tool "cargo-lambda-$CARGO_LAMBDA_VERSION-zig-$ZIG_VERSION" cargo-lambda \
+        "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIG_VERSION"
 }
 
 # cargo_target_dir: where cargo puts what it builds — ./target, $CARGO_TARGET_DIR, a workspace's, or build.target-dir
