@@ -74,3 +74,21 @@ tested_binary() {
 binary_path() {
     grep '"reason":"compiler-artifact"' | grep '"name":"rds-rotator"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
 }
+
+# cargo_tool CRATE VERSION [COMMAND]: prints the path of COMMAND (default CRATE) of the crates.io crate CRATE at
+# exactly VERSION, built with its own lockfile into $CACHE/cargo-tools/CRATE-VERSION first when it is missing (for
+# tools no registry reached here ships prebuilt). Built outside the project, so its settings and CI's
+# RUSTC_WORKSPACE_WRAPPER / RUSTFLAGS / CARGO_TARGET_DIR do not apply.
+cargo_tool() {
+    local crate=$1 version=$2 command=${3:-$1}
+    local root="$CACHE/cargo-tools/$crate-$version"
+    if [ ! -x "$root/bin/$command" ]; then
+        say "building $crate $version from crates.io into $root (once: it is cached there)"
+        mkdir -p "$CACHE/cargo-tools"
+        (cd "$CACHE/cargo-tools" &&
+            env -u RUSTC_WORKSPACE_WRAPPER -u RUSTC_WRAPPER -u RUSTFLAGS -u CARGO_TARGET_DIR \
+                "${CARGO:-cargo}" install --quiet --locked --root "$root" --version "=$version" "$crate" >&2) ||
+            die "could not build $crate $version; run: cargo install --locked --root $root --version =$version $crate"
+    fi
+    echo "$root/bin/$command"
+}
