@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
-"""Checks make release (scripts/release.sh) runs on what it built, before it writes SHA256SUMS.
+"""make release (scripts/release.sh) checks one zip's SBOM against the dependency list embedded in its binary.
 
-Usage:
-  scripts/release-check.py sbom-same SBOM_A SBOM_B
-      the two CycloneDX SBOMs (arm64's and x86_64's dependency graphs) list the same components, so that one SBOM
-      describes both zips
-  scripts/release-check.py audit SBOM AUDIT_JSON...
-      each binary's embedded dependency list (cargo-auditable's, as rust-audit-info prints it) names rds-rotator at
-      the SBOM's version as its root, and every crate it names is a component of the SBOM; prints the counts
+Usage: scripts/release-check.py SBOM.cdx.json AUDIT.json
 
-Exit status 0 when the check holds; 1 with what differs.
+SBOM is cargo-cyclonedx's CycloneDX document for the zip's target; AUDIT is what rust-audit-info read from the
+binary's .dep-v0 section (cargo-auditable's). The check: the embedded list's root is rds-rotator at the SBOM's
+version, and every crate the binary says it was built from is a component of the SBOM. It prints the counts.
+
+Exit status 0 when that holds; 1 with each crate missing from the SBOM; 2 on bad usage.
 """
 import json
 import os
@@ -32,54 +30,32 @@ def components(sbom):
     return found
 
 
-def sbom_same(a, b):
-    left, right = components(load(a)), components(load(b))
-    if left != right:
-        print(f"{a} and {b} list different components:")
-        for name, version in sorted(left - right):
-            print(f"  only in {os.path.basename(a)}: {name} {version}")
-        for name, version in sorted(right - left):
-            print(f"  only in {os.path.basename(b)}: {name} {version}")
-        return 1
-    print(f"release-check: the SBOMs of both targets list the same {len(left)} components")
-    return 0
-
-
-def audit(sbom_path, audits):
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    sbom_path, audit_path = sys.argv[1:]
     sbom = load(sbom_path)
     listed = components(sbom)
-    subject = sbom.get("metadata", {}).get("component", {})
+    version = sbom.get("metadata", {}).get("component", {}).get("version")
+    packages = load(audit_path).get("packages", [])
     problems = []
-    for path in audits:
-        packages = load(path).get("packages", [])
-        roots = [p for p in packages if p.get("root")]
-        if len(roots) != 1 or roots[0]["name"] != "rds-rotator" or roots[0]["version"] != subject.get("version"):
-            problems.append(f"{path}: the root is {roots}, not rds-rotator {subject.get('version')}")
-        crates = {(p["name"], p["version"]) for p in packages if not p.get("root")}
-        missing = sorted(crates - listed)
-        for name, version in missing:
-            problems.append(f"{path}: {name} {version} is in the binary but not in the SBOM")
-        runtime = sum(1 for p in packages if p.get("kind", "runtime") == "runtime" and not p.get("root"))
-        print(
-            f"release-check: {os.path.basename(path)}: {len(crates)} crates embedded ({runtime} linked in, "
-            f"{len(crates) - runtime} build-time), all in the SBOM's {len(listed)} components"
-            if not missing
-            else f"release-check: {os.path.basename(path)}: {len(missing)} of {len(crates)} crates not in the SBOM"
-        )
+    roots = [p for p in packages if p.get("root")]
+    if [(p["name"], p["version"]) for p in roots] != [("rds-rotator", version)]:
+        problems.append(f"{audit_path}: the root is {roots}, not rds-rotator {version}")
+    crates = {(p["name"], p["version"]) for p in packages if not p.get("root")}
+    for name, crate_version in sorted(crates - listed):
+        problems.append(f"{audit_path}: {name} {crate_version} is in the binary but not in {sbom_path}")
     for problem in problems:
         print(problem)
-    return 1 if problems else 0
-
-
-def main():
-    match sys.argv[1:]:
-        case ["sbom-same", a, b]:
-            return sbom_same(a, b)
-        case ["audit", sbom, *audits] if audits:
-            return audit(sbom, audits)
-        case _:
-            print(__doc__.strip(), file=sys.stderr)
-            return 2
+    if problems:
+        return 1
+    build_time = sum(1 for p in packages if p.get("kind") == "build")
+    print(
+        f"release-check: {os.path.basename(audit_path)}: {len(crates)} crates embedded ({len(crates) - build_time} "
+        f"linked in, {build_time} build-time), every one in {os.path.basename(sbom_path)}'s {len(listed)} components"
+    )
+    return 0
 
 
 if __name__ == "__main__":
