@@ -43,23 +43,20 @@ fn git_commit(dir: &Path) -> Option<String> {
     watch(dir, "packed-refs");
     if let Some(branch) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
         let loose = git(dir, &["rev-parse", "--git-path", &branch]).map(|p| dir.join(p))?;
-        match loose.exists() {
-            true => println!("cargo:rerun-if-changed={}", loose.display()),
-            false => {
-                if let Some(parent) = loose.parent().filter(|p| p.exists()) {
-                    println!("cargo:rerun-if-changed={}", parent.display());
-                }
-            }
+        if loose.exists() {
+            println!("cargo:rerun-if-changed={}", loose.display());
+        } else if let Some(parent) = loose.parent().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", parent.display());
         }
     }
     Some(full[..7].to_owned())
 }
 
 fn watch(dir: &Path, name: &str) {
-    if let Some(path) = git(dir, &["rev-parse", "--git-path", name]).map(|p| dir.join(p)) {
-        if path.exists() {
-            println!("cargo:rerun-if-changed={}", path.display());
-        }
+    if let Some(path) = git(dir, &["rev-parse", "--git-path", name]).map(|p| dir.join(p))
+        && path.exists()
+    {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
 }
 
