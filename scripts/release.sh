@@ -16,7 +16,8 @@
 # changed; the second is removed after the comparison.
 #
 # Tools, pinned and cached under ~/.cache/rds-rotator: cargo-lambda and zig (PyPI, scripts/lib.sh), cargo-auditable,
-# rust-audit-info and cargo-cyclonedx (crates.io, built once: about 2 minutes on 2 cores). The Rust toolchain is the
+# rust-audit-info and cargo-cyclonedx (crates.io, built once: about 2 minutes on 2 cores). A whole run took 15.5
+# minutes on 2 shared cores (docs/releasing.md). The Rust toolchain is the
 # one on PATH; BUILDINFO records it, and a rebuild elsewhere needs the same (rustc 1.95.0 for 0.1.0).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,9 +38,10 @@ git rev-parse --verify -q HEAD >/dev/null || die "make release builds a git comm
 
 version=$("${CARGO:-cargo}" metadata --format-version 1 --no-deps --locked |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["packages"][0]["version"])')
+# Resolved once: a commit made while make release runs does not change what its second build builds.
 commit=$(git rev-parse HEAD)
 # Dates inside the artifacts (the zip entries, the SBOM) are the commit's, so they are the same on every rebuild.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct "$commit")}
 export SOURCE_DATE_EPOCH
 target_root="$(cargo_target_dir)"
 out="$target_root/release-artifacts/$version"
@@ -69,7 +71,7 @@ build() {
     local dir=$1 dest=$2 src="$1/source" arch target binary
     rm -rf "$src" "$dest"
     mkdir -p "$src" "$dest"
-    git archive --format=tar HEAD | tar -x -C "$src"
+    git archive --format=tar "$commit" | tar -x -C "$src"
     # Paths that would otherwise end up in the binaries (panic and tracing locations name the registry's sources)
     # and the toolchain's, mapped to fixed names; nothing else of the build machine's is in them (no build id, no
     # date; the C code of aws-lc names its files relatively).
