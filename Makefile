@@ -5,7 +5,7 @@ STEP ?= createSecret
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := secret_json parse_master rotation_event
 
-.PHONY: help demo test check-template cdk-test bench servers servers-stop invoke lint fuzz build deploy refresh-rds-ca
+.PHONY: help demo test check-template cdk-test bench servers servers-stop invoke lint fuzz build release deploy refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -46,6 +46,9 @@ fuzz: ## The cargo-fuzz targets one after another (FUZZ_SECONDS=60 each); needs 
 
 build: ## The Lambda zip, target/lambda/rds-rotator/bootstrap.zip, with cargo-lambda (ARCH=arm64|x86_64)
 	scripts/lambda-build.sh
+
+release: ## Zips for arm64 and x86_64, SHA256SUMS, SBOM, built twice and compared (target/release-artifacts/VERSION; VERIFY=0 once)
+	CARGO="$(CARGO)" scripts/release.sh
 
 deploy: ## sam build, then sam deploy --guided (needs AWS credentials; BUILD_ONLY=1 stops after the build)
 	scripts/deploy.sh

@@ -17,14 +17,15 @@ import re
 import sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-DOCS = [d for d in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"] if os.path.exists(os.path.join(ROOT, d))]
+TOP_DOCS = ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md"]
+DOCS = [d for d in TOP_DOCS if os.path.exists(os.path.join(ROOT, d))]
 DOCS += sorted(glob.glob("docs/*.md", root_dir=ROOT))
 DOCS += [d for d in ["cdk/README.md"] if os.path.exists(os.path.join(ROOT, d))]
 README_LIMIT = 12 * 1024
 TOP_LEVEL = ["Cargo.toml", "Cargo.lock", "Makefile", "template.yaml", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"]
 
 PATH = re.compile(
-    r"(?<![\w./-])((?:src|tests|scripts|docs|events|certs|benches|fuzz|\.ci)/[A-Za-z0-9_.*/-]*[A-Za-z0-9_*/])"
+    r"(?<![\w./-])((?:src|tests|scripts|docs|events|certs|benches|fuzz|\.ci|\.github)/[A-Za-z0-9_.*/-]*[A-Za-z0-9_*/])"
 )
 # Upper-case names the docs use that are not settings: SQL and the servers' own.
 NOT_SETTINGS = {"CURRENT_USER", "SESSION_USER", "MAX_STATEMENT_TIME", "MAX_USER_CONNECTIONS", "NO_BACKSLASH_ESCAPES"}

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 sam=$(command -v sam || pip_tool sam sam aws-sam-cli)
-cargo_lambda=$(command -v cargo-lambda || pip_tool cargo-lambda cargo-lambda cargo-lambda)
+cargo_lambda=$(command -v cargo-lambda || cargo_lambda_tool)
 rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu ||
     die "the Rust standard library for aarch64-unknown-linux-gnu is missing: run 'rustup target add aarch64-unknown-linux-gnu'"
 # sam build runs `cargo lambda build`, which finds zig beside cargo-lambda.

@@ -20,7 +20,7 @@ export DB_EXTRA_CA_BUNDLE="$TEST_TLS_CA"
 seed_postgres_demo
 sm has-version "$SECRET" "$TOKEN" || { sm stage "$SECRET" "$TOKEN"; say "staged AWSPENDING version $TOKEN of $SECRET"; }
 
-cargo_lambda=$(command -v cargo-lambda || pip_tool cargo-lambda cargo-lambda cargo-lambda)
+cargo_lambda=$(command -v cargo-lambda || cargo_lambda_tool)
 lambda_path="$(dirname "$cargo_lambda"):$PATH"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # The emulator's log stays outside the project: watch restarts the function on every change in it.

@@ -15,7 +15,7 @@ case "$arch" in
     x86_64) target=x86_64-unknown-linux-gnu flag=--x86-64 ;;
     *) die "ARCH must be arm64 or x86_64" ;;
 esac
-cargo_lambda=$(command -v cargo-lambda || pip_tool cargo-lambda cargo-lambda cargo-lambda)
+cargo_lambda=$(command -v cargo-lambda || cargo_lambda_tool)
 if command -v rustup >/dev/null 2>&1; then
     rustup target list --installed | grep -qx "$target" || rustup target add "$target" ||
         die "the Rust standard library for $target is missing and could not be downloaded: run 'rustup target add $target', or build for x86_64 with ARCH=x86_64"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make lint: formatting, clippy with warnings as errors, the module layers ARCHITECTURE.md describes
-# (scripts/check-layers.py) and the docs' paths and settings (scripts/check-docs.py). `make test` runs it first.
+# (scripts/check-layers.py), the docs' paths and settings (scripts/check-docs.py) and the GitHub Actions workflows
+# (actionlint, with shellcheck on their scripts; pinned in scripts/lib.sh). `make test` runs it first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -27,3 +28,7 @@ fi
 python3 scripts/check-layers.py
 python3 scripts/check-layers.py --self-test
 python3 scripts/check-docs.py
+actionlint=$(actionlint_tool)
+# shellcheck sits beside actionlint in its virtualenv; actionlint runs it on every `run:` script it finds on PATH.
+PATH="$(dirname "$actionlint"):$PATH" "$actionlint" .github/workflows/*.yml
+say "actionlint: $(find .github/workflows -name '*.yml' | wc -l) workflows clean"

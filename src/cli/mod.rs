@@ -157,7 +157,7 @@ pub async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("rds-rotator {}", env!("CARGO_PKG_VERSION"));
+            println!("{}", version_line());
             ExitCode::SUCCESS
         }
         Command::Step(source) => report(Box::pin(step(source)).await),
@@ -167,6 +167,14 @@ pub async fn main() -> ExitCode {
         Command::Attach { secrets, attach } => verdict(Box::pin(attach::run(&secrets, &attach)).await),
         Command::Cancel { secret_id, force } => report(Box::pin(cancel::run(&secret_id, force)).await),
     }
+}
+
+/// `rds-rotator 0.1.0 (commit 07650eb, aarch64-unknown-linux-gnu)`: the version, the commit and the target, which
+/// build.rs gives at compile time (the commit is `unknown` in a build from a source tarball without
+/// `RDS_ROTATOR_COMMIT`).
+fn version_line() -> String {
+    let (version, commit, target) = (env!("CARGO_PKG_VERSION"), env!("RDS_ROTATOR_COMMIT"), env!("RDS_ROTATOR_TARGET"));
+    format!("rds-rotator {version} (commit {commit}, {target})")
 }
 
 /// A command that judges: exit status 0 when all is well, 1 when it found something, as `report` on an error.
@@ -448,6 +456,20 @@ mod tests {
         assert!(parse(&["cancel"], false, true).is_err());
         assert!(parse(&["cancel", "a", "b"], false, true).is_err());
         assert!(parse(&["cancel", "a", "--now"], false, true).is_err());
+    }
+
+    #[test]
+    fn the_version_names_the_commit_and_the_target() {
+        let line = version_line();
+        let rest = line
+            .strip_prefix(&format!("rds-rotator {} (commit ", env!("CARGO_PKG_VERSION")))
+            .unwrap_or_else(|| panic!("{line:?} does not start with the name and version"));
+        let (commit, target) = rest.strip_suffix(')').and_then(|r| r.split_once(", ")).expect(&line);
+        let hex = commit.len() == 7 && commit.bytes().all(|b| b.is_ascii_hexdigit());
+        assert!(hex || commit == "unknown", "{line:?}: the commit is not 7 hex digits or unknown");
+        let parts: Vec<&str> = target.split('-').collect();
+        assert!(parts.len() >= 3 && parts.iter().all(|p| !p.is_empty()), "{line:?}: {target:?} is not a target triple");
+        assert!(target.contains(std::env::consts::ARCH), "{line:?}: not this target's architecture");
     }
 
     #[test]
