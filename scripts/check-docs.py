@@ -27,8 +27,9 @@ TOP_LEVEL = ["Cargo.toml", "Cargo.lock", "Makefile", "template.yaml", "README.md
 PATH = re.compile(
     r"(?<![\w./-])((?:src|tests|scripts|docs|events|certs|benches|fuzz|\.ci|\.github)/[A-Za-z0-9_.*/-]*[A-Za-z0-9_*/])"
 )
-# Upper-case names the docs use that are not settings: SQL and the servers' own.
+# Upper-case names the docs use that are not settings: SQL and the servers' own, CloudFormation's capabilities.
 NOT_SETTINGS = {"CURRENT_USER", "SESSION_USER", "MAX_STATEMENT_TIME", "MAX_USER_CONNECTIONS", "NO_BACKSLASH_ESCAPES"}
+NOT_SETTINGS |= {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_RESOURCE_POLICY", "CAPABILITY_AUTO_EXPAND"}
 SETTING = re.compile(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\*?)(?:=[^`]*)?`")
 
 

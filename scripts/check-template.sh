@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make check-template (part of make test): template.yaml through cfn-lint, the least-privilege and configuration
-# checks of scripts/check-template.py (with their self-test), and `sam validate --lint`, all offline. cfn-lint and
-# the SAM CLI are installed into ~/.cache/rds-rotator when missing.
+# make check-template (part of make test): template.yaml through cfn-lint; scripts/check-template.py, which resolves
+# every combination of the deployment choices (created or given role, own or AWS's SAR parameter names or no secret
+# ARNs, released zip or local build, VPC, master secret, KMS key, boundary) and checks each for least privilege and
+# configuration, and lints each with cfn-lint as `sam validate --lint` does (with its self-test); and `sam validate
+# --lint` of the template itself. All offline, under a minute. cfn-lint and the SAM CLI are installed into
+# ~/.cache/rds-rotator when missing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh

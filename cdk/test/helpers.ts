@@ -70,7 +70,10 @@ export function samTemplate(): SamTemplate {
     if (!m) continue;
     const ref = /^!Ref (\w+)$/.exec(m[2]);
     const conditional = /^!If \[\w+, !(?:Ref|Join \[",", !Ref) (\w+)\]?, !Ref AWS::NoValue\]$/.exec(m[2]);
-    variables[m[1]] = ref ? ref[1] : conditional ? `?${conditional[1]}` : m[2];
+    // A multi-line `!If` (its branches on the lines below) picks between an rds-rotator parameter and AWS's SAR name
+    // for it, else `AWS::NoValue`: set only when one of them is given.
+    const multiLine = m[2] === '!If';
+    variables[m[1]] = ref ? ref[1] : conditional ? `?${conditional[1]}` : multiLine ? '?' : m[2];
   }
   const dashboard = text.slice(text.indexOf('  RotationDashboard:'), text.indexOf('\nOutputs:'));
   const widgetTitles = [...dashboard.matchAll(/"title": "([^"]+)"/g)].map((m) => m[1]);
