@@ -59,7 +59,9 @@ impl Metrics {
     /// Writes the step's line. A failed write is ignored: metrics never fail a rotation.
     pub fn record(&self, report: &StepReport<'_>) {
         let Some(namespace) = &self.namespace else { return };
+        // JSON, with what the event named (the secret's id) as data: no special character raw on stdout.
         let line = emf_line(namespace, report, SystemTime::now());
+        let line = crate::domain::text::escaped_json(&line);
         match &self.sink {
             Sink::Stdout => {
                 let _ = writeln!(std::io::stdout().lock(), "{line}");

@@ -132,6 +132,10 @@ impl<E: Into<Error>> From<E> for CliError {
 }
 
 pub async fn main() -> ExitCode {
+    // A panic's message may quote what it met: shown as data, like every other line (it is never expected).
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(Out::stderr(), "rds-rotator: {info}");
+    }));
     let args: Vec<String> = match std::env::args_os().skip(1).map(|arg| arg.into_string()).collect() {
         Ok(args) => args,
         Err(arg) => {

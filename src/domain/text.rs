@@ -5,8 +5,9 @@
 //! (`cli/out.rs`) and the log writer (`logging.rs`) all use it.
 //!
 //! Escaped: every control character (C0, DEL, C1 — `ESC`, `CR`, `LF` and `TAB` included), the Unicode bidirectional
-//! overrides, embeddings, isolates and marks (which reorder what a terminal or an editor shows), and the line and
-//! paragraph separators. Each is shown as a visible escape (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`); everything else,
+//! overrides, embeddings, isolates and marks (which reorder what a terminal or an editor shows), the line and
+//! paragraph separators, and Unicode's other format characters and blank fillers (zero-width spaces and joiners, the
+//! soft hyphen, tag characters), which show as nothing and let one name pass for another. Each is shown as a visible escape (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`); everything else,
 //! non-ASCII letters included, is kept as it is.
 
 use std::borrow::Cow;
@@ -25,12 +26,21 @@ pub(crate) fn shown(text: &str) -> Shown<'_> {
     Shown(text)
 }
 
-/// Whether `c` must never reach a terminal or a log as it is.
+/// Whether `c` must never reach a terminal or a log as it is: a control character, or one of Unicode's format
+/// characters and blank fillers, which show as nothing (or reorder what is shown) and so let one name pass for
+/// another.
 pub(crate) fn is_special(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
+            // Bidirectional marks, embeddings, overrides and isolates; the line and paragraph separators.
             '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+            // The other format characters (Unicode category Cf) and the invisible fillers.
+            | '\u{ad}' | '\u{600}'..='\u{605}' | '\u{6dd}' | '\u{70f}' | '\u{890}' | '\u{891}' | '\u{8e2}'
+            | '\u{115f}' | '\u{1160}' | '\u{180e}' | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}'
+            | '\u{206a}'..='\u{206f}' | '\u{3164}' | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}'
         )
 }
 
@@ -44,12 +54,6 @@ impl fmt::Display for Shown<'_> {
             rest = &rest[at + c.len_utf8()..];
         }
         f.write_str(rest)
-    }
-}
-
-impl fmt::Debug for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{self}\"")
     }
 }
 
@@ -96,8 +100,11 @@ pub(crate) fn escaped_json(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         if is_special(c) && c != '\n' {
-            // Every special character is in the Basic Multilingual Plane: one escape each.
-            let _ = write!(out, "\\u{:04x}", c as u32);
+            // JSON escapes UTF-16 code units: a character beyond the Basic Multilingual Plane is a surrogate pair.
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", unit);
+            }
         } else {
             out.push(c);
         }
@@ -134,6 +141,8 @@ mod tests {
             ),
             ("sep\u{2028}\u{2029}", "sep\\u{2028}\\u{2029}"),
             ("nul\0", "nul\\u{0}"),
+            ("zero\u{200b}width\u{feff}\u{ad}", "zero\\u{200b}width\\u{feff}\\u{ad}"),
+            ("tag\u{e0041}", "tag\\u{e0041}"),
         ] {
             assert_eq!(shown(raw).to_string(), shown_as, "{raw:?}");
             assert_eq!(escaped(raw), shown_as, "{raw:?}");
@@ -157,7 +166,7 @@ mod tests {
 
     #[test]
     fn json_stays_json() {
-        let value = serde_json::json!({"dbname": "a\u{9b}b\u{202e}c\u{1b}d\u{7f}", "n": 1});
+        let value = serde_json::json!({"dbname": "a\u{9b}b\u{202e}c\u{1b}d\u{7f}e\u{e0041}f\u{200b}", "n": 1});
         let text = serde_json::to_string_pretty(&value).unwrap();
         let safe = escaped_json(&text);
         assert!(!safe.chars().any(|c| is_special(c) && c != '\n'), "{safe}");

@@ -107,7 +107,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 if let Some(why) = why {
                     return self.remove_label(secret_id, version, &why).await;
                 }
-                self.master(secret_id, &current, masterarn).await?.1.writer
+                // A history shaped so that the master user is the pair's other one (AWSPREVIOUS naming it): setSecret
+                // refuses it before any login, and so does cancel.
+                let (master, located) = self.master(secret_id, &current, masterarn).await?;
+                if pending.username() == master.username() {
+                    let why = format!("it names user {}, the master user, which setSecret refuses", pending.username());
+                    return self.remove_label(secret_id, version, &why).await;
+                }
+                located.writer
             }
             None => {
                 if let Some(key) = pending.pending_differs_from(&current) {

@@ -131,7 +131,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// The master secret's own host, or the endpoint of the instance or cluster its tags name; and the engine, whose
     /// protocol the master's password is sent in, from the master's side only: the master secret's `engine`, else the
-    /// operator's `DEFAULT_ENGINE`, else (an RDS-managed master) the RDS API's. Never the rotated secret's, whose
+    /// operator's `DEFAULT_ENGINE`; an RDS-managed master's is the RDS API's. Never the rotated secret's, whose
     /// writer would then pick the protocol and port the master's password goes to on the master's host.
     async fn master_endpoint(
         &self,

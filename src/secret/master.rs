@@ -11,8 +11,9 @@ use super::{
 use crate::domain::{EngineKind, Login, Password, Target, TlsChoice, UserName};
 
 /// The master secret of alternating users (the AWSCURRENT version of `masterarn`), parsed: the user the master logs
-/// in as and, from its own keys only, where. Nothing here comes from the rotated secret but, where the master secret
-/// lacks it, the engine (whose family must match). Not the database either: its owner could shape what the master's
+/// in as and, from its own keys only, where. Nothing here comes from the rotated secret: not the engine (a master
+/// secret with its own host names its own, or the operator's `DEFAULT_ENGINE` stands for it; an RDS-managed one's
+/// comes from the RDS API — `rotation/master.rs`), nor the database either: its owner could shape what the master's
 /// session sees there (a `search_path` setting); the master opens its own `dbname`, or the engine's default.
 pub struct MasterSecret {
     username: UserName,

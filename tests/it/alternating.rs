@@ -680,3 +680,22 @@ async fn postgres_a_role_another_role_created_needs_admin_option_first() {
     assert!(engine.logs_in(&base, &password).await);
     assert!(engine.logs_in(&p.clone, &p.login_of("AWSPREVIOUS").await.1).await);
 }
+
+/// The privilege views compare grantees without case or accents (`utf8mb3_general_ci`): `'APP'@'%'` would read as
+/// `'app'@'%'` there. Accounts whose names differ only so hold other grants (someone else's, SUPER and the grant
+/// tables here); the pair's other user gets exactly the current user's own.
+#[tokio::test]
+async fn mariadb_a_name_differing_only_in_case_or_accents_lends_nothing() {
+    let base = unique("casefold");
+    let p = pair_named(Engine::Mariadb, &base).await;
+    let upper = base.to_uppercase();
+    let accented = base.replacen('a', "ä", 1);
+    for (other, grant) in [(&upper, "SELECT ON `mysql`.*"), (&accented, "SUPER ON *.*")] {
+        Engine::Mariadb.create_user(other, "someone-elses-Passw0rd").await;
+        my_exec(&format!("GRANT {grant} TO {}@'%'", my_quote(other))).await;
+    }
+    p.rotate().await.unwrap();
+    p.assert_twins().await;
+    let grants = format!("{:?}", my_grants(&p.clone, &p.clone).await);
+    assert!(!grants.contains("SUPER") && !grants.contains("`mysql`"), "{grants}");
+}

@@ -83,9 +83,22 @@ impl MySession {
             let want = self.holdings(flavor, pair.current, host, row).await?;
             let have = self.holdings(flavor, pair.next, host, created).await?;
             let account = Account { user: pair.next.as_str(), host: host.as_str() };
-            for change in grants::changes(&want, &have) {
+            let changes = grants::changes(&want, &have);
+            // A partial revoke is a second statement after the global grant it restricts, and a session opened in
+            // between would keep the unrestricted global privilege for its lifetime: no session opens as the account
+            // while they run (a retry after a crash here locks and unlocks again).
+            let restricting = changes.iter().any(|change| matches!(change, Change::Restrict { .. }));
+            if restricting {
+                self.run_built(sql::mysql_account_lock(account, true), &format!("locking {}@{host:?}", pair.next))
+                    .await?;
+            }
+            for change in changes {
                 let statement = change_sql(flavor, quoting, account, &change);
                 self.run_built(statement, &format!("bringing {}@{host:?} in line (it {change})", pair.next)).await?;
+            }
+            if restricting {
+                let what = format!("unlocking {}@{host:?}", pair.next);
+                self.run_built(sql::mysql_account_lock(account, false), &what).await?;
             }
         }
 

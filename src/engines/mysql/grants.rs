@@ -235,7 +235,8 @@ pub(crate) fn restrictions_from(attributes: &str) -> Result<BTreeMap<String, BTr
 
 /// What turns `have` into `want`, in an order that never takes away before it gives: grants and roles first, then
 /// the account's attributes, then revocations — except a partial revoke, which comes right after the global grant it
-/// restricts, so that no moment holds a global privilege wider than `want`'s. Empty when they already hold the same.
+/// restricts (the caller locks the account while they run: a session opened between the two would keep the global
+/// privilege unrestricted). Empty when they already hold the same.
 pub(crate) fn changes(want: &Holdings, have: &Holdings) -> Vec<Change> {
     let empty = LevelGrants::default();
     let mut grants = Vec::new();

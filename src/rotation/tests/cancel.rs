@@ -177,3 +177,28 @@ async fn alternating_users_remove_a_pending_version_naming_another_user_with_no_
         assert_eq!(w.db_password("app"), "pw-0");
     }
 }
+
+/// A forged history makes the master user the pair's other one: AWSCURRENT names `admin_clone`, AWSPREVIOUS `admin`
+/// (the master user), and the pending version `admin` with a guessed password. setSecret refuses it before any login
+/// ("it is the master user"); cancel removes its label without logging in as the master.
+#[tokio::test]
+async fn alternating_users_remove_a_pending_version_naming_the_master_through_a_forged_history() {
+    let w = alternating_world();
+    let with_user = |user: &str, password: &str| {
+        let mut secret: serde_json::Value = serde_json::from_str(&secret_json(user, password, "db")).unwrap();
+        secret["masterarn"] = MASTER.into();
+        secret.to_string()
+    };
+    w.db.state.lock().unwrap().passwords.insert("admin_clone".into(), "pw-c".into());
+    w.set_value("v0", with_user("admin_clone", "pw-c"));
+    w.store
+        .state
+        .lock()
+        .unwrap()
+        .versions
+        .insert("v-1".into(), (Some(with_user("admin", "old")), vec![AWSPREVIOUS.into()]));
+    w.set_value("tok", with_user("admin", "a-guess"));
+    let outcome = w.rotator.cancel(SECRET).await.unwrap();
+    assert!(matches!(&outcome, Cancelled::Removed { why, .. } if why.contains("the master user")), "{outcome:?}");
+    assert!(w.db.state.lock().unwrap().attempts.is_empty(), "no login at all");
+}

@@ -60,16 +60,18 @@ pub(crate) fn mysql_account_rows(flavor: MysqlFlavor) -> Sql {
 
 /// Every privilege row of one account, from the standard `information_schema` views (params: the grantee, as the
 /// server writes it — `'user'@'host'`, unescaped — four times): level tag (`G`lobal, `S`chema, `T`able, `C`olumn),
-/// schema, table, column, privilege, `YES` when grantable.
+/// schema, table, column, privilege, `YES` when grantable. `GRANTEE` is compared byte for byte: the views' column is
+/// case- and accent-insensitive (`utf8mb3_general_ci`), and `'APP'@'%'` or `'äpp'@'%'` are other accounts.
 pub(crate) fn mysql_privilege_rows() -> Sql {
     Sql(Cow::Borrowed(
-        "SELECT 'G', '', '', '', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ? \
+        "SELECT 'G', '', '', '', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES \
+         WHERE CAST(GRANTEE AS BINARY) = CAST(? AS BINARY) \
          UNION ALL SELECT 'S', TABLE_SCHEMA, '', '', PRIVILEGE_TYPE, IS_GRANTABLE \
-         FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? \
+         FROM information_schema.SCHEMA_PRIVILEGES WHERE CAST(GRANTEE AS BINARY) = CAST(? AS BINARY) \
          UNION ALL SELECT 'T', TABLE_SCHEMA, TABLE_NAME, '', PRIVILEGE_TYPE, IS_GRANTABLE \
-         FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? \
+         FROM information_schema.TABLE_PRIVILEGES WHERE CAST(GRANTEE AS BINARY) = CAST(? AS BINARY) \
          UNION ALL SELECT 'C', TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE, IS_GRANTABLE \
-         FROM information_schema.COLUMN_PRIVILEGES WHERE GRANTEE = ?",
+         FROM information_schema.COLUMN_PRIVILEGES WHERE CAST(GRANTEE AS BINARY) = CAST(? AS BINARY)",
     ))
 }
 
@@ -215,6 +217,12 @@ pub(crate) fn mysql_lift_partial_revoke(
     account: Account<'_>,
 ) -> Result<Sql, LiteralError> {
     mysql_grant(&Level::Schema(schema.to_owned()), &plain(privileges), account, false)
+}
+
+/// `ACCOUNT LOCK` (no new session opens as the account) or `ACCOUNT UNLOCK`.
+pub(crate) fn mysql_account_lock(account: Account<'_>, locked: bool) -> Result<Sql, LiteralError> {
+    let state = if locked { "LOCK" } else { "UNLOCK" };
+    Ok(Sql(Cow::Owned(format!("ALTER USER {} ACCOUNT {state}", account_sql(account)?))))
 }
 
 fn plain(privileges: &[PrivilegeName]) -> Vec<Privilege> {
@@ -383,6 +391,8 @@ mod tests {
             mysql_lift_partial_revoke("we`ird", &names[..1], to).unwrap().as_str(),
             "GRANT SELECT ON `we``ird`.* TO `app_clone`@`%`"
         );
+        assert_eq!(mysql_account_lock(to, true).unwrap().as_str(), "ALTER USER `app_clone`@`%` ACCOUNT LOCK");
+        assert_eq!(mysql_account_lock(to, false).unwrap().as_str(), "ALTER USER `app_clone`@`%` ACCOUNT UNLOCK");
         assert_eq!(
             mysql_user_attributes().as_str(),
             "SELECT CAST(User_attributes AS CHAR) FROM mysql.user WHERE User = ? AND Host = ?"
