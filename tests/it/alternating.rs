@@ -34,6 +34,8 @@ struct Pair {
     /// PostgreSQL: the schema the base user may use; MariaDB: the database.
     place: String,
     secret_id: String,
+    /// The master's user.
+    master: String,
 }
 
 /// The master's user, with exactly the RDS master's privileges (`create_rds_master`): on PostgreSQL a `CREATEROLE`
@@ -78,7 +80,7 @@ async fn pair_named(engine: Engine, base: &str) -> Pair {
     let secret = engine.alternating_secret(base, INITIAL, &masterarn);
     let secret_id = unique("secret");
     create_secret(&sm().await, &secret_id, &secret).await;
-    Pair { engine, base: base.to_owned(), clone: format!("{base}_clone"), place, secret_id }
+    Pair { engine, base: base.to_owned(), clone: format!("{base}_clone"), place, secret_id, master }
 }
 
 async fn pair(engine: Engine) -> Pair {
@@ -210,8 +212,12 @@ async fn a_crash_after_the_alternate_is_created_is_repaired_by_the_retry(engine:
     let token = stage_rotation(&sm, &p.secret_id).await;
     run_step(&rotator, &p.secret_id, &token, Step::Create).await.unwrap();
     let pending = password_of(&secret_value(&sm, &p.secret_id, "AWSPENDING").await.unwrap());
-    // What the crash left: the alternate, on the pending password, with nothing (MariaDB: something unwanted).
-    engine.create_user(&p.clone, &pending).await;
+    // What the crash left: the alternate, made by the master on the pending password, with nothing (MariaDB:
+    // something unwanted).
+    match engine {
+        Engine::Postgres => pg_create_role_as(&p.master, MASTER_PASSWORD, &p.clone, &pending).await,
+        Engine::Mariadb => engine.create_user(&p.clone, &pending).await,
+    }
     if engine == Engine::Mariadb {
         my_exec(&format!("GRANT DELETE ON `{}`.* TO {}@'%'", p.place, my_quote(&p.clone))).await;
     }
@@ -651,7 +657,14 @@ async fn postgres_a_role_another_role_created_needs_admin_option_first() {
     pg_create_role_as(&migrator, MASTER_PASSWORD, &base, INITIAL).await;
     let secret_id = unique("secret");
     create_secret(&sm().await, &secret_id, &engine.alternating_secret(&base, INITIAL, &masterarn)).await;
-    let p = Pair { engine, base: base.clone(), clone: format!("{base}_clone"), place: String::new(), secret_id };
+    let p = Pair {
+        engine,
+        base: base.clone(),
+        clone: format!("{base}_clone"),
+        place: String::new(),
+        secret_id,
+        master: master.clone(),
+    };
 
     if pg_major_version().await >= 16 {
         let grant = format!(
