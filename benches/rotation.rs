@@ -470,6 +470,7 @@ async fn main() {
     );
     report.push_str(&cost_table(&costs));
     report.push_str(&fleet_table());
+    report.push_str(&status_table().await);
     report.push_str(&details);
     let _ = writeln!(
         report,
@@ -537,6 +538,55 @@ fn cost_table(costs: &[(String, f64, f64, usize)]) -> String {
 }
 
 /// The fleet run at `make test`'s size and at the benchmark's, each on a runtime of its own with two threads.
+/// `rds-rotator status --function` over a few hundred secrets, the process as an operator runs it, against moto behind
+/// a proxy that adds a round trip's latency to every call (on loopback moto answers in about a millisecond; the real
+/// service, from outside its Region's network, in tens).
+async fn status_table() -> String {
+    let count = setting("BENCH_STATUS_SECRETS", 300);
+    let latency = Duration::from_millis(setting("BENCH_STATUS_LATENCY_MS", 20) as u64);
+    let sm = sm().await;
+    let function = format!("arn:aws:lambda:us-east-1:123456789012:function:{}", unique("bench-status"));
+    let prefix = unique("bench-status");
+    for i in 0..count {
+        let name = format!("{prefix}/app-{i:04}");
+        create_secret(&sm, &name, &pg_secret("status_app", "not-a-real-Passw0rd")).await;
+        let token = rotate_secret_without_function(&sm, &name, &function, 30).await;
+        let removed = sm.update_secret_version_stage().secret_id(&name).version_stage("AWSPENDING");
+        removed.remove_from_version_id(token.as_str()).send().await.expect("remove AWSPENDING");
+    }
+    let proxy = common::aws_proxy::AwsProxy::with_latency(&env("AWS_ENDPOINT_URL"), latency);
+    let binary = std::env::var("RDS_ROTATOR_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let mut times = Vec::new();
+    let mut calls = 0;
+    for _ in 0..3 {
+        proxy.clear();
+        let started = Instant::now();
+        let output = Command::new(&binary)
+            .args(["status", "--function", &function])
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the binary runs");
+        times.push(started.elapsed());
+        let summary = String::from_utf8_lossy(&output.stdout);
+        assert!(summary.contains(&format!("{count} secrets: {count} ok")), "{summary}");
+        calls = proxy.seen().len();
+    }
+    times.sort();
+    format!(
+        "\n## status over many secrets\n\n`rds-rotator status --function` over {count} secrets (a release build, as an \
+         operator runs it), against moto behind a proxy that adds {} ms before every call, a stand-in for the round \
+         trip to the real service: {calls} calls; wall time {:.2} s (median of 3; {:.2}–{:.2} s). Secrets are read \
+         {} at a time (`fleet::READS_AT_ONCE`).\n",
+        latency.as_millis(),
+        times[1].as_secs_f64(),
+        times[0].as_secs_f64(),
+        times[2].as_secs_f64(),
+        rds_rotator::internal::fleet::READS_AT_ONCE
+    )
+}
+
 fn fleet_table() -> String {
     let full = (setting("BENCH_FLEET_SECRETS", 200), setting("BENCH_FLEET_CONCURRENCY", 32));
     let mut out = String::from(

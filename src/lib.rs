@@ -55,9 +55,9 @@ pub mod internal {
 
     /// The operators' commands over many secrets (`fleet/`).
     pub mod fleet {
-        pub use crate::fleet::Fleet;
         pub use crate::fleet::attach::Attached;
         pub use crate::fleet::status::{About, Pending, Problem, Progress, Row, Selection, assess, due};
+        pub use crate::fleet::{Fleet, READS_AT_ONCE};
     }
 
     /// One invocation in and out (`handler.rs`).

@@ -2,6 +2,8 @@
 //! passes (`fleet/attach.rs`), lists the others with the first problem found and what to fix, and ends with a
 //! summary. Exit status 1 unless every secret was attached.
 
+use futures_util::StreamExt;
+
 use super::CliError;
 use super::out::Out;
 use crate::app::Parts;
@@ -23,8 +25,8 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
     let now = if attach.rotate_now { "rotating now" } else { "first rotation on schedule" };
     let _ = writeln!(out, "attach {} secret(s) to {} ({schedule}, {now})", secrets.len(), attach.function);
     let mut attached = 0;
-    for secret in secrets {
-        let outcome = fleet.attach(secret, attach).await;
+    let mut outcomes = std::pin::pin!(fleet.attach_each(secrets, attach));
+    while let Some((secret, outcome)) = outcomes.next().await {
         let _ = match &outcome {
             Attached::Attached { replaced: None } => writeln!(out, "  attached  {secret}"),
             Attached::Attached { replaced: Some(previous) } => {

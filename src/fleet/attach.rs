@@ -2,8 +2,10 @@
 //! first (the core's dry run, `rotation/preflight.rs`); `RotateSecret` is called only for the secrets that pass, so
 //! a misconfigured secret is found now, with what to fix, rather than by its first rotation failing.
 
-use super::Fleet;
+use futures_util::{Stream, StreamExt, stream};
+
 use super::status::{pending_version, same_function};
+use super::{Fleet, PREFLIGHTS_AT_ONCE};
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
 use crate::rotation::preflight::Failure;
@@ -31,6 +33,18 @@ impl Attached {
 }
 
 impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
+    /// `attach` for each secret, `PREFLIGHTS_AT_ONCE` at a time (each preflight logs in to a database), in the order
+    /// given.
+    pub fn attach_each<'s>(
+        &'s self,
+        secrets: &'s [String],
+        attach: &'s Attach,
+    ) -> impl Stream<Item = (&'s str, Attached)> + 's {
+        let each =
+            secrets.iter().map(move |secret| async move { (secret.as_str(), self.attach(secret, attach).await) });
+        stream::iter(each).buffered(PREFLIGHTS_AT_ONCE)
+    }
+
     /// Preflight, then `RotateSecret`, for one secret.
     pub async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
         let replaced = match self.catalog.describe_listed(secret_id).await {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::Fleet;
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::{Fleet, PREFLIGHTS_AT_ONCE, READS_AT_ONCE};
 use crate::domain::Timestamp;
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
@@ -246,19 +248,19 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
                 mine
             }
             Selection::Named(names) => {
-                let mut named = Vec::new();
-                for name in names {
-                    named.push(self.catalog.describe_listed(name).await?);
-                }
-                named
+                let described = names.iter().map(|name| self.catalog.describe_listed(name));
+                stream::iter(described).buffered(READS_AT_ONCE).try_collect().await?
             }
         };
         listed.sort_by(|a, b| a.name.cmp(&b.name));
         let total = listed.len();
+        // A bounded number at a time, in name order; the first error (a transient one: the service) ends the report.
+        let at_once = if verify { PREFLIGHTS_AT_ONCE } else { READS_AT_ONCE };
+        let mut reads = stream::iter(listed.into_iter().map(|listed| self.row(listed, at, verify))).buffered(at_once);
         let mut rows = Vec::with_capacity(total);
-        for (done, listed) in listed.into_iter().enumerate() {
-            rows.push(self.row(listed, at, verify).await?);
-            progress.read(done + 1, total);
+        while let Some(row) = reads.next().await {
+            rows.push(row?);
+            progress.read(rows.len(), total);
         }
         Ok(rows)
     }

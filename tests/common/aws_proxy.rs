@@ -34,6 +34,10 @@ pub struct AwsProxy {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// How long the proxy waits before relaying each request: a stand-in for the network between a client and the real
+/// service, which moto on loopback does not have.
+pub type Latency = Duration;
+
 /// One request: its operation, how it was answered, and its body.
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -45,6 +49,12 @@ pub struct Seen {
 impl AwsProxy {
     /// A proxy to `upstream` (`http://host:port`), relaying everything until told otherwise.
     pub fn start(upstream: &str) -> AwsProxy {
+        AwsProxy::with_latency(upstream, Duration::ZERO)
+    }
+
+    /// A proxy that waits `latency` before relaying each request (each connection on a thread of its own, so
+    /// concurrent requests wait side by side, as on a network).
+    pub fn with_latency(upstream: &str, latency: Latency) -> AwsProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -55,7 +65,7 @@ impl AwsProxy {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let (rules, seen, upstream) = (rules_for_thread.clone(), seen_for_thread.clone(), upstream.clone());
-                std::thread::spawn(move || serve(stream, &upstream, &rules, &seen));
+                std::thread::spawn(move || serve(stream, &upstream, &rules, &seen, latency));
             }
         });
         AwsProxy { url, rules, seen }
@@ -84,7 +94,7 @@ impl AwsProxy {
 }
 
 /// Serves one client connection, request after request.
-fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mutex<Vec<Seen>>) {
+fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mutex<Vec<Seen>>, latency: Latency) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut client = stream;
     while let Some((head, body)) = read_message(&mut reader) {
@@ -107,7 +117,7 @@ fn serve(stream: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, seen: &Mut
         };
         seen.lock().unwrap().push(Seen { operation, answer, body: text });
         let reply = match answer {
-            Answer::Relay => match relay(upstream, &head, &body) {
+            Answer::Relay => match relayed_after(latency, upstream, &head, &body) {
                 Some(reply) => reply,
                 None => return,
             },
@@ -132,6 +142,12 @@ fn error_reply(status: &str, code: &str, message: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// `relay`, after the proxy's latency.
+fn relayed_after(latency: Latency, upstream: &str, head: &[String], body: &[u8]) -> Option<Vec<u8>> {
+    std::thread::sleep(latency);
+    relay(upstream, head, body)
 }
 
 /// Sends the request to moto on a connection of its own and returns moto's whole reply.
