@@ -32,8 +32,9 @@ pub async fn handle<S: SecretStore, E: DbEngine, R: RdsApi>(
 
 /// `handle`, ending the step `DEADLINE_MARGIN` before `deadline` (the invocation's, when Lambda runs it) with a
 /// transient error, as a crash there would but with a word said: every step is safe to stop anywhere, and the
-/// service's retry continues it.
-pub async fn handle_until<S: SecretStore, E: DbEngine, R: RdsApi>(
+/// service's retry continues it. (The Lambda entry measures the step too, through `handle_measured`.)
+#[cfg(test)]
+pub(crate) async fn handle_until<S: SecretStore, E: DbEngine, R: RdsApi>(
     rotator: &Rotator<S, E, R>,
     event: &RotationEvent,
     deadline: Option<Instant>,

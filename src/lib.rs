@@ -35,34 +35,29 @@ pub mod internal {
     pub use crate::app::{AwsRotator, Parts, build, drivers};
     pub use crate::aws::secrets_manager::AwsSecretStore;
     pub use crate::config::Config;
-    pub use crate::domain::{
-        EngineKind, Login, Password, RotationToken, Step, Target, Timestamp, TlsChoice, UserName, VersionId,
-    };
+    pub use crate::domain::{EngineKind, Login, Password, RotationToken, Step, Target, TlsChoice, UserName, VersionId};
     pub use crate::engines::mysql::auth::native_hash;
     pub use crate::engines::{
-        AccountAdmin, Alternate, AnySession, CertificateDates, DbEngine, DbSession, Drivers, EngineError,
-        EngineErrorKind, LoginOutcome, Preflight, RotationSession,
+        AccountAdmin, Alternate, AnySession, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind, LoginOutcome,
+        Preflight, RotationSession,
     };
     pub use crate::event::{EventError, RotationEvent};
     pub use crate::metrics::Metrics;
     pub use crate::rotation::cancel::Cancelled;
-    pub use crate::rotation::preflight::{Check, Report, describe_dates};
-    pub use crate::rotation::{Error, Outcome, Rotator, Settings};
+    pub use crate::rotation::{Error, Outcome, Rotator};
     pub use crate::secret::{DbSecret, MAX_SECRET_BYTES, Master, MasterSecret, SecretDefaults, ShapeError};
-    pub use crate::store::catalog::{Attach, Listed, Page, RotationRules, SecretCatalog};
     pub use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
     pub use crate::tls::BUILT_IN_BUNDLES;
 
     /// The operators' commands over many secrets (`fleet/`).
     pub mod fleet {
-        pub use crate::fleet::attach::Attached;
-        pub use crate::fleet::status::{About, Pending, Problem, Progress, Row, Selection, assess, due};
-        pub use crate::fleet::{Fleet, READS_AT_ONCE};
+        pub use crate::fleet::READS_AT_ONCE;
+        pub use crate::fleet::status::{Pending, due};
     }
 
     /// One invocation in and out (`handler.rs`).
     pub mod handler {
-        pub use crate::handler::{handle, handle_until, lambda_handler};
+        pub use crate::handler::{handle, lambda_handler};
     }
 
     /// Log formats (`logging.rs`).

@@ -14,6 +14,6 @@ pub(crate) use engine::Family;
 pub use names::{Login, Password, UserName};
 pub use target::{Target, TlsChoice};
 pub(crate) use text::{server_message, shown};
-pub use time::Timestamp;
+pub(crate) use time::Timestamp;
 pub(crate) use versions::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Strategy};
 pub use versions::{RotationToken, Step, VersionId};

@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use drivers::{AnySession, Drivers};
 
 use crate::domain::{Login, Password, Target, UserName, shown};
-pub use crate::tls::CertificateDates;
+pub(crate) use crate::tls::CertificateDates;
 
 /// The answer to a login attempt that reached the server.
 pub enum LoginOutcome<S> {

@@ -14,7 +14,7 @@ use crate::store::{SecretStore, StoreError};
 
 /// What became of one secret.
 #[derive(Debug)]
-pub enum Attached {
+pub(crate) enum Attached {
     /// Rotation is on, with this function and schedule; `replaced` names the function that rotated it before, if
     /// another one did (AWS's template, say).
     Attached { replaced: Option<String> },
@@ -27,7 +27,7 @@ pub enum Attached {
 }
 
 impl Attached {
-    pub fn attached(&self) -> bool {
+    pub(crate) fn attached(&self) -> bool {
         matches!(self, Attached::Attached { .. })
     }
 }
@@ -35,7 +35,7 @@ impl Attached {
 impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
     /// `attach` for each secret, `PREFLIGHTS_AT_ONCE` at a time (each preflight logs in to a database), in the order
     /// given.
-    pub fn attach_each<'s>(
+    pub(crate) fn attach_each<'s>(
         &'s self,
         secrets: &'s [String],
         attach: &'s Attach,
@@ -46,7 +46,7 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
     }
 
     /// Preflight, then `RotateSecret`, for one secret.
-    pub async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
+    pub(crate) async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
         let replaced = match self.catalog.describe_listed(secret_id).await {
             Ok(listed) => {
                 if let Some(version) = pending_version(&listed) {

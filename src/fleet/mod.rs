@@ -16,7 +16,7 @@ pub const READS_AT_ONCE: usize = 16;
 pub(crate) const PREFLIGHTS_AT_ONCE: usize = 4;
 
 /// The secrets as operators see them (`catalog`), and the rotator whose preflight judges each one.
-pub struct Fleet<'a, C, S, E, R> {
+pub(crate) struct Fleet<'a, C, S, E, R> {
     pub catalog: &'a C,
     pub rotator: &'a Rotator<S, E, R>,
 }

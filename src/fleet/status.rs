@@ -29,7 +29,7 @@ pub(crate) const CERTIFICATE_WARNING: Duration = Duration::from_secs(30 * 86_400
 
 /// What the secret's `AWSCURRENT` says it rotates. Never its password.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct About {
+pub(crate) struct About {
     pub engine: String,
     pub strategy: &'static str,
     pub endpoint: String,
@@ -46,7 +46,7 @@ pub struct Pending {
 
 /// Something an operator must act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// A rotation left half-way: the next one cannot start (`rds-rotator cancel` ends it).
     Stuck,
     RotationOff,
@@ -61,7 +61,7 @@ pub enum Problem {
 
 impl Problem {
     /// Stable names, for `--json` and scripts.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Problem::Stuck => "stuck",
             Problem::RotationOff => "rotation-off",
@@ -75,7 +75,7 @@ impl Problem {
 
 /// One secret's status.
 #[derive(Debug)]
-pub struct Row {
+pub(crate) struct Row {
     pub listed: Listed,
     /// What `AWSCURRENT` rotates, or why it cannot be read.
     pub about: Result<About, String>,
@@ -89,7 +89,7 @@ pub struct Row {
 
 impl Row {
     /// The problems, each with what it means, for people.
-    pub fn explain(&self, at: Timestamp) -> Vec<String> {
+    pub(crate) fn explain(&self, at: Timestamp) -> Vec<String> {
         self.problems
             .iter()
             .map(|problem| match problem {
@@ -160,7 +160,7 @@ fn rate_days(expression: &str) -> Option<i64> {
 }
 
 /// The problems of a secret at time `at`.
-pub fn assess(listed: &Listed, pending: Option<&Pending>, due: Option<Timestamp>, at: Timestamp) -> Vec<Problem> {
+pub(crate) fn assess(listed: &Listed, pending: Option<&Pending>, due: Option<Timestamp>, at: Timestamp) -> Vec<Problem> {
     let mut problems = Vec::new();
     if let Some(pending) = pending {
         // An unknown age counts as stuck: better a false alarm than a rotation silently blocked.
@@ -178,7 +178,7 @@ pub fn assess(listed: &Listed, pending: Option<&Pending>, due: Option<Timestamp>
 
 /// What `status` reads.
 #[derive(Clone, Debug)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// Every secret whose rotation function is this one (an ARN, or a function name).
     Function(String),
     /// These secrets.
@@ -200,7 +200,7 @@ pub(crate) fn same_function(rotation_function: &str, function: &str) -> bool {
 }
 
 /// Progress for a terminal: how many of how many secrets have been read.
-pub trait Progress {
+pub(crate) trait Progress {
     fn listed(&mut self, _count: usize) {}
     fn read(&mut self, _done: usize, _of: usize) {}
 }
@@ -209,7 +209,7 @@ impl Progress for () {}
 
 impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
     /// The secrets `selection` names, one row each, in name order; with `verify`, each with its preflight.
-    pub async fn status(
+    pub(crate) async fn status(
         &self,
         selection: &Selection,
         at: Timestamp,

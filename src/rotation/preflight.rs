@@ -219,7 +219,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 }
 
 /// "the server's certificate is valid until 2027-05-01 (152 days); its CA until 2061-05-01 (12 500 days)".
-pub fn describe_dates(dates: &CertificateDates, now: Timestamp) -> String {
+pub(crate) fn describe_dates(dates: &CertificateDates, now: Timestamp) -> String {
     let days = |t: Timestamp| (t.unix() - now.unix()).div_euclid(86_400);
     let date = |t: Timestamp| t.to_string()[..10].to_owned();
     let server =

@@ -53,7 +53,7 @@ impl RotationRules {
 
 /// What `attach` asks of `RotateSecret`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attach {
+pub(crate) struct Attach {
     /// `RotationLambdaARN`.
     pub function: String,
     pub rules: RotationRules,
@@ -63,13 +63,13 @@ pub struct Attach {
 
 /// One page of `ListSecrets`, and where the next one starts.
 #[derive(Debug, Default)]
-pub struct Page {
+pub(crate) struct Page {
     pub secrets: Vec<Listed>,
     pub next: Option<String>,
 }
 
 /// Secrets Manager as the operators' commands need it.
-pub trait SecretCatalog: Send + Sync {
+pub(crate) trait SecretCatalog: Send + Sync {
     /// `ListSecrets`: one page, from `next` (the previous page's).
     fn list(&self, next: Option<&str>) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
