@@ -4,8 +4,10 @@ CARGO ?= cargo
 STEP ?= createSecret
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := secret_json parse_master rotation_event
+# The newest PostgreSQL major, for make test's second pass (scripts/local-servers.sh pins its build).
+PG_NEWEST ?= 18
 
-.PHONY: help demo test check-template cdk-test bench servers servers-stop invoke lint fuzz build release deploy refresh-rds-ca
+.PHONY: help demo test test-pg-versions check-template cdk-test bench servers servers-stop invoke lint fuzz build release deploy refresh-rds-ca
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -13,10 +15,14 @@ help: ## List the targets
 demo: ## A complete local rotation against throwaway servers, showing what happened
 	scripts/demo.sh
 
-test: lint ## Every test: make lint, the SAM template, the CDK construct, and the suites against throwaway PostgreSQL, MariaDB and moto
+test: lint ## Every test: make lint, the SAM template, the CDK construct, the suites against throwaway PostgreSQL 15, MariaDB and moto, then the PostgreSQL suites on 18
 	scripts/check-template.sh
 	scripts/cdk-test.sh
-	CARGO="$(CARGO)" scripts/local-servers.sh run -- scripts/test-suite.sh
+	CARGO="$(CARGO)" PG_VERSION= scripts/local-servers.sh run -- scripts/test-suite.sh
+	CARGO="$(CARGO)" PG_VERSION=$(PG_NEWEST) scripts/local-servers.sh run -- scripts/test-suite.sh --postgres
+
+test-pg-versions: ## The PostgreSQL suites on 15, 16, 17 and 18 one after another, and a summary (PG_VERSIONS="16 18" for some); not in CI
+	CARGO="$(CARGO)" scripts/test-pg-versions.sh
 
 bench: ## Cold and warm rotation times, memory and calls on the local servers; rewrites BENCHMARKS.md (BENCH_ROTATIONS=20)
 	scripts/local-servers.sh run -- $(CARGO) bench --bench rotation --locked

