@@ -160,7 +160,12 @@ fn rate_days(expression: &str) -> Option<i64> {
 }
 
 /// The problems of a secret at time `at`.
-pub(crate) fn assess(listed: &Listed, pending: Option<&Pending>, due: Option<Timestamp>, at: Timestamp) -> Vec<Problem> {
+pub(crate) fn assess(
+    listed: &Listed,
+    pending: Option<&Pending>,
+    due: Option<Timestamp>,
+    at: Timestamp,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     if let Some(pending) = pending {
         // An unknown age counts as stuck: better a false alarm than a rotation silently blocked.

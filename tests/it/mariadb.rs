@@ -57,15 +57,33 @@ async fn an_ed25519_account_stays_ed25519() {
     my_exec(&format!("CREATE USER {}@'%' IDENTIFIED VIA ed25519 USING PASSWORD('initial-pw')", my_quote(&user))).await;
     let (secret_id, token) = staged_secret(my_secret(&user, "initial-pw")).await;
     let before = my_accounts(&user).await;
-    run_rotation(&rotator().await, &secret_id, &token).await.unwrap();
+    // mysql_common 0.37.3 (under mysql_async) drops a trailing zero byte from the server's authentication challenge
+    // (`AuthSwitchRequest::plugin_data`), and ed25519's 32-byte challenge ends in one once in 256 logins: that login
+    // is refused whatever the password. The rotation then fails as CredentialsRejected, and the service's retry, a
+    // new challenge, succeeds — as here (docs/testing.md, "What ran where").
+    let rotator = rotator().await;
+    let mut attempts = 0;
+    while let Err(err) = run_rotation(&rotator, &secret_id, &token).await {
+        attempts += 1;
+        assert!(err.error_type() == "CredentialsRejected" && attempts < 3, "attempt {attempts}: {err}");
+    }
 
     let new = current_password(&secret_id).await;
     let (plugin, stored) = my_accounts(&user).await[&format!("{user}@%")].clone();
     assert_eq!(plugin, "ed25519");
     assert_eq!(stored.len(), 43);
     assert_ne!(Some(&(plugin, stored)), before.values().next());
-    assert!(my_logs_in(&user, &new).await);
-    assert!(!my_logs_in(&user, "initial-pw").await);
+    // A test login meets the same challenge: a refusal is asked again (a wrong password is refused every time).
+    let logs_in = async |password: &str| {
+        for _ in 0..3 {
+            if my_logs_in(&user, password).await {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(logs_in(&new).await);
+    assert!(!logs_in("initial-pw").await);
     assert!(!my_general_log().contains(&new));
 }
 
