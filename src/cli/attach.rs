@@ -8,7 +8,7 @@ use super::CliError;
 use super::out::Out;
 use crate::app::Parts;
 use crate::fleet::Fleet;
-use crate::fleet::attach::Attached;
+use crate::fleet::attach::AttachOutcome;
 use crate::logging::{self, LogSettings};
 use crate::store::catalog::Attach;
 
@@ -28,21 +28,21 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
     let mut outcomes = std::pin::pin!(fleet.attach_each(secrets, attach));
     while let Some((secret, outcome)) = outcomes.next().await {
         let _ = match &outcome {
-            Attached::Attached { replaced: None } => writeln!(out, "  attached  {secret}"),
-            Attached::Attached { replaced: Some(previous) } => {
+            AttachOutcome::Attached { replaced: None } => writeln!(out, "  attached  {secret}"),
+            AttachOutcome::Attached { replaced: Some(previous) } => {
                 writeln!(out, "  attached  {secret} (it was rotated by {previous} until now)")
             }
-            Attached::Refused(failure) => {
+            AttachOutcome::Refused(failure) => {
                 let (check, error, error_type) = (failure.check, &failure.error, failure.error.error_type());
                 let _ = writeln!(out, "  refused   {secret}: {check}: {error} [{error_type}]");
                 writeln!(out, "            fix: {}", failure.fix())
             }
-            Attached::InProgress { version } => {
+            AttachOutcome::InProgress { version } => {
                 let _ =
                     writeln!(out, "  refused   {secret}: a rotation is in progress (version {version} is AWSPENDING)");
                 writeln!(out, "            fix: let it finish, or end it with rds-rotator cancel {secret}")
             }
-            Attached::Failed(err) => writeln!(out, "  failed    {secret}: {err}"),
+            AttachOutcome::Failed(err) => writeln!(out, "  failed    {secret}: {err}"),
         };
         attached += usize::from(outcome.attached());
     }

@@ -14,7 +14,7 @@ use crate::store::{SecretStore, StoreError};
 
 /// What became of one secret.
 #[derive(Debug)]
-pub(crate) enum Attached {
+pub(crate) enum AttachOutcome {
     /// Rotation is on, with this function and schedule; `replaced` names the function that rotated it before, if
     /// another one did (AWS's template, say).
     Attached { replaced: Option<String> },
@@ -26,9 +26,9 @@ pub(crate) enum Attached {
     Failed(StoreError),
 }
 
-impl Attached {
+impl AttachOutcome {
     pub(crate) fn attached(&self) -> bool {
-        matches!(self, Attached::Attached { .. })
+        matches!(self, AttachOutcome::Attached { .. })
     }
 }
 
@@ -39,30 +39,30 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
         &'s self,
         secrets: &'s [String],
         attach: &'s Attach,
-    ) -> impl Stream<Item = (&'s str, Attached)> + 's {
+    ) -> impl Stream<Item = (&'s str, AttachOutcome)> + 's {
         let each =
             secrets.iter().map(move |secret| async move { (secret.as_str(), self.attach(secret, attach).await) });
         stream::iter(each).buffered(PREFLIGHTS_AT_ONCE)
     }
 
     /// Preflight, then `RotateSecret`, for one secret.
-    pub(crate) async fn attach(&self, secret_id: &str, attach: &Attach) -> Attached {
+    pub(crate) async fn attach(&self, secret_id: &str, attach: &Attach) -> AttachOutcome {
         let replaced = match self.catalog.describe_listed(secret_id).await {
             Ok(listed) => {
                 if let Some(version) = pending_version(&listed) {
-                    return Attached::InProgress { version: version.to_owned() };
+                    return AttachOutcome::InProgress { version: version.to_owned() };
                 }
                 listed.rotation_function.filter(|previous| !same_function(previous, &attach.function))
             }
-            Err(err) => return Attached::Failed(err),
+            Err(err) => return AttachOutcome::Failed(err),
         };
         let report = self.rotator.preflight(secret_id).await;
         if let Some(failure) = report.failure {
-            return Attached::Refused(failure);
+            return AttachOutcome::Refused(failure);
         }
         match self.catalog.attach(secret_id, attach).await {
-            Ok(()) => Attached::Attached { replaced },
-            Err(err) => Attached::Failed(err),
+            Ok(()) => AttachOutcome::Attached { replaced },
+            Err(err) => AttachOutcome::Failed(err),
         }
     }
 }
