@@ -28,10 +28,9 @@ use std::time::{Duration, Instant};
 use common::runtime_api::{Seen, fake_runtime_api};
 use common::*;
 use rds_rotator::internal::{
-    AnySession, AwsSecretStore, Config, DbEngine, Drivers, EngineError, Fetched, Login, LoginOutcome, Parts,
-    RotationToken, Rotator, SecretMeta, SecretStore, Step, StoreError, Target, Version, VersionId, handler,
+    AnySession, Around, AwsSecretStore, Config, DbEngine, Decorated, Decoration, Drivers, EngineError, Fetched, Login,
+    LoginOutcome, Parts, Rotator, SecretStore, Step, StoreCall, Target, Version, handler,
 };
-use secrecy::SecretString;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rds-rotator");
 
@@ -54,40 +53,23 @@ impl Counts {
     }
 }
 
-struct CountingStore(AwsSecretStore, Arc<Counts>);
+/// Secrets Manager, its calls counted: the one store decorator with the counts as its decoration.
+type CountingStore = Decorated<AwsSecretStore, CountCalls>;
 struct CountingEngine(Drivers, Arc<Counts>);
 
-impl SecretStore for CountingStore {
-    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
-        self.1.describe.fetch_add(1, Ordering::Relaxed);
-        self.0.describe(secret_id).await
-    }
+/// The counts as a decoration of the store.
+struct CountCalls(Arc<Counts>);
 
-    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
-        self.1.get.fetch_add(1, Ordering::Relaxed);
-        self.0.get(secret_id, version).await
-    }
-
-    async fn put_pending(
-        &self,
-        secret_id: &str,
-        token: &VersionId,
-        value: &SecretString,
-        rotation_token: Option<&RotationToken>,
-    ) -> Result<(), StoreError> {
-        self.1.put.fetch_add(1, Ordering::Relaxed);
-        self.0.put_pending(secret_id, token, value, rotation_token).await
-    }
-
-    async fn move_stage(
-        &self,
-        secret_id: &str,
-        stage: &str,
-        to: Option<&VersionId>,
-        from: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.1.move_stage.fetch_add(1, Ordering::Relaxed);
-        self.0.move_stage(secret_id, stage, to, from).await
+impl Decoration for CountCalls {
+    fn around(&self, call: StoreCall, _secret_id: &str) -> Around {
+        let counter = match call {
+            StoreCall::Describe => &self.0.describe,
+            StoreCall::Get => &self.0.get,
+            StoreCall::PutPending => &self.0.put,
+            StoreCall::MoveStage => &self.0.move_stage,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Around::Pass
     }
 }
 
@@ -265,7 +247,7 @@ async fn warm(engine: Engine, strategy: Strategy, rotations: usize) -> Warm {
     let config = build_config().await;
     let counts = Arc::new(Counts::default());
     let parts = Parts::new(&config).await.unwrap();
-    let store = CountingStore(parts.store, counts.clone());
+    let store = CountingStore { inner: parts.store, decoration: CountCalls(counts.clone()) };
     let rotator = Rotator::new(store, CountingEngine(parts.engine, counts.clone()), parts.settings);
     let mut warm = Warm {
         first: Duration::ZERO,

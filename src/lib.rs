@@ -46,7 +46,9 @@ pub mod internal {
     pub use crate::rotation::cancel::Cancelled;
     pub use crate::rotation::{Error, Outcome, Rotator};
     pub use crate::secret::{DbSecret, MAX_SECRET_BYTES, Master, MasterSecret, SecretDefaults, ShapeError};
-    pub use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
+    pub use crate::store::{
+        Around, Decorated, Decoration, Fetched, SecretMeta, SecretStore, StoreCall, StoreError, StoreErrorKind, Version,
+    };
     pub use crate::tls::BUILT_IN_BUNDLES;
 
     /// The operators' commands over many secrets (`fleet/`).

@@ -10,58 +10,33 @@
 
 use std::io::Write;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::CliError;
 use super::out::Out;
 use crate::app::Parts;
-use crate::domain::{AWSPENDING, RotationToken, Step, VersionId};
+use crate::domain::{AWSPENDING, Step, VersionId};
 use crate::event::{EventError, RotationEvent};
 use crate::handler;
 use crate::logging::{self, LogSettings};
 use crate::rotation::Error;
 use crate::secret::DbSecret;
-use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version, in_progress};
+use crate::store::{Decorated, Decoration, Fetched, SecretMeta, SecretStore, StoreErrorKind, Version, in_progress};
 
-/// A `SecretStore` that shows `token` as staged `AWSPENDING` until the version exists.
-struct Staged<S> {
-    inner: S,
+/// Shows `token` as staged `AWSPENDING` until the version exists, and rotation switched on, as `RotateSecret` leaves
+/// a secret; every call goes to Secrets Manager unchanged.
+struct Staged {
     token: VersionId,
 }
 
-impl<S: SecretStore> SecretStore for Staged<S> {
-    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
-        let mut meta = self.inner.describe(secret_id).await?;
+impl Decoration for Staged {
+    fn described(&self, mut meta: SecretMeta) -> SecretMeta {
         if !meta.versions.contains_key(self.token.as_str()) {
             meta.versions.insert(self.token.to_string(), vec![AWSPENDING.to_owned()]);
         }
         // RotateSecret switches rotation on; so does this stand-in for it.
         meta.rotation_enabled = Some(true);
-        Ok(meta)
-    }
-
-    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
-        self.inner.get(secret_id, version).await
-    }
-
-    async fn put_pending(
-        &self,
-        secret_id: &str,
-        token: &VersionId,
-        value: &SecretString,
-        rotation_token: Option<&RotationToken>,
-    ) -> Result<(), StoreError> {
-        self.inner.put_pending(secret_id, token, value, rotation_token).await
-    }
-
-    async fn move_stage(
-        &self,
-        secret_id: &str,
-        stage: &str,
-        to: Option<&VersionId>,
-        from: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner.move_stage(secret_id, stage, to, from).await
+        meta
     }
 }
 
@@ -93,7 +68,7 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     }
     write_versions(&mut out, "before", &before);
     // The deployed rotator (app.rs), on the staging store.
-    let rotator = parts.rotator_on(|store| Staged { inner: store, token: token.clone() });
+    let rotator = parts.rotator_on(|store| Decorated { inner: store, decoration: Staged { token: token.clone() } });
     for step in Step::ALL {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = match handler::handle(&rotator, &event).await {

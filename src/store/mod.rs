@@ -86,6 +86,112 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// The four calls of `SecretStore`, named for a decoration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreCall {
+    Describe,
+    Get,
+    PutPending,
+    MoveStage,
+}
+
+impl StoreCall {
+    /// The Secrets Manager operation the call makes.
+    pub fn operation(self) -> &'static str {
+        match self {
+            StoreCall::Describe => "DescribeSecret",
+            StoreCall::Get => "GetSecretValue",
+            StoreCall::PutPending => "PutSecretValue",
+            StoreCall::MoveStage => "UpdateSecretVersionStage",
+        }
+    }
+}
+
+/// How a decoration lets one call through.
+pub enum Around {
+    /// To the inner store, and its answer back.
+    Pass,
+    /// Answered with this error; the inner store is not called.
+    FailBefore(StoreError),
+    /// To the inner store, its answer dropped and this error returned instead (a fault after the call reached the
+    /// service).
+    FailAfter(StoreError),
+}
+
+/// What a decorator adds to the store it wraps (`Decorated`): a say on each call, and on what `describe` answers.
+/// The defaults pass everything through unchanged. The command line's `rotate` (a version the service would have
+/// staged), the tests' fault injection and the benchmark's call counts are decorations.
+pub trait Decoration: Send + Sync {
+    fn around(&self, _call: StoreCall, _secret_id: &str) -> Around {
+        Around::Pass
+    }
+
+    /// What `describe` answers, from what the inner store answered.
+    fn described(&self, meta: SecretMeta) -> SecretMeta {
+        meta
+    }
+}
+
+/// `inner`, with `decoration` on every call: the one store-forwarding decorator.
+pub struct Decorated<S, D> {
+    pub inner: S,
+    pub decoration: D,
+}
+
+impl<S: SecretStore, D: Decoration> Decorated<S, D> {
+    async fn call<T>(
+        &self,
+        call: StoreCall,
+        secret_id: &str,
+        inner: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match self.decoration.around(call, secret_id) {
+            Around::Pass => inner.await,
+            Around::FailBefore(err) => Err(err),
+            Around::FailAfter(err) => {
+                let _ = inner.await;
+                Err(err)
+            }
+        }
+    }
+}
+
+impl<S: SecretStore, D: Decoration> SecretStore for Decorated<S, D> {
+    fn endpoint(&self) -> Option<&str> {
+        self.inner.endpoint()
+    }
+
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
+        let meta = self.call(StoreCall::Describe, secret_id, self.inner.describe(secret_id)).await?;
+        Ok(self.decoration.described(meta))
+    }
+
+    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
+        self.call(StoreCall::Get, secret_id, self.inner.get(secret_id, version)).await
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &VersionId,
+        value: &SecretString,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<(), StoreError> {
+        let inner = self.inner.put_pending(secret_id, token, value, rotation_token);
+        self.call(StoreCall::PutPending, secret_id, inner).await
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&VersionId>,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.call(StoreCall::MoveStage, secret_id, self.inner.move_stage(secret_id, stage, to, from)).await
+    }
+}
+
 /// A failed Secrets Manager call: which call, on which secret, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("Secrets Manager {operation} for secret {} failed: {}", shown(.secret_id), shown(.message))]

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 use rds_rotator::internal::{
-    AccountAdmin, Alternate, AnySession, AwsSecretStore, DbEngine, DbSession, Drivers, EngineError, EngineErrorKind,
-    Fetched, Login, LoginOutcome, Password, Preflight, RotationSession, RotationToken, SecretMeta, SecretStore,
-    StoreError, StoreErrorKind, Target, UserName, Version, VersionId,
+    AccountAdmin, Alternate, AnySession, Around, AwsSecretStore, DbEngine, DbSession, Decorated, Decoration, Drivers,
+    EngineError, EngineErrorKind, Login, LoginOutcome, Password, Preflight, RotationSession, StoreCall, StoreError,
+    StoreErrorKind, Target, UserName,
 };
-use secrecy::SecretString;
 
 /// When an armed fault strikes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,9 +74,25 @@ impl Injector {
     }
 }
 
-pub struct FaultyStore {
-    pub inner: AwsSecretStore,
-    pub injector: Arc<Injector>,
+/// Secrets Manager with the injector's faults: the project's one store decorator (`Decorated`) with this decoration.
+pub type FaultyStore = Decorated<AwsSecretStore, StoreFaults>;
+
+/// The injector, as a decoration of the store.
+pub struct StoreFaults(pub Arc<Injector>);
+
+/// Secrets Manager with `injector`'s faults.
+pub fn faulty_store(inner: AwsSecretStore, injector: Arc<Injector>) -> FaultyStore {
+    Decorated { inner, decoration: StoreFaults(injector) }
+}
+
+impl Decoration for StoreFaults {
+    fn around(&self, call: StoreCall, secret_id: &str) -> Around {
+        match self.0.next(call.operation()) {
+            Some(When::Before) => Around::FailBefore(store_fault(call.operation(), secret_id)),
+            Some(When::After) => Around::FailAfter(store_fault(call.operation(), secret_id)),
+            None => Around::Pass,
+        }
+    }
 }
 
 pub struct FaultyEngine {
@@ -98,54 +113,6 @@ fn store_fault(operation: &'static str, secret_id: &str) -> StoreError {
 
 fn engine_fault(at: &Target) -> EngineError {
     EngineError::new(EngineErrorKind::Timeout, at, "injected fault: no answer")
-}
-
-impl FaultyStore {
-    async fn guarded<T, F>(&self, operation: &'static str, secret_id: &str, call: F) -> Result<T, StoreError>
-    where
-        F: Future<Output = Result<T, StoreError>>,
-    {
-        match self.injector.next(operation) {
-            Some(When::Before) => Err(store_fault(operation, secret_id)),
-            Some(When::After) => {
-                let _ = call.await;
-                Err(store_fault(operation, secret_id))
-            }
-            None => call.await,
-        }
-    }
-}
-
-impl SecretStore for FaultyStore {
-    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
-        self.guarded("DescribeSecret", secret_id, self.inner.describe(secret_id)).await
-    }
-
-    async fn get(&self, secret_id: &str, version: Version<'_>) -> Result<Fetched, StoreError> {
-        self.guarded("GetSecretValue", secret_id, self.inner.get(secret_id, version)).await
-    }
-
-    async fn put_pending(
-        &self,
-        secret_id: &str,
-        token: &VersionId,
-        value: &SecretString,
-        rotation_token: Option<&RotationToken>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.put_pending(secret_id, token, value, rotation_token);
-        self.guarded("PutSecretValue", secret_id, call).await
-    }
-
-    async fn move_stage(
-        &self,
-        secret_id: &str,
-        stage: &str,
-        to: Option<&VersionId>,
-        from: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.move_stage(secret_id, stage, to, from);
-        self.guarded("UpdateSecretVersionStage", secret_id, call).await
-    }
 }
 
 impl DbEngine for FaultyEngine {

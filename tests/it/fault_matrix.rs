@@ -11,7 +11,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use common::faults::{FaultyEngine, FaultyStore, Injector, When};
+use common::faults::{FaultyEngine, FaultyStore, Injector, When, faulty_store};
 use common::*;
 use rds_rotator::internal::{Config, Parts, Rotator, Step, VersionId, handler};
 
@@ -33,7 +33,7 @@ async fn faulty_rotator() -> (FaultyRotator, Arc<Injector>) {
     .unwrap();
     let injector = Arc::new(Injector::default());
     let parts = Parts::new(&config).await.unwrap();
-    let store = FaultyStore { inner: parts.store, injector: injector.clone() };
+    let store = faulty_store(parts.store, injector.clone());
     let engine = FaultyEngine { inner: parts.engine, injector: injector.clone() };
     (Rotator::new(store, engine, parts.settings), injector)
 }
