@@ -7,7 +7,9 @@ Usage: scripts/check-docs.py
 2. Settings. Every environment variable the docs name (an upper-case name with an underscore, in backticks) is
    one the code, the Makefile or the scripts read; and every variable `src/config.rs` reads is described in
    docs/configuration.md and set by template.yaml.
-3. Size. The README stays a five-minute read: under 12 KB.
+3. Links. Every link from one document to another (`[…](docs/x.md#anchor)`, `[…](#anchor)`) reaches a file that
+   exists and, where it names one, a heading (or an `<a id>`) there.
+4. Size. The README stays a five-minute read: under 12 KB.
 
 Exit status 0 when all hold; 1 with every problem listed.
 """
@@ -19,7 +21,7 @@ import sys
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 TOP_DOCS = ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", "CHANGELOG.md"]
 DOCS = [d for d in TOP_DOCS if os.path.exists(os.path.join(ROOT, d))]
-DOCS += sorted(glob.glob("docs/*.md", root_dir=ROOT))
+DOCS += sorted(glob.glob("docs/*.md", root_dir=ROOT)) + sorted(glob.glob("docs/*/*.md", root_dir=ROOT))
 DOCS += [d for d in ["cdk/README.md"] if os.path.exists(os.path.join(ROOT, d))]
 README_LIMIT = 12 * 1024
 TOP_LEVEL = ["Cargo.toml", "Cargo.lock", "Makefile", "template.yaml", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"]
@@ -36,6 +38,34 @@ SETTING = re.compile(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\*?)(?:=[^`]*)?`")
 def read(path):
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
         return f.read()
+
+
+LINK = re.compile(r"\]\(([^)\s]*)\)")
+
+
+def anchors(doc):
+    """The anchors a Markdown file has: GitHub's slug of each heading, and each `<a id="…">`."""
+    found = set(re.findall(r'<a id="([^"]+)"', read(doc)))
+    for heading in re.findall(r"^#+ (.+)$", read(doc), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", "")).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+def link_problems(doc):
+    """The links of `doc` that lead nowhere."""
+    problems = []
+    for lineno, line in enumerate(read(doc).splitlines(), 1):
+        for target in LINK.findall(line):
+            if re.match(r"^[a-z]+:", target) or not target:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+            if not os.path.exists(os.path.join(ROOT, resolved)):
+                problems.append(f"{doc}:{lineno}: links to {target}, which does not exist")
+            elif anchor and resolved.endswith(".md") and anchor not in anchors(resolved):
+                problems.append(f"{doc}:{lineno}: links to {target}, which has no such heading")
+    return problems
 
 
 def code_variables():
@@ -87,6 +117,7 @@ def main():
                 matches = [k for k in known if k.startswith(name[:-1])] if name.endswith("*") else name in known
                 if not matches and not name.startswith("TEST_") and name not in NOT_SETTINGS:
                     problems.append(f"{doc}:{lineno}: names the setting {name}, which nothing reads")
+        problems += link_problems(doc)
     for name in TOP_LEVEL:
         if not os.path.exists(os.path.join(ROOT, name)):
             problems.append(f"{name} is missing")

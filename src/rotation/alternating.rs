@@ -20,8 +20,10 @@
 
 use tracing::{info, warn};
 
-use super::preflight::{Check, Finding};
-use super::{Error, Mode, Outcome, Rotator, SetRequest};
+use super::findings::{Check, Finding};
+use super::plan::{Change, Plan};
+use super::topology::Located;
+use super::{Error, Outcome, Rotator, SetRequest};
 use crate::domain::{Password, UserName};
 use crate::engines::{AccountAdmin, Alternate, DbEngine, DbSession, EngineErrorKind, LoginOutcome};
 use crate::rds::RdsApi;
@@ -35,6 +37,25 @@ struct Twin<'a> {
     pending: &'a DbSecret,
     pair: &'a Pair,
     previous: Option<&'a DbSecret>,
+}
+
+/// What the plan of an alternating setSecret keeps for its change: the master, the pair, AWSPREVIOUS (at the writer,
+/// where it names the same database), and what the guards found.
+pub(super) struct TwinPlan {
+    master: Master,
+    masterarn: String,
+    pair: Pair,
+    previous: Option<DbSecret>,
+    facts: TwinFacts,
+}
+
+/// What the guards found of the pending user.
+#[derive(Clone, Copy)]
+struct TwinFacts {
+    /// The pending user exists already.
+    exists: bool,
+    /// AWSPREVIOUS names it and still logs in as it (a normal switch back).
+    by_previous: bool,
 }
 
 /// Appended to the original user's name to name the other user.
@@ -98,9 +119,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         Ok((pair, previous))
     }
 
-    /// setSecret for alternating users: the master makes the pending user the current user's twin (in
-    /// `Mode::Preview`: every check before that, and what it would do).
-    pub(super) async fn set_alternating(&self, request: SetRequest<'_>, masterarn: &str) -> Result<Outcome, Error> {
+    /// setSecret's plan for alternating users: every check before the master changes anything — the pair, the
+    /// master, AWSCURRENT's proof of possession where the master and applications connect, the guards on both users,
+    /// the master's authority over them — in the master's open session, which the plan keeps for the change.
+    pub(super) async fn plan_alternating<'q>(
+        &self,
+        request: SetRequest<'q>,
+        masterarn: &str,
+    ) -> Result<Plan<'q, E::Session>, Error> {
         let SetRequest { secret_id, current, pending, .. } = request;
         let (pair, previous) = self.pair(secret_id, current).await?;
         let next = pair.other(current.username());
@@ -150,55 +176,32 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             pair: &pair,
             previous: previous_w.as_ref(),
         };
-        let synced = self.sync_pair(request, &mut session, twin).await;
-        session.close().await;
-        match synced? {
-            Some(plan) => {
-                let transport = self.engine.transport(master.target()).map(|t| format!(" ({t})")).unwrap_or_default();
-                let findings = vec![
-                    Finding::ok(
-                        Check::Endpoint,
-                        format!("password changes go to {}, where the master logs in", located.writer),
-                    ),
-                    Finding::ok(
-                        Check::MasterSecret,
-                        format!("{masterarn} logs in as {} at {}{transport}", master.username(), master.target()),
-                    ),
-                    Finding::ok(
-                        Check::Database,
-                        format!("AWSCURRENT logs in as {} at {}", current.username(), current_w.target()),
-                    ),
-                    Finding::ok(Check::Alternate, plan),
-                ];
-                Ok(Outcome::Planned(findings))
+        match self.guard_pair(request, &mut session, twin).await {
+            Ok(facts) => {
+                let twin =
+                    Box::new(TwinPlan { master, masterarn: masterarn.to_owned(), pair, previous: previous_w, facts });
+                Ok(Plan { request, located, change: Change::Twin { session, twin } })
             }
-            None => {
-                self.await_propagation(pending, &located, request.deadline).await?;
-                info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
-                Ok(Outcome::PasswordSet { with: "the master secret" })
+            Err(err) => {
+                session.close().await;
+                Err(err)
             }
         }
     }
 
-    /// setSecret's work in the master's session: the guards on both users, then the twin (`Mode::Apply`, `None`), or
-    /// what would be done (`Mode::Preview`, a phrase).
-    async fn sync_pair(
+    /// The guards on both users in the master's session, before the master acts (see the module's documentation).
+    async fn guard_pair(
         &self,
         request: SetRequest<'_>,
         session: &mut E::Session,
         twin: Twin<'_>,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<TwinFacts, Error> {
         let Twin { current, pending, pair, previous } = twin;
         let secret_id = request.secret_id;
         let refuse = |user: &UserName, power: String| Error::AlternateRefused {
             secret_id: secret_id.to_owned(),
             user: user.clone(),
             problem: format!("it {power}, so it could administer other accounts"),
-        };
-        let conflict = || Error::AlternateConflict {
-            secret_id: secret_id.to_owned(),
-            user: pending.username().clone(),
-            of: current.username().clone(),
         };
         if let Some(power) = session.account_power(current.username()).await? {
             return Err(refuse(current.username(), power));
@@ -224,19 +227,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let next = pending.username();
         let previous = previous.filter(|p| p.username() == next);
         let exists = session.user_exists(next).await?;
+        let mut by_previous = false;
         if exists {
             if let Some(power) = session.account_power(next).await? {
                 return Err(refuse(next, power));
             }
             // Possession: AWSPREVIOUS still logs in as it (a normal switch back), or the pending password already
             // does (this rotation created it, or set it, before a crash; a password a preview made is nobody's).
-            let by_previous = match previous {
+            by_previous = match previous {
                 Some(previous) => self.logs_in(previous).await?,
                 None => false,
             };
-            let by_pending = !by_previous && request.pending_may_work() && self.logs_in(pending).await?;
+            let by_pending = !by_previous && request.pending_stored && self.logs_in(pending).await?;
             if !by_previous && !by_pending {
-                return Err(conflict());
+                return Err(Error::AlternateConflict {
+                    secret_id: secret_id.to_owned(),
+                    user: next.clone(),
+                    of: current.username().clone(),
+                });
             }
         }
         let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
@@ -244,27 +252,76 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Alternate { current: current.username(), next, base: &pair.base, clone: &pair.clone, known: &known };
         // The master may administer both users (PostgreSQL 16+'s ADMIN OPTION), or the error names the grant to run.
         session.master_authority(alternate).await?;
-        if request.mode == Mode::Preview {
-            let of = current.username();
-            return Ok(Some(match (exists, previous.is_some()) {
-                (false, _) => format!("the rotation creates {next} as the twin of {of}"),
-                (true, true) => format!(
-                    "the rotation moves to {next} (AWSPREVIOUS's user, whose password still logs in), the twin of {of}"
-                ),
-                (true, false) => format!(
-                    "{next} already logs in with the AWSPENDING password (a rotation was interrupted after it made \
-                     {next}); its retry makes {next} the twin of {of}"
-                ),
-            }));
-        }
-        match session.sync_alternate(alternate, pending.password()).await {
-            Ok(()) => Ok(None),
+        Ok(TwinFacts { exists, by_previous })
+    }
+
+    /// The twin's change: the master makes the pending user the current user's twin, then the wait until the new
+    /// password works where applications connect.
+    pub(super) async fn apply_twin(
+        &self,
+        request: SetRequest<'_>,
+        located: &Located,
+        mut session: E::Session,
+        twin: Box<TwinPlan>,
+    ) -> Result<Outcome, Error> {
+        let SetRequest { secret_id, current, pending, .. } = request;
+        let next = pending.username();
+        let previous = twin.previous.as_ref().filter(|p| p.username() == next);
+        let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
+        let (base, clone) = (&twin.pair.base, &twin.pair.clone);
+        let alternate = Alternate { current: current.username(), next, base, clone, known: &known };
+        let synced = session.sync_alternate(alternate, pending.password()).await;
+        session.close().await;
+        match synced {
+            Ok(()) => {}
             Err(err) if err.kind == EngineErrorKind::NotOurs => {
                 warn!(error = %err, "setSecret: an account of the other user holds a password this secret does not");
-                Err(conflict())
+                let (user, of) = (next.clone(), current.username().clone());
+                return Err(Error::AlternateConflict { secret_id: secret_id.to_owned(), user, of });
             }
-            Err(err) => Err(err.into()),
+            Err(err) => return Err(err.into()),
         }
+        self.await_propagation(pending, located, request.deadline).await?;
+        info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
+        Ok(Outcome::PasswordSet { with: "the master secret" })
+    }
+
+    /// The twin's plan, in findings for `check`.
+    pub(super) async fn describe_twin(
+        &self,
+        request: SetRequest<'_>,
+        located: &Located,
+        session: E::Session,
+        twin: Box<TwinPlan>,
+    ) -> Result<Vec<Finding>, Error> {
+        session.close().await;
+        let SetRequest { current, pending, .. } = request;
+        let (next, of) = (pending.username(), current.username());
+        let plan = match (twin.facts.exists, twin.facts.by_previous) {
+            (false, _) => format!("the rotation creates {next} as the twin of {of}"),
+            (true, true) => format!(
+                "the rotation moves to {next} (AWSPREVIOUS's user, whose password still logs in), the twin of {of}"
+            ),
+            (true, false) => format!(
+                "{next} already logs in with the AWSPENDING password (a rotation was interrupted after it made \
+                 {next}); its retry makes {next} the twin of {of}"
+            ),
+        };
+        let master = &twin.master;
+        let transport = self.engine.transport(master.target()).map(|t| format!(" ({t})")).unwrap_or_default();
+        let current_w = current.at(&located.writer);
+        Ok(vec![
+            Finding::ok(
+                Check::Endpoint,
+                format!("password changes go to {}, where the master logs in", located.writer),
+            ),
+            Finding::ok(
+                Check::MasterSecret,
+                format!("{} logs in as {} at {}{transport}", twin.masterarn, master.username(), master.target()),
+            ),
+            Finding::ok(Check::Database, format!("AWSCURRENT logs in as {of} at {}", current_w.target())),
+            Finding::ok(Check::Alternate, plan),
+        ])
     }
 
     /// testSecret's second half for alternating users: the master confirms the pending user holds what the current

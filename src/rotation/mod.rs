@@ -8,7 +8,9 @@
 mod alternating;
 pub(crate) mod cancel;
 pub(crate) mod error;
+mod findings;
 mod master;
+mod plan;
 pub(crate) mod preflight;
 pub(crate) mod stages;
 pub(crate) mod topology;
@@ -18,15 +20,14 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 pub use error::Error;
-use preflight::{Check, Finding};
 use stages::StageCheck;
 use topology::{EndpointMapping, RdsResourceName};
 
-use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, EngineKind, Login, Step, Strategy, VersionId};
-use crate::engines::{DbEngine, DbSession, LoginOutcome, Preflight, RotationSession};
+use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, EngineKind, Step, Strategy, VersionId};
+use crate::engines::{DbEngine, DbSession, LoginOutcome, RotationSession};
 use crate::event::RotationEvent;
 use crate::password::{self, PasswordPolicy};
 use crate::rds::{NoRds, RdsApi};
@@ -95,15 +96,6 @@ pub enum Outcome {
     Tested,
     /// finishSecret made the token `AWSCURRENT`; `previous` is the version that was.
     Finished { previous: Option<String> },
-    /// A preview (`check`): what setSecret found, and what it would change. Nothing was changed.
-    Planned(Vec<Finding>),
-}
-
-/// Whether a step acts, or finds out what it would do and changes nothing (the preflight, `preflight.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Mode {
-    Apply,
-    Preview,
 }
 
 /// One setSecret, as the code below `set` sees it.
@@ -116,17 +108,9 @@ pub(super) struct SetRequest<'a> {
     pub pending: &'a DbSecret,
     /// When every wait of the step ends (`wait_deadline`).
     pub deadline: Instant,
-    pub mode: Mode,
     /// The pending version is stored (always, in a rotation): its password may be the database's already, after a
     /// crash. A preview of a rotation not yet begun makes one that is nobody's, and logs in with it nowhere.
     pub pending_stored: bool,
-}
-
-impl SetRequest<'_> {
-    /// Whether a login with the pending password can tell anything (see `pending_stored`).
-    fn pending_may_work(&self) -> bool {
-        self.mode == Mode::Apply || self.pending_stored
-    }
 }
 
 impl fmt::Display for Outcome {
@@ -143,10 +127,6 @@ impl fmt::Display for Outcome {
             Outcome::Tested => f.write_str("the AWSPENDING version logs in"),
             Outcome::Finished { previous: Some(previous) } => write!(f, "AWSCURRENT moved here from {previous}"),
             Outcome::Finished { previous: None } => f.write_str("AWSCURRENT attached to this version"),
-            Outcome::Planned(plan) => {
-                let plan: Vec<_> = plan.iter().map(|finding| finding.detail.as_str()).collect();
-                write!(f, "would: {}", plan.join("; "))
-            }
         }
     }
 }
@@ -278,112 +258,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             current: &current,
             pending: &pending,
             deadline: self.wait_deadline(until),
-            mode: Mode::Apply,
             pending_stored: true,
         };
         self.set_with(request).await
-    }
-
-    /// setSecret's work once both versions are read; in `Mode::Preview`, what it would do (`preflight.rs`).
-    pub(super) async fn set_with(&self, request: SetRequest<'_>) -> Result<Outcome, Error> {
-        let SetRequest { secret_id, current, pending, deadline, .. } = request;
-        if let Some(masterarn) = current.masterarn() {
-            return self.set_alternating(request, masterarn).await;
-        }
-        if let Some(key) = pending.pending_differs_from(current) {
-            return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
-        }
-        let mut located = self.locate(secret_id, current).await?;
-        let mut result = self.set_at(request, &located).await;
-        if let Some(behind) = self.writer_behind_read_only(secret_id, current, &located, &result).await? {
-            located = behind;
-            result = self.set_at(request, &located).await;
-        }
-        match result? {
-            outcome @ (Outcome::PasswordSet { .. } | Outcome::AlreadySet) => {
-                self.await_propagation(pending, &located, deadline).await?;
-                Ok(outcome)
-            }
-            Outcome::Planned(mut plan) => {
-                let readers = located.readers.as_ref();
-                let then = readers.map(|r| format!("; the new password must then work at {r}")).unwrap_or_default();
-                let writer = Finding::ok(Check::Endpoint, format!("password changes go to {}{then}", located.writer));
-                plan.insert(0, writer);
-                if let Some(readers) = readers {
-                    // Where setSecret waits after the change: reachable, over the TLS its logins use.
-                    plan.push(match self.logs_in(&current.at(readers)).await? {
-                        true => Finding::ok(Check::Endpoint, format!("AWSCURRENT logs in at {readers} too")),
-                        false => Finding::note(
-                            Check::Endpoint,
-                            format!("{readers} refuses AWSCURRENT's password: a replica that lags, or drift there"),
-                        ),
-                    });
-                }
-                Ok(Outcome::Planned(plan))
-            }
-            outcome => Ok(outcome),
-        }
-    }
-
-    /// setSecret's single-user change at `located`'s writer.
-    async fn set_at(&self, request: SetRequest<'_>, located: &topology::Located) -> Result<Outcome, Error> {
-        let SetRequest { secret_id, mode, .. } = request;
-        let (current, pending) = (request.current.at(&located.writer), request.pending.at(&located.writer));
-        let (at, user) = (pending.target(), pending.username());
-        // AWSCURRENT first: in a normal rotation the database has that password, so one login does, and the user
-        // gets no failed login (which brute-force alarms count) in every rotation. A database that accepts the
-        // current password does not have the pending one, so "pending already works" needs no login to rule out.
-        if let Some(outcome) = self.change_as(mode, &pending, current.login(), AWSCURRENT).await? {
-            return Ok(outcome);
-        }
-        if request.pending_may_work()
-            && let LoginOutcome::Accepted(session) = self.engine.login(at, pending.login()).await?
-        {
-            session.close().await;
-            if mode == Mode::Preview {
-                let found = format!("{at} answers; AWSPENDING logs in as {user}");
-                let plan = "nothing to change: the database already has the AWSPENDING password (a rotation was \
-                            interrupted after setSecret; its retry finishes it)";
-                return Ok(Outcome::Planned(vec![
-                    Finding::ok(Check::Database, found),
-                    Finding::note(Check::PasswordChange, plan),
-                ]));
-            }
-            info!(%user, host = %at, "setSecret: the database already has the AWSPENDING password, nothing to do");
-            return Ok(Outcome::AlreadySet);
-        }
-        // The last resort: a rotation that failed after changing the password, then lost its pending version. Not
-        // in a preview: a failed login counts toward lockouts and brute-force alarms, and the drift it would work
-        // around is worth fixing anyway.
-        if mode == Mode::Apply {
-            match self.load(secret_id, Version::Previous).await {
-                Ok(Some(previous)) => match previous.differs_from(request.pending) {
-                    None => {
-                        if let Some(outcome) = self.change_as(mode, &pending, previous.login(), AWSPREVIOUS).await? {
-                            return Ok(outcome);
-                        }
-                    }
-                    Some(key) => warn!(key, "setSecret: AWSPREVIOUS has another {key}, not tried"),
-                },
-                Ok(None) => {}
-                Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
-            }
-        }
-        // The last resort of all, when switched on: the RDS API resets a drifted master user's password.
-        let not_tried = match self.break_glass(request, &pending, located).await? {
-            Ok(outcome) => return Ok(outcome),
-            Err(not_tried) => not_tried,
-        };
-        let previewed =
-            (mode == Mode::Preview).then(|| "check does not try AWSPREVIOUS, which a rotation tries last".to_owned());
-        let hint = [self.engine.rejection_hint(at).map(str::to_owned), not_tried, previewed].into_iter().flatten();
-        let hint = Some(hint.collect::<Vec<_>>().join("; ")).filter(|hint| !hint.is_empty());
-        let tried = match (mode, request.pending_stored) {
-            (Mode::Apply, _) => "AWSCURRENT, AWSPENDING or AWSPREVIOUS",
-            (Mode::Preview, true) => "AWSCURRENT or AWSPENDING",
-            (Mode::Preview, false) => "AWSCURRENT",
-        };
-        Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried, hint })
     }
 
     /// testSecret: the pending version logs in and the session works.
@@ -423,39 +300,6 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING, hint })
             }
         }
-    }
-
-    /// Logs in with `login` and makes the pending password the user's (in `Mode::Preview`: says how it would);
-    /// `None` when the login is refused.
-    async fn change_as(
-        &self,
-        mode: Mode,
-        pending: &DbSecret,
-        login: Login<'_>,
-        with: &'static str,
-    ) -> Result<Option<Outcome>, Error> {
-        let (at, user) = (pending.target(), pending.username());
-        let LoginOutcome::Accepted(mut session) = self.engine.login(at, login).await? else {
-            return Ok(None);
-        };
-        let outcome = match mode {
-            Mode::Apply => session.set_password(user, pending.password()).await.map(|()| Outcome::PasswordSet { with }),
-            Mode::Preview => session.describe_password_change(user).await.map(|how| {
-                let transport = self.engine.transport(at).map(|t| format!(" ({t})")).unwrap_or_default();
-                Outcome::Planned(vec![
-                    Finding::ok(Check::Database, format!("{at} answers{transport}; {with} logs in as {user}")),
-                    Finding::ok(Check::PasswordChange, how),
-                ])
-            }),
-        };
-        // A session whose statement failed is dropped, not closed: the driver ends it in the background, and a
-        // server that stopped answering cannot hold the step in a polite goodbye.
-        let outcome = outcome?;
-        session.close().await;
-        if mode == Mode::Apply {
-            info!(%user, host = %at, with, "setSecret: password changed to the AWSPENDING version's");
-        }
-        Ok(Some(outcome))
     }
 
     /// finishSecret: AWSCURRENT moves to the token (the service puts AWSPREVIOUS on the old one), then AWSPENDING

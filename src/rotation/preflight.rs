@@ -1,93 +1,16 @@
 //! The preflight (`rds-rotator check`): a dry run of the core. It reads the secret as createSecret does, makes the
-//! version createSecret would store, and runs setSecret in `Mode::Preview` — the same code, which logs in, checks
-//! and asks the database how it would change the password, but changes nothing. It stops where a rotation would
-//! fail, with the error the rotation would fail with, so that `check` and a rotation cannot disagree; the command
-//! line only prints the report.
+//! version createSecret would store, and takes setSecret's own plan (`plan.rs`) — which logs in, checks and changes
+//! nothing — and describes it instead of applying it. It stops where a rotation would fail, with the error the
+//! rotation would fail with, so that `check` and a rotation cannot disagree; the command line only prints the report.
 
-use std::fmt;
-
+pub(crate) use super::findings::{Check, Finding};
 use super::master::names_secret;
-use super::{Error, Mode, Outcome, Rotator, SetRequest};
+use super::{Error, Rotator, SetRequest};
 use crate::domain::{Timestamp, VersionId};
 use crate::engines::{CertificateDates, DbEngine, EngineErrorKind};
 use crate::password::Alphabet;
 use crate::rds::RdsApi;
 use crate::store::{SecretStore, StoreErrorKind, Version, in_progress};
-
-/// What one line of the report is about, in the order a rotation meets it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Check {
-    SecretsManager,
-    Rotation,
-    Secret,
-    Passwords,
-    Endpoint,
-    MasterSecret,
-    Database,
-    PasswordChange,
-    Alternate,
-    Certificate,
-}
-
-impl Check {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Check::SecretsManager => "Secrets Manager",
-            Check::Rotation => "rotation",
-            Check::Secret => "secret",
-            Check::Passwords => "passwords",
-            Check::Endpoint => "endpoint",
-            Check::MasterSecret => "master secret",
-            Check::Database => "database",
-            Check::PasswordChange => "password change",
-            Check::Alternate => "alternate",
-            Check::Certificate => "certificate",
-        }
-    }
-
-    /// The check a rotation's error belongs to.
-    fn of(err: &Error) -> Check {
-        match err {
-            Error::Store(_) => Check::SecretsManager,
-            Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => Check::Rotation,
-            Error::SecretShape { .. } | Error::MissingVersion { .. } | Error::PendingMismatch { .. } => Check::Secret,
-            Error::Password(_) => Check::Passwords,
-            Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => Check::Endpoint,
-            Error::MasterSecret { .. } => Check::MasterSecret,
-            Error::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
-            Error::Db(err) if err.kind == EngineErrorKind::MissingPrivilege => Check::Alternate,
-            Error::CredentialsRejected { .. } | Error::Db(_) | Error::BreakGlass { .. } => Check::Database,
-            Error::AlternateConflict { .. } | Error::AlternateRefused { .. } | Error::AlternateName { .. } => {
-                Check::Alternate
-            }
-        }
-    }
-}
-
-impl fmt::Display for Check {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One thing the preflight found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub check: Check,
-    /// Worth knowing, not a failure (rotation not switched on yet, a rotation left pending).
-    pub note: bool,
-    pub detail: String,
-}
-
-impl Finding {
-    pub(in crate::rotation) fn ok(check: Check, detail: impl Into<String>) -> Finding {
-        Finding { check, note: false, detail: detail.into() }
-    }
-
-    pub(in crate::rotation) fn note(check: Check, detail: impl Into<String>) -> Finding {
-        Finding { check, note: true, detail: detail.into() }
-    }
-}
 
 /// Where the preflight stopped: the error the rotation would fail with.
 #[derive(Debug)]
@@ -124,7 +47,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     pub async fn preflight(&self, secret_id: &str) -> Report {
         let (mut findings, mut certificate) = (Vec::new(), None);
         let failure = self.preflight_into(secret_id, &mut findings, &mut certificate).await.err();
-        let failure = failure.map(|error| Failure { check: Check::of(&error), error });
+        let failure = failure.map(|error| Failure { check: check_of(&error), error });
         Report { findings, failure, certificate }
     }
 
@@ -197,13 +120,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             current: &current,
             pending: &pending,
             deadline: self.wait_deadline(None),
-            mode: Mode::Preview,
             pending_stored,
         };
-        match self.set_with(request).await? {
-            Outcome::Planned(plan) => findings.extend(plan),
-            outcome => findings.push(Finding::ok(Check::PasswordChange, outcome.to_string())),
-        }
+        findings.extend(self.describe_set(request).await?);
 
         // The certificate's dates, over a handshake of their own: an expiring CA fails every login at once.
         match self.engine.certificate(at).await {
@@ -227,6 +146,24 @@ pub(crate) fn describe_dates(dates: &CertificateDates, now: Timestamp) -> String
     match dates.ca {
         Some(ca) => format!("{server}; its CA until {} ({} days)", date(ca), days(ca)),
         None => server,
+    }
+}
+
+/// The check a rotation's error belongs to.
+fn check_of(err: &Error) -> Check {
+    match err {
+        Error::Store(_) => Check::SecretsManager,
+        Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => Check::Rotation,
+        Error::SecretShape { .. } | Error::MissingVersion { .. } | Error::PendingMismatch { .. } => Check::Secret,
+        Error::Password(_) => Check::Passwords,
+        Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => Check::Endpoint,
+        Error::MasterSecret { .. } => Check::MasterSecret,
+        Error::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
+        Error::Db(err) if err.kind == EngineErrorKind::MissingPrivilege => Check::Alternate,
+        Error::CredentialsRejected { .. } | Error::Db(_) | Error::BreakGlass { .. } => Check::Database,
+        Error::AlternateConflict { .. } | Error::AlternateRefused { .. } | Error::AlternateName { .. } => {
+            Check::Alternate
+        }
     }
 }
 

@@ -134,3 +134,79 @@ async fn a_master_secret_entry_naming_the_secret_itself_is_a_note() {
         }
     }
 }
+
+/// `check` and a rotation take setSecret's one plan (`plan.rs`): for each state a secret can be in, the plan's change
+/// is what `check` describes and what a rotation then does — described in one world, applied in a twin of it.
+#[tokio::test]
+async fn check_describes_the_plan_a_rotation_applies() {
+    use crate::rotation::SetRequest;
+    use crate::rotation::plan::{Change, Plan};
+
+    /// The plan's change, by name.
+    fn kind(plan: &Plan<'_, FakeSession>) -> &'static str {
+        match plan.change {
+            Change::AlreadySet => "AlreadySet",
+            Change::Password { .. } => "Password",
+            Change::LastResort => "LastResort",
+            Change::Twin { .. } => "Twin",
+        }
+    }
+    /// setSecret's plan in `w` after createSecret, with what describing it (`check`) or applying it shows.
+    async fn plan_in(w: &World, apply: bool) -> (&'static str, String) {
+        let current = w.rotator.require(SECRET, Version::Current).await.unwrap();
+        let pending = w.rotator.require(SECRET, Version::Pending(&w.token)).await.unwrap();
+        let deadline = w.rotator.wait_deadline(None);
+        let request = SetRequest {
+            secret_id: SECRET,
+            token: &w.token,
+            current: &current,
+            pending: &pending,
+            deadline,
+            pending_stored: true,
+        };
+        let plan = w.rotator.plan(request).await.unwrap();
+        let change = kind(&plan);
+        let shown = if apply {
+            w.rotator.apply(plan).await.map(|outcome| outcome.to_string())
+        } else {
+            w.rotator.describe(plan).await.map(|f| f.iter().map(|f| f.detail.clone()).collect::<Vec<_>>().join("; "))
+        };
+        (change, shown.unwrap_or_else(|err| err.error_type().to_owned()))
+    }
+
+    // (state, its world, the plan's change, what check says, what the rotation did)
+    type Case = (&'static str, fn() -> World, &'static str, &'static str, &'static str);
+    let cases: [Case; 4] = [
+        ("a rotation", world, "Password", "fake", "changed the password, logged in with AWSCURRENT"),
+        ("after setSecret's change", world, "AlreadySet", "nothing to change", "nothing to do: the database already"),
+        ("a drifted password", world, "LastResort", "CredentialsRejected", "CredentialsRejected"),
+        (
+            "alternating users",
+            alternating_world,
+            "Twin",
+            "creates \"app_clone\"",
+            "changed the password, logged in with the master secret",
+        ),
+    ];
+    for (state, make, change, said, did) in cases {
+        let (described, applied) = (make(), make());
+        for w in [&described, &applied] {
+            w.step(Step::Create).await.unwrap();
+            let password = match state {
+                "after setSecret's change" => Some(w.password_of(AWSPENDING).unwrap()),
+                "a drifted password" => Some("set-by-hand".to_owned()),
+                _ => None,
+            };
+            if let Some(password) = password {
+                w.db.state.lock().unwrap().passwords.insert("app".into(), password);
+            }
+        }
+        let before = snapshot(&described);
+        let (planned, findings) = plan_in(&described, false).await;
+        assert_eq!(snapshot(&described), before, "{state}: describing the plan changed nothing");
+        let (replanned, outcome) = plan_in(&applied, true).await;
+        assert_eq!((planned, replanned), (change, change), "{state}: the plan");
+        assert!(findings.contains(said), "{state}: check said {findings}");
+        assert!(outcome.starts_with(did), "{state}: the rotation {outcome}");
+    }
+}

@@ -9,8 +9,7 @@ use super::{Located, Resource, cluster_endpoint_id, instance_endpoint_id, reader
 use crate::domain::Target;
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::rotation::preflight::{Check, Finding};
-use crate::rotation::{Error, Mode, Outcome, Rotator, SetRequest};
+use crate::rotation::{Error, Outcome, Rotator, SetRequest};
 use crate::secret::DbSecret;
 use crate::store::SecretStore;
 
@@ -104,30 +103,28 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         self.settings.break_glass.iter().any(|name| name.names(id, cluster))
     }
 
-    /// Break-glass (`BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`): no version of the secret logs in,
-    /// and the user is the master user of the instance or cluster behind the writer (for a secret whose host was used
-    /// as it is, the one the RDS API names for its identifiers or host: a read replica's source, an Aurora
-    /// instance's cluster), which the operator listed. Resets its password to the pending one through the RDS API,
-    /// then waits until that logs in at the writer. `Ok(Err(reason))` when break-glass does not apply (off, nothing
-    /// named, not listed, not the master user): the reason, if any is worth telling, goes into the error that
-    /// stands. `pending` is located at the writer; the request's is as stored, with the host the secret names. In
-    /// `Mode::Preview`, every check and no reset.
-    pub(in crate::rotation) async fn break_glass(
+    /// Break-glass (`BREAK_GLASS_MASTER_RESET` with `BREAK_GLASS_DB_IDENTIFIERS`) for a secret no version of which
+    /// logs in: a reset where the user is the master user of the instance or cluster behind the writer (for a secret
+    /// whose host was used as it is, the one the RDS API names for its identifiers or host: a read replica's source,
+    /// an Aurora instance's cluster), which the operator listed; otherwise not tried, with the reason where one is
+    /// worth telling (it goes into the error that stands). Changes nothing. `pending` is located at the writer; the
+    /// request's is as stored, with the host the secret names.
+    pub(in crate::rotation) async fn plan_break_glass(
         &self,
         request: SetRequest<'_>,
         pending: &DbSecret,
         located: &Located,
-    ) -> Result<Result<Outcome, Option<String>>, Error> {
-        let SetRequest { secret_id, pending: stored, deadline, .. } = request;
+    ) -> Result<BreakGlass, Error> {
+        let SetRequest { secret_id, pending: stored, .. } = request;
         if self.settings.break_glass.is_empty() {
-            return Ok(Err(None));
+            return Ok(BreakGlass::NotTried(None));
         }
         let (resource, writer) = match &located.resource {
             Some(resource) => (resource.clone(), located.writer.clone()),
             // A host used as it is: the RDS API is asked only now, on the failure path.
             None => match self.resource_behind(secret_id, stored).await? {
                 Ok(found) => found,
-                Err(reason) => return Ok(Err(Some(reason))),
+                Err(reason) => return Ok(BreakGlass::NotTried(Some(reason))),
             },
         };
         // The new master password will be tried where the secret points (testSecret): only at the resource's own
@@ -139,7 +136,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 resource.describe(),
                 alias_note(stored)
             );
-            return Ok(Err(Some(reason)));
+            return Ok(BreakGlass::NotTried(Some(reason)));
         }
         // What is reset must be listed too: a secret naming a listed replica does not reach an unlisted source.
         let (kind, id, cluster) = match &resource {
@@ -147,32 +144,34 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Resource::Cluster(cluster) => ("DB cluster", &cluster.id, true),
         };
         if !self.break_glass_allows(id, cluster) {
-            return Ok(Err(Some(not_listed(kind, id))));
+            return Ok(BreakGlass::NotTried(Some(not_listed(kind, id))));
         }
         if resource.master_username() != Some(pending.username().as_str()) {
-            return Ok(Err(None));
+            return Ok(BreakGlass::NotTried(None));
         }
-        let what = resource.describe();
         if resource.manages_master_password() {
             return Err(Error::BreakGlass {
                 secret_id: secret_id.to_owned(),
                 problem: format!(
-                    "{what} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
-                     secret instead, or turn the managed password off"
+                    "{} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
+                     secret instead, or turn the managed password off",
+                    resource.describe()
                 ),
             });
         }
-        if request.mode == Mode::Preview {
-            let (action, role) = match &resource {
-                Resource::Instance(_) => ("rds:ModifyDBInstance", "BreakGlassDbArns in template.yaml"),
-                Resource::Cluster(_) => ("rds:ModifyDBCluster", "BreakGlassDbArns in template.yaml"),
-            };
-            let plan = format!(
-                "the password drifted: no version of the secret logs in, and break-glass would reset the master \
-                 password of {what} through the RDS API (it needs {action} on it: {role})"
-            );
-            return Ok(Ok(Outcome::Planned(vec![Finding::note(Check::PasswordChange, plan)])));
-        }
+        Ok(BreakGlass::Reset(Box::new(Reset { resource, writer })))
+    }
+
+    /// The reset of a plan: the master password of the resource set to the pending one through the RDS API, then
+    /// the wait until that logs in at the writer.
+    pub(in crate::rotation) async fn reset_master(
+        &self,
+        request: SetRequest<'_>,
+        pending: &DbSecret,
+        reset: Box<Reset>,
+    ) -> Result<Outcome, Error> {
+        let Reset { resource, writer } = *reset;
+        let what = resource.describe();
         error!(
             resource = what,
             user = %pending.username(),
@@ -189,11 +188,40 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         // Not yet in effect by the deadline: PasswordNotPropagated, transient; the service's retry finds the new
         // password working (AlreadySet), or resets again.
-        let waited = self.wait_for_login(&pending.at(&writer), &writer, deadline).await.inspect_err(|_| {
+        let waited = self.wait_for_login(&pending.at(&writer), &writer, request.deadline).await.inspect_err(|_| {
             error!(resource = what, "setSecret: BREAK-GLASS: RDS accepted the reset, but it has not taken effect yet");
         })?;
         warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
-        Ok(Ok(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" }))
+        Ok(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" })
+    }
+}
+
+/// What break-glass would do for a secret no version of which logs in.
+pub(in crate::rotation) enum BreakGlass {
+    /// Not tried (off, nothing named, not listed, not the master user), with the reason where one is worth telling.
+    NotTried(Option<String>),
+    /// Reset the master password of the resource through the RDS API.
+    Reset(Box<Reset>),
+}
+
+/// A break-glass reset: the instance or cluster, and the writer where the new password must then log in.
+pub(in crate::rotation) struct Reset {
+    resource: Resource,
+    writer: Target,
+}
+
+impl Reset {
+    /// What it would do, for `check`.
+    pub(in crate::rotation) fn describe(&self) -> String {
+        let action = match &self.resource {
+            Resource::Instance(_) => "rds:ModifyDBInstance",
+            Resource::Cluster(_) => "rds:ModifyDBCluster",
+        };
+        format!(
+            "the password drifted: no version of the secret logs in, and break-glass would reset the master password \
+             of {} through the RDS API (it needs {action} on it: BreakGlassDbArns in template.yaml)",
+            self.resource.describe()
+        )
     }
 }
 

@@ -15,7 +15,7 @@
 
 use tracing::{info, warn};
 
-mod break_glass;
+pub(in crate::rotation) mod break_glass;
 pub(crate) mod endpoint;
 mod propagation;
 
