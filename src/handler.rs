@@ -14,7 +14,7 @@ use crate::engines::DbEngine;
 use crate::event::RotationEvent;
 use crate::metrics::{Metrics, StepReport};
 use crate::rds::RdsApi;
-use crate::rotation::{Error, Outcome, Rotator, StepFacts};
+use crate::rotation::{Error, ErrorKind, Outcome, Rotator, StepFacts};
 use crate::store::SecretStore;
 
 /// How long before Lambda's deadline a step stops: time to log the error, write the metrics line and answer the
@@ -63,7 +63,8 @@ async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
                 match tokio::time::timeout_at(until + Duration::from_millis(500), step).await {
                     Ok(result) => result,
                     Err(_) => {
-                        Err(Error::Deadline { step: event.step, margin: DEADLINE_MARGIN - Duration::from_millis(500) })
+                        let margin = DEADLINE_MARGIN - Duration::from_millis(500);
+                        Err(Error::from(ErrorKind::Deadline { step: event.step, margin }).in_secret(&event.secret_id))
                     }
                 }
             }

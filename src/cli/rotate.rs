@@ -19,7 +19,7 @@ use crate::domain::{AWSPENDING, Step, VersionId};
 use crate::event::{EventError, RotationEvent};
 use crate::handler;
 use crate::logging::{self, LogSettings};
-use crate::rotation::Error;
+use crate::rotation::{Error, ErrorKind};
 use crate::secret::DbSecret;
 use crate::store::{Decorated, Decoration, Fetched, SecretMeta, SecretStore, StoreErrorKind, Version, in_progress};
 
@@ -73,7 +73,7 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
         let event = RotationEvent { step, secret_id: secret_id.to_owned(), token: token.clone(), rotation_token: None };
         let outcome = match handler::handle(&rotator, &event).await {
             Ok(outcome) => outcome,
-            Err(Error::Store(err)) if unfilled && step == Step::Create && err.kind == StoreErrorKind::AccessDenied => {
+            Err(err) if unfilled && step == Step::Create && access_denied(&err) => {
                 return Err(CliError::Refused(
                     "RotationInProgress",
                     format!(
@@ -91,6 +91,11 @@ pub(super) async fn run(secret_id: &str) -> Result<(), CliError> {
     let after = rotator.store().inner.describe(secret_id).await?;
     write_versions(&mut out, "after", &after);
     Ok(())
+}
+
+/// Whether the service refused a write for want of access (the rotation's RotationToken, for a version it staged).
+fn access_denied(err: &Error) -> bool {
+    matches!(err.kind(), ErrorKind::Store(err) if err.kind == StoreErrorKind::AccessDenied)
 }
 
 fn write_versions(out: &mut Out<impl Write>, when: &str, meta: &SecretMeta) {

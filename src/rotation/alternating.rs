@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use super::findings::{Check, Finding};
 use super::plan::{Change, Plan};
 use super::topology::Located;
-use super::{Error, Outcome, Rotator, SetRequest};
+use super::{Error, ErrorKind, MasterProblem, Outcome, Refusal, Rotator, SetRequest};
 use crate::domain::{Password, UserName};
 use crate::engines::{AccountAdmin, Alternate, DbEngine, DbSession, EngineErrorKind, LoginOutcome};
 use crate::rds::RdsApi;
@@ -103,18 +103,15 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             }
         };
         let pair = Pair::of(current.username(), previous.as_ref().map(DbSecret::username)).map_err(|problem| {
-            Error::AlternateName {
-                secret_id: secret_id.to_owned(),
-                user: current.username().clone(),
-                alternate: format!("{}{CLONE_SUFFIX}", current.username().as_str()),
-                problem,
-            }
+            let (user, alternate) =
+                (current.username().clone(), format!("{}{CLONE_SUFFIX}", current.username().as_str()));
+            ErrorKind::AlternateName { user, alternate, problem }
         })?;
         let next = pair.other(current.username());
         let engine = current.target().engine;
         if let Some(problem) = engine.username_problem(next.as_str(), self.settings.secrets.mysql_username_limit) {
-            let (secret_id, user, alternate) = (secret_id.to_owned(), current.username().clone(), next.to_string());
-            return Err(Error::AlternateName { secret_id, user, alternate, problem });
+            let (user, alternate) = (current.username().clone(), next.to_string());
+            return Err(ErrorKind::AlternateName { user, alternate, problem }.into());
         }
         Ok((pair, previous))
     }
@@ -132,26 +129,19 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let next = pair.other(current.username());
         let mismatch = pending.pending_differs_but_for_the_user(current);
         if let Some(key) = mismatch.or((pending.username() != next).then_some("username")) {
-            return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
+            return Err(ErrorKind::PendingMismatch { token: request.token.clone(), key }.into());
         }
         let (master, located) = self.master(secret_id, current, masterarn).await?;
-        let refuse = |user: &UserName, problem: String| Error::AlternateRefused {
-            secret_id: secret_id.to_owned(),
-            user: user.clone(),
-            problem,
+        let refuse = |user: &UserName, refusal: Refusal| {
+            Error::from(ErrorKind::AlternateRefused { user: user.clone(), refusal })
         };
         if next == master.username() {
-            return Err(refuse(next, "it is the master user".to_owned()));
+            return Err(refuse(next, Refusal::MasterUser));
         }
         // The secret proves it holds the current user's password before the master acts on its word.
         let current_w = current.at(&located.writer);
         if !self.logs_in(&current_w).await? {
-            let problem = format!(
-                "AWSCURRENT does not log in as it at {}: before the master changes anything, the secret must hold a \
-                 working password of the user it names (store the user's working password in AWSCURRENT)",
-                current_w.target()
-            );
-            return Err(refuse(current.username(), problem));
+            return Err(refuse(current.username(), Refusal::NoLogin(current_w.target().clone())));
         }
         // Where applications connect, when it is not the writer (a reader endpoint, a replica, an alias whose
         // verified name stood for the master's endpoint): AWSCURRENT must log in there too, so that a host that
@@ -159,15 +149,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if let Some(application) = &located.readers {
             let current_a = current.at(application);
             if !self.logs_in(&current_a).await? {
-                let problem = format!(
-                    "AWSCURRENT does not log in as it at {}, where the secret says applications connect: it may \
-                     reach another database than the master's; nothing was changed",
-                    current_a.target()
-                );
-                return Err(refuse(current.username(), problem));
+                let at = current_a.target().clone();
+                return Err(refuse(current.username(), Refusal::NoLoginWhereApplicationsConnect(at)));
             }
         }
-        let mut session = self.login_master(secret_id, masterarn, &master).await?;
+        let mut session = self.login_master(masterarn, &master).await?;
         let previous_w = previous.filter(|p| p.differs_but_for_the_user(current).is_none());
         let previous_w = previous_w.map(|p| p.at(&located.writer));
         let twin = Twin {
@@ -197,11 +183,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         twin: Twin<'_>,
     ) -> Result<TwinFacts, Error> {
         let Twin { current, pending, pair, previous } = twin;
-        let secret_id = request.secret_id;
-        let refuse = |user: &UserName, power: String| Error::AlternateRefused {
-            secret_id: secret_id.to_owned(),
-            user: user.clone(),
-            problem: format!("it {power}, so it could administer other accounts"),
+        let refuse = |user: &UserName, power: String| {
+            Error::from(ErrorKind::AlternateRefused { user: user.clone(), refusal: Refusal::AccountPower(power) })
         };
         if let Some(power) = session.account_power(current.username()).await? {
             return Err(refuse(current.username(), power));
@@ -210,19 +193,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         // the name, so each must be this secret's (as the other user's must, `Alternate::known`).
         let unproven = session.unproven_accounts(current.username(), current.password()).await?;
         if !unproven.is_empty() {
-            return Err(Error::AlternateRefused {
-                secret_id: secret_id.to_owned(),
-                user: current.username().clone(),
-                problem: format!(
-                    "{} {} not hold AWSCURRENT's password: its login proves only the account the server matched, and \
-                     the other user would get every account's privileges; give {} AWSCURRENT's password, drop {}, or \
-                     rotate this secret as single user. Nothing was changed",
-                    unproven.join(", "),
-                    if unproven.len() == 1 { "does" } else { "do" },
-                    if unproven.len() == 1 { "it" } else { "them" },
-                    if unproven.len() == 1 { "it" } else { "them" },
-                ),
-            });
+            let (user, refusal) = (current.username().clone(), Refusal::UnprovenAccounts(unproven));
+            return Err(ErrorKind::AlternateRefused { user, refusal }.into());
         }
         let next = pending.username();
         let previous = previous.filter(|p| p.username() == next);
@@ -240,11 +212,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             };
             let by_pending = !by_previous && request.pending_stored && self.logs_in(pending).await?;
             if !by_previous && !by_pending {
-                return Err(Error::AlternateConflict {
-                    secret_id: secret_id.to_owned(),
-                    user: next.clone(),
-                    of: current.username().clone(),
-                });
+                return Err(ErrorKind::AlternateConflict { user: next.clone(), of: current.username().clone() }.into());
             }
         }
         let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
@@ -264,7 +232,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         mut session: E::Session,
         twin: Box<TwinPlan>,
     ) -> Result<Outcome, Error> {
-        let SetRequest { secret_id, current, pending, .. } = request;
+        let SetRequest { current, pending, .. } = request;
         let next = pending.username();
         let previous = twin.previous.as_ref().filter(|p| p.username() == next);
         let known: Vec<&Password> = previous.map(DbSecret::password).into_iter().chain([pending.password()]).collect();
@@ -277,7 +245,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Err(err) if err.kind == EngineErrorKind::NotOurs => {
                 warn!(error = %err, "setSecret: an account of the other user holds a password this secret does not");
                 let (user, of) = (next.clone(), current.username().clone());
-                return Err(Error::AlternateConflict { secret_id: secret_id.to_owned(), user, of });
+                return Err(ErrorKind::AlternateConflict { user, of }.into());
             }
             Err(err) => return Err(err.into()),
         }
@@ -328,7 +296,6 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// user holds.
     pub(super) async fn verify_alternating(
         &self,
-        secret_id: &str,
         current: &DbSecret,
         pending: &DbSecret,
         master: &Master,
@@ -339,13 +306,13 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Ok(());
         }
         // setSecret checked the pending user against the history; here the two users name the pair.
-        let pair = Pair::of(current.username(), Some(pending.username())).map_err(|problem| Error::AlternateName {
-            secret_id: secret_id.to_owned(),
-            user: current.username().clone(),
-            alternate: pending.username().to_string(),
-            problem,
-        })?;
-        let mut session = self.login_master(secret_id, masterarn, master).await?;
+        let pair =
+            Pair::of(current.username(), Some(pending.username())).map_err(|problem| ErrorKind::AlternateName {
+                user: current.username().clone(),
+                alternate: pending.username().to_string(),
+                problem,
+            })?;
+        let mut session = self.login_master(masterarn, master).await?;
         let alternate = Alternate {
             current: current.username(),
             next: pending.username(),
@@ -359,22 +326,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// A session as the master. Refused credentials are the master secret's problem, and the error names it.
-    async fn login_master(&self, secret_id: &str, masterarn: &str, master: &Master) -> Result<E::Session, Error> {
+    async fn login_master(&self, masterarn: &str, master: &Master) -> Result<E::Session, Error> {
         match self.engine.login(master.target(), master.login()).await? {
             LoginOutcome::Accepted(session) => Ok(session),
             LoginOutcome::Rejected => {
-                let hint =
-                    self.engine.rejection_hint(master.target()).map(|hint| format!(" ({hint})")).unwrap_or_default();
-                Err(Error::MasterSecret {
-                    secret_id: secret_id.to_owned(),
-                    masterarn: masterarn.to_owned(),
-                    problem: format!(
-                        "does not log in: {} refused user {}; its password is not the database's, or the user does \
-                         not exist{hint}",
-                        master.target(),
-                        master.username()
-                    ),
-                })
+                let problem = MasterProblem::DoesNotLogIn {
+                    target: master.target().clone(),
+                    user: master.username().clone(),
+                    hint: self.engine.rejection_hint(master.target()),
+                };
+                Err(ErrorKind::MasterSecret { masterarn: masterarn.to_owned(), problem }.into())
             }
         }
     }

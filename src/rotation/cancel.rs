@@ -21,7 +21,7 @@ use std::fmt;
 
 use tracing::info;
 
-use super::{Error, Rotator, StepFacts};
+use super::{Error, ErrorKind, Rotator, StepFacts, Tried};
 use crate::domain::{AWSPENDING, Step, VersionId};
 use crate::engines::DbEngine;
 use crate::event::RotationEvent;
@@ -59,6 +59,10 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// Ends the rotation of `secret_id` left in progress: completes it where the database has taken the pending
     /// password, removes the `AWSPENDING` label where it has not. Works whether or not rotation is switched on.
     pub async fn cancel(&self, secret_id: &str) -> Result<Cancelled, Error> {
+        self.end_rotation(secret_id).await.map_err(|err| err.in_secret(secret_id))
+    }
+
+    async fn end_rotation(&self, secret_id: &str) -> Result<Cancelled, Error> {
         let meta = self.store.describe(secret_id).await?;
         let Some(version) = in_progress(&meta.versions) else {
             // A finishSecret cut short between moving AWSCURRENT and removing AWSPENDING leaves both on one version:
@@ -99,8 +103,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                             )
                         })
                     }
-                    Err(Error::AlternateName { problem, .. }) => {
-                        Some(format!("no other user of the pair can be named ({problem}), which setSecret refuses"))
+                    Err(err) if matches!(err.kind(), ErrorKind::AlternateName { .. }) => {
+                        Some(format!("no other user of the pair can be named ({err}), which setSecret refuses"))
                     }
                     Err(err) => return Err(err),
                 };
@@ -121,9 +125,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                     let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
                     return self.remove_label(secret_id, version, &why).await;
                 }
-                match self.writer_behind(secret_id, &current).await? {
+                match self.writer_behind(&current).await? {
                     Some(behind) => behind.writer,
-                    None => self.locate(secret_id, &current).await?.writer,
+                    None => self.locate(&current).await?.writer,
                 }
             }
         };
@@ -149,7 +153,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 .await;
         }
         let (user, target) = (current.username().clone(), writer.clone());
-        Err(Error::CredentialsRejected { user, target, tried: "AWSPENDING nor the AWSCURRENT", hint: None })
+        Err(ErrorKind::CredentialsRejected { user, target, tried: Tried::PendingThenCurrent, hint: None }.into())
     }
 
     async fn remove_label(&self, secret_id: &str, version: String, why: &str) -> Result<Cancelled, Error> {

@@ -21,7 +21,7 @@ use super::topology::{Located, MAX_REPLICA_HOPS, Resource, mapped};
 use crate::domain::{EngineKind, Target};
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::rotation::Error;
+use crate::rotation::{Error, ErrorKind, MasterProblem};
 use crate::secret::{DbSecret, Master, MasterSecret};
 use crate::store::{Fetched, SecretStore, Version};
 /// The tags of an RDS-managed master secret.
@@ -57,67 +57,47 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         current: &DbSecret,
         masterarn: &str,
     ) -> Result<(Master, Located), Error> {
-        let refused = |problem: String| Error::MasterSecret {
-            secret_id: secret_id.to_owned(),
-            masterarn: masterarn.to_owned(),
-            problem,
-        };
+        let refused =
+            |problem: MasterProblem| Error::from(ErrorKind::MasterSecret { masterarn: masterarn.to_owned(), problem });
         if masterarn == secret_id {
-            return Err(refused("is the rotated secret itself".to_owned()));
+            return Err(refused(MasterProblem::IsTheRotatedSecret));
         }
         let secret = match self.store.get(masterarn, Version::Current).await {
             Ok(Fetched::Text(text, arn)) => {
                 // The service's events name the rotated secret by its ARN, `masterarn` may name it by its name: the
                 // ARN the service answers with for the master tells.
                 if is_secret(secret_id, arn.as_deref()) {
-                    return Err(refused("is the rotated secret itself".to_owned()));
+                    return Err(refused(MasterProblem::IsTheRotatedSecret));
                 }
                 // The operator names the master secrets the function may use (its role may read others: every
                 // rotated secret), matched against the ARN the service answers with.
                 if !self.settings.master_secrets.iter().any(|entry| names_secret(entry, masterarn, arn.as_deref())) {
-                    return Err(refused(
-                        "is not among the master secrets MASTER_SECRET_ARNS names (template parameter \
-                         MasterSecretArn): alternating users may use only the masters the operator lists"
-                            .to_owned(),
-                    ));
+                    return Err(refused(MasterProblem::NotListed));
                 }
-                MasterSecret::parse(text.expose_secret()).map_err(|problem| refused(problem.to_string()))?
+                MasterSecret::parse(text.expose_secret()).map_err(|problem| refused(MasterProblem::Shape(problem)))?
             }
-            Ok(Fetched::Binary) => return Err(refused("holds SecretBinary, not a JSON SecretString".to_owned())),
-            Ok(Fetched::Missing) => {
-                return Err(refused(
-                    "does not exist, or has no AWSCURRENT version with a value (check the secret's masterarn)"
-                        .to_owned(),
-                ));
-            }
+            Ok(Fetched::Binary) => return Err(refused(MasterProblem::Binary)),
+            Ok(Fetched::Missing) => return Err(refused(MasterProblem::Missing)),
             Err(err) if err.is_transient() => return Err(err.into()),
-            Err(err) => return Err(refused(format!("cannot be read: {err}"))),
+            Err(err) => return Err(refused(MasterProblem::Unreadable(err))),
         };
         let ours = current.target().engine;
         // The master secret's own engine is known before anything is looked up: of the other family, refused at once.
         if let Some(theirs) = secret.engine()
             && theirs.family() != ours.family()
         {
-            return Err(refused(format!(
-                "is for engine {theirs} (its own \"engine\"), and the rotated secret for {ours}"
-            )));
+            return Err(refused(MasterProblem::OtherFamily { theirs, from: "its own \"engine\"", ours }));
         }
         let endpoint = self.master_endpoint(masterarn, &secret, &refused).await?;
         if endpoint.engine.family() != ours.family() {
-            return Err(refused(format!(
-                "is for engine {} ({}), and the rotated secret for {ours}: the master's protocol is never the rotated \
-                 secret's to choose",
-                endpoint.engine, endpoint.engine_from
-            )));
+            let (theirs, from) = (endpoint.engine, endpoint.engine_from);
+            return Err(refused(MasterProblem::OtherFamily { theirs, from, ours }));
         }
         let master = secret.at(endpoint.engine, &endpoint.host, endpoint.port);
         if master.username() == current.username() {
-            return Err(refused(format!(
-                "names user {}, the rotated secret's own user: alternating users never rotate the master user",
-                master.username()
-            )));
+            return Err(refused(MasterProblem::RotatedUser(master.username().clone())));
         }
-        let readers = self.same_database(secret_id, current, &master, endpoint.resource.as_ref(), &refused).await?;
+        let readers = self.same_database(current, &master, endpoint.resource.as_ref(), &refused).await?;
         let map = &self.settings.endpoint_map;
         let located = Located {
             writer: mapped(map, master.target()),
@@ -137,46 +117,37 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         &self,
         masterarn: &str,
         secret: &MasterSecret,
-        refused: &impl Fn(String) -> Error,
+        refused: &impl Fn(MasterProblem) -> Error,
     ) -> Result<MasterEndpoint, Error> {
         if let Some(host) = secret.host() {
             let (engine, engine_from) = match (secret.engine(), self.settings.secrets.engine) {
                 (Some(engine), _) => (engine, "its own \"engine\""),
                 (None, Some(engine)) => (engine, "DEFAULT_ENGINE"),
-                (None, None) => {
-                    return Err(refused(
-                        "holds a \"host\" but no \"engine\": the master's protocol and port come from the master's \
-                         side only; add \"engine\" (and \"port\") to the master secret, or set DEFAULT_ENGINE"
-                            .to_owned(),
-                    ));
-                }
+                (None, None) => return Err(refused(MasterProblem::NoEngine)),
             };
             return Ok(MasterEndpoint { engine, engine_from, host: host.to_owned(), port: None, resource: None });
         }
         let meta = match self.store.describe(masterarn).await {
             Ok(meta) => meta,
             Err(err) if err.is_transient() => return Err(err.into()),
-            Err(err) => return Err(refused(format!("holds no host, and its tags cannot be read: {err}"))),
+            Err(err) => return Err(refused(MasterProblem::TagsUnreadable(err))),
         };
         let (arn, cluster) = match (meta.tags.get(CLUSTER_TAG), meta.tags.get(INSTANCE_TAG)) {
             (Some(arn), _) => (arn, true),
             (None, Some(arn)) => (arn, false),
             (None, None) => {
-                return Err(refused(format!(
-                    "holds no host, and no {INSTANCE_TAG} or {CLUSTER_TAG} tag names the instance or cluster it is \
-                     the master of: add \"host\" (and \"port\") to the master secret"
-                )));
+                let problem = MasterProblem::NoHostNoTags { instance_tag: INSTANCE_TAG, cluster_tag: CLUSTER_TAG };
+                return Err(refused(problem));
             }
         };
         let (id, region) = arn_id_and_region(arn);
         if let (Some(theirs), Some(ours)) = (region, self.rds.region())
             && theirs != ours
         {
-            return Err(refused(format!(
-                "is the master secret of {arn}, in {theirs}, and this function's RDS API is {ours}'s"
-            )));
+            let (arn, theirs, ours) = (arn.clone(), theirs.to_owned(), ours.to_owned());
+            return Err(refused(MasterProblem::OtherRegion { arn, theirs, ours }));
         }
-        let unresolved = |what: String| refused(format!("holds no host, and {what}"));
+        let unresolved = |what: String| refused(MasterProblem::Unresolved(what));
         let (endpoint, engine, resource) = if cluster {
             let found = self.rds.cluster(id).await?;
             let cluster =
@@ -197,7 +168,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let engine = match engine.as_str() {
             "aurora" => EngineKind::AuroraMysql,
             name => EngineKind::parse(name)
-                .map_err(|problem| refused(format!("is the master of {arn}, whose RDS engine {problem}")))?,
+                .map_err(|problem| refused(MasterProblem::RdsEngine { arn: arn.clone(), problem }))?,
         };
         info!(master = %endpoint.host, "the master secret is RDS-managed; its tags name the endpoint");
         let (host, port) = (endpoint.host, Some(endpoint.port));
@@ -215,11 +186,10 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// and the host alone counts.
     async fn same_database(
         &self,
-        secret_id: &str,
         current: &DbSecret,
         master: &Master,
         resource: Option<&Resource>,
-        refused: &impl Fn(String) -> Error,
+        refused: &impl Fn(MasterProblem) -> Error,
     ) -> Result<Option<Target>, Error> {
         let (ours, theirs) = (current.target(), master.target());
         let (our_name, their_name) = (proven_name(&self.engine, ours), proven_name(&self.engine, theirs));
@@ -234,16 +204,16 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             _ => String::new(),
         };
         let elsewhere = |why: &str| {
-            refused(format!(
+            refused(MasterProblem::Elsewhere(format!(
                 "points the master at {theirs}, and the rotated secret points at {} {why}: the master logs in only \
                  where its own secret says, so the rotated secret must name that endpoint, its cluster's reader \
                  endpoint or a read replica of it{unproven}",
                 if ours.host.is_empty() { "its RDS identifiers".to_owned() } else { ours.to_string() },
-            ))
+            )))
         };
         if ours.host.is_empty() {
             // Identifiers only: the RDS API names the writer, which must be the master's.
-            let resolved = self.resolve_identifiers(secret_id, current).await?;
+            let resolved = self.resolve_identifiers(current).await?;
             let same = match &resolved.resource {
                 Some(Resource::Instance(instance)) => identity.instance.as_deref() == Some(instance.id.as_str()),
                 Some(Resource::Cluster(cluster)) => identity.cluster.as_deref() == Some(cluster.id.as_str()),

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tracing::info;
 
 pub use error::Error;
+pub(crate) use error::{BreakGlassProblem, ErrorKind, MasterProblem, Missing, Refusal, TopologyProblem, Tried};
 use stages::StageCheck;
 use topology::{EndpointMapping, RdsResourceName};
 
@@ -174,9 +175,18 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         facts: &mut StepFacts,
         until: Option<Instant>,
     ) -> Result<Outcome, Error> {
+        // The secret is named once, here, for every error of the step.
+        self.step(event, facts, until).await.map_err(|err| err.in_secret(&event.secret_id))
+    }
+
+    async fn step(
+        &self,
+        event: &RotationEvent,
+        facts: &mut StepFacts,
+        until: Option<Instant>,
+    ) -> Result<Outcome, Error> {
         let meta = self.store.describe(&event.secret_id).await?;
-        let check = stages::check(&meta, &event.token)
-            .map_err(|source| Error::Stage { secret_id: event.secret_id.clone(), source })?;
+        let check = stages::check(&meta, &event.token)?;
         match (check, event.step) {
             (StageCheck::AlreadyCurrent { pending_left: true }, Step::Finish) => self.clear_pending(event).await,
             (StageCheck::AlreadyCurrent { .. }, step) => {
@@ -237,7 +247,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         let bytes = value.expose_secret().len();
         if bytes > MAX_SECRET_BYTES {
             let source = ShapeError::TooLarge { bytes };
-            return Err(Error::SecretShape { secret_id: secret_id.to_owned(), version: "new AWSPENDING", source });
+            return Err(ErrorKind::SecretShape { version: "new AWSPENDING", source }.into());
         }
         Ok((pending, value))
     }
@@ -275,13 +285,12 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 // The master is AWSCURRENT's: a pending version naming another cannot aim the master's login.
                 let current = self.require(&event.secret_id, Version::Current).await?;
                 if current.masterarn() != Some(masterarn) {
-                    let (secret_id, token) = (event.secret_id.clone(), event.token.clone());
-                    return Err(Error::PendingMismatch { secret_id, token, key: "masterarn" });
+                    return Err(ErrorKind::PendingMismatch { token: event.token.clone(), key: "masterarn" }.into());
                 }
                 let (master, located) = self.master(&event.secret_id, &current, masterarn).await?;
                 (Some((master, masterarn, current)), located)
             }
-            None => (None, self.locate(&event.secret_id, &pending).await?),
+            None => (None, self.locate(&pending).await?),
         };
         let pending_at = pending.at(located.application());
         let (at, user) = (pending_at.target(), pending.username());
@@ -290,14 +299,20 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 session.check().await?;
                 session.close().await;
                 if let Some((master, masterarn, current)) = master {
-                    self.verify_alternating(&event.secret_id, &current, &pending, &master, masterarn).await?;
+                    self.verify_alternating(&current, &pending, &master, masterarn).await?;
                 }
                 info!(%user, host = %at, "testSecret: the AWSPENDING version logs in");
                 Ok(Outcome::Tested)
             }
             LoginOutcome::Rejected => {
                 let hint = self.engine.rejection_hint(at).map(str::to_owned);
-                Err(Error::CredentialsRejected { user: user.clone(), target: at.clone(), tried: AWSPENDING, hint })
+                Err(ErrorKind::CredentialsRejected {
+                    user: user.clone(),
+                    target: at.clone(),
+                    tried: Tried::Pending,
+                    hint,
+                }
+                .into())
             }
         }
     }
@@ -365,11 +380,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         match self.store.get(secret_id, version).await? {
             Fetched::Text(text, arn) => DbSecret::parse(text.expose_secret(), &self.settings.secrets)
                 .map(|secret| Some((secret, arn)))
-                .map_err(|source| Error::SecretShape { secret_id: secret_id.to_owned(), version: label, source }),
-            Fetched::Binary => {
-                let what = format!("the {label} version holds SecretBinary; an RDS secret is a JSON SecretString");
-                Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what })
-            }
+                .map_err(|source| ErrorKind::SecretShape { version: label, source }.into()),
+            Fetched::Binary => Err(Missing::Binary(label).into()),
             Fetched::Missing => Ok(None),
         }
     }
@@ -378,15 +390,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     async fn require(&self, secret_id: &str, version: Version<'_>) -> Result<DbSecret, Error> {
         match self.load(secret_id, version).await? {
             Some(secret) => Ok(secret),
-            None => {
-                let what = match version {
-                    Version::Pending(token) => {
-                        format!("the AWSPENDING version {token} has no value yet; createSecret must run first")
-                    }
-                    _ => format!("there is no {} version with a value", label(version)),
-                };
-                Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what })
+            None => Err(match version {
+                Version::Pending(token) => Missing::PendingNotCreated(token.clone()),
+                _ => Missing::NoValue(label(version)),
             }
+            .into()),
         }
     }
 }

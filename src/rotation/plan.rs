@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::findings::{Check, Finding};
 use super::topology::Located;
 use super::topology::break_glass::BreakGlass;
-use super::{Error, Outcome, Rotator, SetRequest};
+use super::{Error, ErrorKind, Outcome, Rotator, SetRequest, Tried};
 use crate::domain::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Login};
 use crate::engines::{DbEngine, DbSession, LoginOutcome, Preflight, RotationSession};
 use crate::rds::RdsApi;
@@ -46,11 +46,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if let Some(masterarn) = request.current.masterarn() {
             return self.plan_alternating(request, masterarn).await;
         }
-        let SetRequest { secret_id, current, pending, .. } = request;
+        let SetRequest { current, pending, .. } = request;
         if let Some(key) = pending.pending_differs_from(current) {
-            return Err(Error::PendingMismatch { secret_id: secret_id.to_owned(), token: request.token.clone(), key });
+            return Err(ErrorKind::PendingMismatch { token: request.token.clone(), key }.into());
         }
-        let located = self.locate(secret_id, current).await?;
+        let located = self.locate(current).await?;
         self.plan_at(request, located).await
     }
 
@@ -87,7 +87,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if alternating {
             return result;
         }
-        match self.writer_behind_read_only(request.secret_id, request.current, &located, &result).await? {
+        match self.writer_behind_read_only(request.current, &located, &result).await? {
             Some(behind) => self.apply(self.plan_at(request, behind).await?).await,
             None => result,
         }
@@ -102,7 +102,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if alternating {
             return result;
         }
-        match self.writer_behind_read_only(request.secret_id, request.current, &located, &result).await? {
+        match self.writer_behind_read_only(request.current, &located, &result).await? {
             Some(behind) => self.describe(self.plan_at(request, behind).await?).await,
             None => result,
         }
@@ -166,9 +166,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         match self.plan_break_glass(request, pending, located).await? {
             BreakGlass::Reset(reset) => self.reset_master(request, pending, reset).await,
-            BreakGlass::NotTried(reason) => {
-                Err(self.rejected(pending, reason, "AWSCURRENT, AWSPENDING or AWSPREVIOUS"))
-            }
+            BreakGlass::NotTried(reason) => Err(self.rejected(pending, reason, Tried::CurrentPendingOrPrevious)),
         }
     }
 
@@ -181,11 +179,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// The error when no version logs in: the versions `tried`, and what the server does not say.
-    fn rejected(&self, pending: &DbSecret, more: Option<String>, tried: &'static str) -> Error {
+    fn rejected(&self, pending: &DbSecret, more: Option<String>, tried: Tried) -> Error {
         let at = pending.target();
         let hint = [self.engine.rejection_hint(at).map(str::to_owned), more].into_iter().flatten();
         let hint = Some(hint.collect::<Vec<_>>().join("; ")).filter(|hint| !hint.is_empty());
-        Error::CredentialsRejected { user: pending.username().clone(), target: at.clone(), tried, hint }
+        ErrorKind::CredentialsRejected { user: pending.username().clone(), target: at.clone(), tried, hint }.into()
     }
 
     /// What the plan would change, in findings; the error the rotation would meet, where it would fail.
@@ -217,7 +215,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 BreakGlass::NotTried(reason) => {
                     let previewed = "check does not try AWSPREVIOUS, which a rotation tries last".to_owned();
                     let more = [reason, Some(previewed)].into_iter().flatten().collect::<Vec<_>>().join("; ");
-                    let tried = if request.pending_stored { "AWSCURRENT or AWSPENDING" } else { "AWSCURRENT" };
+                    let tried = if request.pending_stored { Tried::CurrentOrPending } else { Tried::Current };
                     return Err(self.rejected(&pending, Some(more), tried));
                 }
             },

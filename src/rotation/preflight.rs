@@ -5,12 +5,12 @@
 
 pub(crate) use super::findings::{Check, Finding};
 use super::master::names_secret;
-use super::{Error, Rotator, SetRequest};
-use crate::domain::{Timestamp, VersionId};
+use super::{Error, ErrorKind, Missing, Rotator, SetRequest};
+use crate::domain::{AWSCURRENT, Timestamp, VersionId};
 use crate::engines::{CertificateDates, DbEngine, EngineErrorKind};
 use crate::password::Alphabet;
 use crate::rds::RdsApi;
-use crate::store::{SecretStore, StoreErrorKind, Version, in_progress};
+use crate::store::{SecretStore, Version, in_progress};
 
 /// Where the preflight stopped: the error the rotation would fail with.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Failure {
 impl Failure {
     /// What to do about it, in a sentence.
     pub fn fix(&self) -> &'static str {
-        fix_for(&self.error)
+        self.error.fix()
     }
 }
 
@@ -47,6 +47,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     pub async fn preflight(&self, secret_id: &str) -> Report {
         let (mut findings, mut certificate) = (Vec::new(), None);
         let failure = self.preflight_into(secret_id, &mut findings, &mut certificate).await.err();
+        let failure = failure.map(|error| error.in_secret(secret_id));
         let failure = failure.map(|error| Failure { check: check_of(&error), error });
         Report { findings, failure, certificate }
     }
@@ -73,8 +74,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         // createSecret, without storing: a rotation left pending resumes with its stored version (the service's
         // retry does), a new one makes a version as createSecret would.
         let Some((current, arn)) = self.load_with_arn(secret_id, Version::Current).await? else {
-            let what = "there is no AWSCURRENT version with a value".to_owned();
-            return Err(Error::MissingVersion { secret_id: secret_id.to_owned(), what });
+            return Err(Missing::NoValue(AWSCURRENT).into());
         };
         // A MASTER_SECRET_ARNS entry that also names this secret lets another secret's writer name this one as its
         // master: the function would log in as this secret's user to manage that secret's users.
@@ -151,97 +151,20 @@ pub(crate) fn describe_dates(dates: &CertificateDates, now: Timestamp) -> String
 
 /// The check a rotation's error belongs to.
 fn check_of(err: &Error) -> Check {
-    match err {
-        Error::Store(_) => Check::SecretsManager,
-        Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => Check::Rotation,
-        Error::SecretShape { .. } | Error::MissingVersion { .. } | Error::PendingMismatch { .. } => Check::Secret,
-        Error::Password(_) => Check::Passwords,
-        Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => Check::Endpoint,
-        Error::MasterSecret { .. } => Check::MasterSecret,
-        Error::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
-        Error::Db(err) if err.kind == EngineErrorKind::MissingPrivilege => Check::Alternate,
-        Error::CredentialsRejected { .. } | Error::Db(_) | Error::BreakGlass { .. } => Check::Database,
-        Error::AlternateConflict { .. } | Error::AlternateRefused { .. } | Error::AlternateName { .. } => {
+    match err.kind() {
+        ErrorKind::Store(_) => Check::SecretsManager,
+        ErrorKind::Event(_) | ErrorKind::Stage(_) | ErrorKind::Deadline { .. } => Check::Rotation,
+        ErrorKind::SecretShape { .. } | ErrorKind::MissingVersion(_) | ErrorKind::PendingMismatch { .. } => {
+            Check::Secret
+        }
+        ErrorKind::Password(_) => Check::Passwords,
+        ErrorKind::Topology(_) | ErrorKind::Rds(_) | ErrorKind::NotPropagated { .. } => Check::Endpoint,
+        ErrorKind::MasterSecret { .. } => Check::MasterSecret,
+        ErrorKind::Db(err) if err.kind == EngineErrorKind::Statement => Check::PasswordChange,
+        ErrorKind::Db(err) if err.kind == EngineErrorKind::MissingPrivilege => Check::Alternate,
+        ErrorKind::CredentialsRejected { .. } | ErrorKind::Db(_) | ErrorKind::BreakGlass(_) => Check::Database,
+        ErrorKind::AlternateConflict { .. } | ErrorKind::AlternateRefused { .. } | ErrorKind::AlternateName { .. } => {
             Check::Alternate
         }
-    }
-}
-
-/// What to do about an error the preflight found.
-fn fix_for(err: &Error) -> &'static str {
-    match err {
-        Error::Store(err) => match err.kind {
-            StoreErrorKind::Unavailable => {
-                "give the function a network path to Secrets Manager: a VPC interface endpoint or a NAT gateway \
-                 (SECRETS_MANAGER_ENDPOINT names a custom endpoint)"
-            }
-            StoreErrorKind::NotFound => "check the secret's name or ARN",
-            StoreErrorKind::AccessDenied => {
-                "allow secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage on \
-                 this secret, and kms:Decrypt on its key"
-            }
-            StoreErrorKind::Refused | StoreErrorKind::VersionExists => "see the service's message",
-        },
-        Error::Event(_) | Error::Stage { .. } | Error::Deadline { .. } => "see the message",
-        Error::SecretShape { .. } => "correct the secret's JSON (docs/configuration.md, \"The secret\")",
-        Error::MissingVersion { .. } => "put the current credentials in the secret, as a JSON SecretString",
-        Error::PendingMismatch { .. } => "end the rotation left pending: rds-rotator cancel SECRET_ID",
-        Error::Password(_) => "adjust PASSWORD_LENGTH or the EXCLUDE_* settings",
-        Error::Topology { .. } | Error::Rds(_) | Error::NotPropagated { .. } => {
-            "allow rds:DescribeDBInstances and rds:DescribeDBClusters, give the function a network path to the RDS \
-             API (RDS_ENDPOINT names a VPC endpoint), or put the endpoint in the secret's host"
-        }
-        Error::MasterSecret { .. } => {
-            "give the master secret its own \"host\" (and \"port\"), or use an RDS-managed master secret whose tags \
-             name the instance or cluster; point the rotated secret at the same endpoint (or its reader, or a read \
-             replica); list the master secret in MASTER_SECRET_ARNS (MasterSecretArn in template.yaml), allow \
-             secretsmanager:GetSecretValue and DescribeSecret on it and kms:Decrypt on its key"
-        }
-        Error::CredentialsRejected { .. } => {
-            "the password drifted: set the database password back to AWSCURRENT's, or store the working password in \
-             a new AWSCURRENT version, before rotating"
-        }
-        Error::BreakGlass { .. } => "see the message; docs/operations.md, \"Break-glass\"",
-        Error::AlternateName { .. } => "shorten the user name",
-        Error::AlternateRefused { .. } => {
-            "where AWSCURRENT does not log in, the password drifted: store the user's working password in AWSCURRENT; \
-             otherwise rotate the master user and account administrators with single-user secrets: alternating users \
-             copy privileges between two users and never touch one that can administer accounts"
-        }
-        Error::AlternateConflict { .. } => {
-            "drop or rename that user if it is not in use, or rotate this secret as single user (no masterarn)"
-        }
-        Error::Db(err) => match err.kind {
-            EngineErrorKind::Unreachable | EngineErrorKind::Timeout => {
-                "check the secret's host and port, and that the database's security group admits the function"
-            }
-            EngineErrorKind::Tls => {
-                "trust the server's CA (DB_EXTRA_CA_BUNDLE; the RDS CAs are built in), use the host name the \
-                 certificate names, or read docs/configuration.md, \"TLS\""
-            }
-            EngineErrorKind::TlsNotOffered => {
-                "turn TLS on at the server, or allow plaintext for this secret (\"ssl\": false) or all \
-                 (DB_TLS_MODE=prefer)"
-            }
-            EngineErrorKind::Busy => "the server is at its connection limit or starting: try again",
-            EngineErrorKind::LoginRefused | EngineErrorKind::Statement => {
-                "see the server's message; grant what it names, or rotate this user by hand"
-            }
-            EngineErrorKind::Unverified => {
-                "let the master log in with verified TLS (MASTER_TLS_MODE=verify-full, the server's CA built in or \
-                 in DB_EXTRA_CA_BUNDLE)"
-            }
-            EngineErrorKind::MissingPrivilege => {
-                "run the GRANT the message names, as a role that holds that right (the role's creator) or a \
-                 superuser, then check again"
-            }
-            EngineErrorKind::NotOurs => {
-                "drop or rename the account if it is not in use, or rotate this secret as single user"
-            }
-            EngineErrorKind::ReadOnly => {
-                "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or point \
-                 it at the writer"
-            }
-        },
     }
 }

@@ -15,7 +15,7 @@ pub(crate) enum StageCheck {
 
 /// Why the step must not run.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum StageError {
+pub(crate) enum StageError {
     #[error("rotation is not enabled for this secret")]
     RotationDisabled,
     #[error("ClientRequestToken {0} is not a version of this secret")]

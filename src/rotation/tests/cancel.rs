@@ -97,7 +97,7 @@ async fn neither_password_logging_in_changes_nothing() {
     let before = w.labels();
     let err = w.rotator.cancel(SECRET).await.unwrap_err();
     assert_eq!(err.error_type(), "CredentialsRejected", "{err}");
-    assert!(err.to_string().contains("AWSPENDING nor the AWSCURRENT"), "{err}");
+    assert!(err.to_string().contains("both the AWSPENDING and the AWSCURRENT password"), "{err}");
     assert_eq!(w.labels(), before);
 }
 

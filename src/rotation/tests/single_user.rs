@@ -110,7 +110,7 @@ async fn a_pending_version_for_another_host_or_user_is_refused() {
         let w = world();
         w.set_value("tok", pending);
         let err = w.step(Step::Set).await.unwrap_err();
-        assert!(matches!(err, Error::PendingMismatch { key: k, .. } if k == key), "{err}");
+        assert!(matches!(err.kind(), crate::rotation::ErrorKind::PendingMismatch { key: k, .. } if *k == key), "{err}");
         w.assert_untouched();
         assert!(w.db.state.lock().unwrap().logins.is_empty(), "no login may be attempted");
     }

@@ -9,7 +9,7 @@ use super::{Located, Resource, cluster_endpoint_id, instance_endpoint_id, reader
 use crate::domain::Target;
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::rotation::{Error, Outcome, Rotator, SetRequest};
+use crate::rotation::{BreakGlassProblem, Error, ErrorKind, Outcome, Rotator, SetRequest};
 use crate::secret::DbSecret;
 use crate::store::SecretStore;
 
@@ -66,11 +66,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// the identifiers the secret names, or what its host's name names. `Err(reason)` when nothing names one, when
     /// what is named is not on the operator's list (checked before any RDS call), or when the RDS API cannot say
     /// (logged: the failure break-glass was meant to repair stands).
-    async fn resource_behind(
-        &self,
-        secret_id: &str,
-        stored: &DbSecret,
-    ) -> Result<Result<(Resource, Target), String>, Error> {
+    async fn resource_behind(&self, stored: &DbSecret) -> Result<Result<(Resource, Target), String>, Error> {
         let (ids, host) = (stored.rds(), &stored.target().host);
         let cluster =
             ids.cluster.clone().or_else(|| cluster_endpoint_id(host)).or_else(|| reader_endpoint_cluster(host));
@@ -87,7 +83,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if !self.break_glass_allows(named.1, named.2) {
             return Ok(Err(not_listed(named.0, named.1)));
         }
-        match self.resolve(secret_id, stored, cluster.as_deref(), instance.as_deref()).await {
+        match self.resolve(stored, cluster.as_deref(), instance.as_deref()).await {
             Ok(Located { writer, resource: Some(resource), .. }) => Ok(Ok((resource, writer))),
             Ok(_) => Ok(Err("break-glass not tried: the RDS API names no instance or cluster".to_owned())),
             Err(err) if err.is_transient() => Err(err),
@@ -115,14 +111,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         pending: &DbSecret,
         located: &Located,
     ) -> Result<BreakGlass, Error> {
-        let SetRequest { secret_id, pending: stored, .. } = request;
+        let SetRequest { pending: stored, .. } = request;
         if self.settings.break_glass.is_empty() {
             return Ok(BreakGlass::NotTried(None));
         }
         let (resource, writer) = match &located.resource {
             Some(resource) => (resource.clone(), located.writer.clone()),
             // A host used as it is: the RDS API is asked only now, on the failure path.
-            None => match self.resource_behind(secret_id, stored).await? {
+            None => match self.resource_behind(stored).await? {
                 Ok(found) => found,
                 Err(reason) => return Ok(BreakGlass::NotTried(Some(reason))),
             },
@@ -150,14 +146,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             return Ok(BreakGlass::NotTried(None));
         }
         if resource.manages_master_password() {
-            return Err(Error::BreakGlass {
-                secret_id: secret_id.to_owned(),
-                problem: format!(
-                    "{} manages its master password in Secrets Manager (ManageMasterUserPassword): rotate that \
-                     secret instead, or turn the managed password off",
-                    resource.describe()
-                ),
-            });
+            return Err(ErrorKind::BreakGlass(BreakGlassProblem::ManagedPassword(resource.describe())).into());
         }
         Ok(BreakGlass::Reset(Box::new(Reset { resource, writer })))
     }

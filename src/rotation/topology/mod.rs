@@ -25,7 +25,7 @@ use super::Rotator;
 use crate::domain::Target;
 use crate::engines::{DbEngine, EngineErrorKind};
 use crate::rds::{DbCluster, DbInstance, Endpoint, RdsApi};
-use crate::rotation::Error;
+use crate::rotation::{Error, ErrorKind, TopologyProblem};
 use crate::secret::DbSecret;
 use crate::store::SecretStore;
 use endpoint::{EndpointKind, RdsEndpoint};
@@ -176,7 +176,7 @@ fn at(target: &Target, endpoint: &Endpoint) -> Target {
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// Where `secret` is changed and where it must then work (see the module's documentation). Asks the RDS API
     /// only for a secret without a host, or whose host is a reader endpoint.
-    pub async fn locate(&self, secret_id: &str, secret: &DbSecret) -> Result<Located, Error> {
+    pub async fn locate(&self, secret: &DbSecret) -> Result<Located, Error> {
         let target = secret.target();
         let reader_cluster = reader_endpoint_cluster(&target.host);
         if !target.host.is_empty() && reader_cluster.is_none() {
@@ -185,31 +185,24 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         }
         let ids = secret.rds();
         let cluster = ids.cluster.as_deref().or(reader_cluster.as_deref());
-        let located = self.resolve(secret_id, secret, cluster, ids.instance.as_deref()).await?;
+        let located = self.resolve(secret, cluster, ids.instance.as_deref()).await?;
         // A reader endpoint's name says which cluster, but only the RDS API says it is that cluster's: the new
         // password goes to the host, which must be the reader endpoint the API reports.
         if !target.host.is_empty() && !located.resource.as_ref().is_some_and(|r| r.has_endpoint(&target.host)) {
-            return Err(Error::Topology {
-                secret_id: secret_id.to_owned(),
-                problem: format!(
-                    "its host {} looks like a reader endpoint, but the RDS API names no such endpoint for the \
-                     cluster it names",
-                    target.host
-                ),
-            });
+            return Err(TopologyProblem::NotAReaderEndpoint(target.host.clone()).into());
         }
         Ok(located)
     }
 
     /// The writer the identifiers of a secret without a host name (`dbInstanceIdentifier`, `dbClusterIdentifier`).
-    pub(super) async fn resolve_identifiers(&self, secret_id: &str, secret: &DbSecret) -> Result<Located, Error> {
+    pub(super) async fn resolve_identifiers(&self, secret: &DbSecret) -> Result<Located, Error> {
         let ids = secret.rds();
-        self.resolve(secret_id, secret, ids.cluster.as_deref(), ids.instance.as_deref()).await
+        self.resolve(secret, ids.cluster.as_deref(), ids.instance.as_deref()).await
     }
 
     /// After the secret's host refused a change as read-only (a read replica, an Aurora reader): the writer behind
     /// it, from the identifiers the secret names or the instance its host names. `None` when nothing names one.
-    pub(super) async fn writer_behind(&self, secret_id: &str, secret: &DbSecret) -> Result<Option<Located>, Error> {
+    pub(super) async fn writer_behind(&self, secret: &DbSecret) -> Result<Option<Located>, Error> {
         let ids = secret.rds();
         let from_host = instance_endpoint_id(&secret.target().host);
         if ids.cluster.is_none() && ids.instance.is_none() {
@@ -221,7 +214,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             }
         }
         let instance = ids.instance.as_deref().or(from_host.as_deref());
-        let located = self.resolve(secret_id, secret, ids.cluster.as_deref(), instance).await?;
+        let located = self.resolve(secret, ids.cluster.as_deref(), instance).await?;
         Ok((located.readers.is_some()).then_some(located))
     }
 
@@ -229,18 +222,17 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// it: that writer (logged). `None` otherwise, `result` then stands.
     pub(super) async fn writer_behind_read_only<T>(
         &self,
-        secret_id: &str,
         secret: &DbSecret,
         located: &Located,
         result: &Result<T, Error>,
     ) -> Result<Option<Located>, Error> {
-        let read_only = matches!(result, Err(Error::Db(err)) if err.kind == EngineErrorKind::ReadOnly);
+        let read_only = matches!(result, Err(err) if matches!(err.kind(), ErrorKind::Db(err) if err.kind == EngineErrorKind::ReadOnly));
         if !read_only || located.resource.is_some() {
             return Ok(None);
         }
-        let behind = match self.writer_behind(secret_id, secret).await {
+        let behind = match self.writer_behind(secret).await {
             Ok(behind) => behind,
-            Err(Error::Rds(err)) if !err.is_transient() => {
+            Err(err) if matches!(err.kind(), ErrorKind::Rds(_)) && !err.is_transient() => {
                 // The RDS API cannot be used (no permission, or none here): the read-only refusal is the error
                 // that explains the failure; the lookup's goes to the log.
                 warn!(error = %err, "setSecret: the secret's host is read-only, and the RDS API names no writer");
@@ -260,57 +252,50 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     async fn resolve(
         &self,
-        secret_id: &str,
         secret: &DbSecret,
         cluster: Option<&str>,
         instance: Option<&str>,
     ) -> Result<Located, Error> {
         let target = secret.target();
-        let unresolved = |problem: String| Error::Topology { secret_id: secret_id.to_owned(), problem };
+        let unresolved = |problem: TopologyProblem| Error::from(problem);
         if let (Some(theirs), Some(ours)) = (secret.rds().region.as_deref(), self.rds.region())
             && theirs != ours
         {
             // The same identifier in this Region could be another database.
-            return Err(unresolved(format!(
-                "its RDS identifiers are ARNs in {theirs}, and this function's RDS API is {ours}'s: rotate it \
-                 with a rotation function in {theirs}"
-            )));
+            let (theirs, ours) = (theirs.to_owned(), ours.to_owned());
+            return Err(unresolved(TopologyProblem::OtherRegion { theirs, ours }));
         }
         let (writer, resource) = if let Some(id) = cluster {
-            self.cluster_writer(id, || unresolved(format!("DB cluster {id} does not exist")), &unresolved).await?
+            self.cluster_writer(id, || unresolved(TopologyProblem::NoSuch(format!("DB cluster {id}")))).await?
         } else {
             let id = instance.unwrap_or_default();
-            let mut instance =
-                self.instance(id).await?.ok_or_else(|| unresolved(format!("DB instance {id} does not exist")))?;
+            let mut instance = self
+                .instance(id)
+                .await?
+                .ok_or_else(|| unresolved(TopologyProblem::NoSuch(format!("DB instance {id}"))))?;
             let mut hops = 0;
             while let Some(source) = instance.replica_of.clone() {
                 // A read replica: the change goes to its source, through replicas of replicas.
                 if source.starts_with("arn:") {
                     // RDS names a source in another Region by its ARN; this function's RDS API is its own Region's.
-                    return Err(unresolved(format!(
-                        "DB instance {} is a read replica of {source}, in another Region: rotate the source's \
-                         secret with a rotation function in that Region",
-                        instance.id
-                    )));
+                    let (instance, of) = (instance.id.clone(), source);
+                    return Err(unresolved(TopologyProblem::CrossRegionReplica { instance, of }));
                 }
                 hops += 1;
                 if hops > MAX_REPLICA_HOPS {
-                    return Err(unresolved(format!("{id} is a read replica more than {MAX_REPLICA_HOPS} levels deep")));
+                    return Err(unresolved(TopologyProblem::TooDeep { id: id.to_owned(), hops: MAX_REPLICA_HOPS }));
                 }
                 instance = self.instance(&source).await?.ok_or_else(|| {
-                    unresolved(format!(
-                        "DB instance {} is a read replica of {source}, which does not exist",
-                        instance.id
-                    ))
+                    unresolved(TopologyProblem::SourceMissing { instance: instance.id.clone(), of: source.clone() })
                 })?;
             }
             if let Some(cluster_id) = instance.cluster.clone() {
                 // An Aurora instance, perhaps a reader: changes go through the cluster's writer endpoint.
-                let missing = || unresolved(format!("DB cluster {cluster_id} of {id} does not exist"));
-                self.cluster_writer(&cluster_id, missing, &unresolved).await?
+                let missing = || unresolved(TopologyProblem::NoSuch(format!("DB cluster {cluster_id} of {id}")));
+                self.cluster_writer(&cluster_id, missing).await?
             } else {
                 // The instance, or the source at the top of its replicas.
-                let no_endpoint = || unresolved(format!("DB instance {} has no endpoint yet", instance.id));
+                let no_endpoint = || unresolved(TopologyProblem::NoEndpointYet(instance.id.clone()));
                 (instance.endpoint.clone().ok_or_else(no_endpoint)?, Resource::Instance(instance))
             }
         };
@@ -333,15 +318,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// The writer endpoint of cluster `id`; `missing()` is the error when the cluster does not exist.
-    async fn cluster_writer(
-        &self,
-        id: &str,
-        missing: impl FnOnce() -> Error,
-        unresolved: &impl Fn(String) -> Error,
-    ) -> Result<(Endpoint, Resource), Error> {
+    async fn cluster_writer(&self, id: &str, missing: impl FnOnce() -> Error) -> Result<(Endpoint, Resource), Error> {
         let cluster = self.cluster(id).await?.ok_or_else(missing)?;
-        let writer =
-            cluster.writer.clone().ok_or_else(|| unresolved(format!("DB cluster {id} has no writer endpoint")))?;
+        let writer = cluster.writer.clone().ok_or_else(|| TopologyProblem::NoWriter(id.to_owned()))?;
         Ok((writer, Resource::Cluster(cluster)))
     }
 

@@ -12,7 +12,7 @@ use super::Located;
 use crate::domain::Target;
 use crate::engines::{DbEngine, DbSession, LoginOutcome};
 use crate::rds::RdsApi;
-use crate::rotation::{Error, Rotator};
+use crate::rotation::{Error, ErrorKind, Rotator};
 use crate::secret::DbSecret;
 use crate::store::SecretStore;
 
@@ -60,11 +60,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 Err(err) => return Err(err.into()),
             }
             if Instant::now() + pause > deadline {
-                return Err(Error::NotPropagated {
-                    user: secret.username().clone(),
-                    target: at.clone(),
-                    waited: deadline.saturating_duration_since(started),
-                });
+                let (user, target) = (secret.username().clone(), at.clone());
+                let waited = deadline.saturating_duration_since(started);
+                return Err(ErrorKind::NotPropagated { user, target, waited }.into());
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(4));
