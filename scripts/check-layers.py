@@ -45,11 +45,12 @@ LAYERS = {
 CORE_FORBIDDEN = re.compile(
     r"\b(aws_sdk_\w+|aws_config|aws_smithy_\w+|tokio_postgres|postgres_protocol|mysql_async|rustls|tokio_rustls"
     r"|std::net|std::fs|tokio::net|tokio::fs|lambda_runtime"
-    r"|crate::aws|crate::engines::(drivers|login|postgres|mysql|sql|Drivers|AnySession)|crate::app|crate::config"
+    r"|crate::aws|crate::engines::([a-z_]+::|drivers|login|sql|Drivers|AnySession)|crate::app|crate::config"
     r"|crate::cli"
     r"|crate::handler)\b"
 )
-SQL_BUILDERS = re.compile(r"^engines/(sql\.rs|postgres/sql\.rs|mysql/sql/[^/]+\.rs)$")
+# Each engine's statement builders: its folder's sql.rs, or the files of its sql/ folder.
+SQL_BUILDERS = re.compile(r"^engines/(sql\.rs|[a-z_]+/sql\.rs|[a-z_]+/sql/[^/]+\.rs)$")
 SQL_CONSTRUCTION = re.compile(r"(?<![\w:])Sql\s*\(")
 
 

@@ -1,5 +1,7 @@
 //! The database engines a secret can name (`engine` in the RDS secret format), and what each allows: its family
-//! (wire protocol and SQL dialect), default port, user name limits and password lengths.
+//! (wire protocol, driver and SQL dialect), default port, user name limits and password lengths — one row each in
+//! `ENGINES`. These are facts of the secret format, needed to read a secret (layer 1) before any driver is chosen;
+//! what an engine does with a connection is its folder's in `engines/` (ARCHITECTURE.md, "Adding an engine").
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -14,11 +16,68 @@ pub enum EngineKind {
     Mariadb,
 }
 
-/// Engines that share a wire protocol, a driver and SQL dialect.
+/// Engines that share a wire protocol, a driver and SQL dialect: one driver each (`engines/drivers.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
     Postgres,
     Mysql,
+}
+
+/// What one engine of the secret format is and allows.
+struct EngineSpec {
+    kind: EngineKind,
+    /// Its `engine` value in a secret (and the RDS API's engine name).
+    name: &'static str,
+    family: Family,
+    default_port: u16,
+    /// Lengths a generated password may have.
+    password_lengths: RangeInclusive<usize>,
+    /// The `EXCLUDE_CHARACTERS` default of AWS's template for it.
+    default_exclude_characters: &'static str,
+    /// The longest user name it stores.
+    username_limit: UsernameLimit,
+}
+
+/// How an engine bounds a user name.
+enum UsernameLimit {
+    /// PostgreSQL: bytes (`NAMEDATALEN` - 1).
+    Bytes(usize),
+    /// The MySQL family: characters, unless `USERNAME_CHARACTER_LIMIT` says otherwise.
+    Characters(usize),
+}
+
+/// Every engine this build rotates, one row each. RDS takes 8 to 41 characters for MySQL-family master passwords;
+/// the function cannot tell a master user from another, so the bound applies to every MySQL-family user.
+const ENGINES: [EngineSpec; 5] = [
+    postgres(EngineKind::Postgres, "postgres"),
+    postgres(EngineKind::AuroraPostgres, "aurora-postgresql"),
+    mysql(EngineKind::Mysql, "mysql", 32),
+    mysql(EngineKind::AuroraMysql, "aurora-mysql", 32),
+    mysql(EngineKind::Mariadb, "mariadb", 80),
+];
+
+const fn postgres(kind: EngineKind, name: &'static str) -> EngineSpec {
+    EngineSpec {
+        kind,
+        name,
+        family: Family::Postgres,
+        default_port: 5432,
+        password_lengths: 1..=4096,
+        default_exclude_characters: ":/@\"'\\",
+        username_limit: UsernameLimit::Bytes(63),
+    }
+}
+
+const fn mysql(kind: EngineKind, name: &'static str, username_characters: usize) -> EngineSpec {
+    EngineSpec {
+        kind,
+        name,
+        family: Family::Mysql,
+        default_port: 3306,
+        password_lengths: 8..=41,
+        default_exclude_characters: "/@\"'\\",
+        username_limit: UsernameLimit::Characters(username_characters),
+    }
 }
 
 impl EngineKind {
@@ -30,12 +89,17 @@ impl EngineKind {
         EngineKind::Mariadb,
     ];
 
+    fn spec(self) -> &'static EngineSpec {
+        // Every kind has its row: `ENGINES` lists them in `ALL`'s order, which a test checks.
+        &ENGINES[self as usize]
+    }
+
     /// Parses the secret's `engine` value (and the `DEFAULT_ENGINE` setting).
     pub fn parse(name: &str) -> Result<EngineKind, String> {
-        match Self::ALL.into_iter().find(|kind| kind.as_str() == name) {
-            Some(kind) => Ok(kind),
+        match ENGINES.iter().find(|spec| spec.name == name) {
+            Some(spec) => Ok(spec.kind),
             None => {
-                let known: Vec<&str> = Self::ALL.iter().map(|kind| kind.as_str()).collect();
+                let known: Vec<&str> = ENGINES.iter().map(|spec| spec.name).collect();
                 let shown: String = name.chars().take(40).collect();
                 Err(format!("is {shown:?}, which this build does not rotate (expected one of: {})", known.join(", ")))
             }
@@ -43,55 +107,35 @@ impl EngineKind {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            EngineKind::Postgres => "postgres",
-            EngineKind::AuroraPostgres => "aurora-postgresql",
-            EngineKind::Mysql => "mysql",
-            EngineKind::AuroraMysql => "aurora-mysql",
-            EngineKind::Mariadb => "mariadb",
-        }
+        self.spec().name
     }
 
     pub fn family(self) -> Family {
-        match self {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => Family::Postgres,
-            EngineKind::Mysql | EngineKind::AuroraMysql | EngineKind::Mariadb => Family::Mysql,
-        }
+        self.spec().family
     }
 
     pub fn default_port(self) -> u16 {
-        match self.family() {
-            Family::Postgres => 5432,
-            Family::Mysql => 3306,
-        }
+        self.spec().default_port
     }
 
     /// The `EXCLUDE_CHARACTERS` default of AWS's template for this engine.
     pub fn default_exclude_characters(self) -> &'static str {
-        match self.family() {
-            Family::Postgres => ":/@\"'\\",
-            Family::Mysql => "/@\"'\\",
-        }
+        self.spec().default_exclude_characters
     }
 
-    /// Lengths a generated password may have. RDS takes 8 to 41 characters for MySQL-family master passwords; the
-    /// function cannot tell a master user from another, so the bound applies to every MySQL-family user.
+    /// Lengths a generated password may have.
     pub fn password_lengths(self) -> RangeInclusive<usize> {
-        match self.family() {
-            Family::Postgres => 1..=4096,
-            Family::Mysql => 8..=41,
-        }
+        self.spec().password_lengths.clone()
     }
 
     /// Why `name` cannot be a user name of this engine, if it cannot: PostgreSQL stores up to 63 bytes, MySQL
     /// 32 characters and MariaDB 80, unless `USERNAME_CHARACTER_LIMIT` (MySQL family only) says otherwise.
     pub fn username_problem(self, name: &str, mysql_limit: Option<usize>) -> Option<String> {
-        match self {
-            EngineKind::Postgres | EngineKind::AuroraPostgres => {
-                (name.len() > 63).then(|| format!("is longer than {self}'s limit of 63 bytes"))
+        match self.spec().username_limit {
+            UsernameLimit::Bytes(limit) => {
+                (name.len() > limit).then(|| format!("is longer than {self}'s limit of {limit} bytes"))
             }
-            EngineKind::Mysql | EngineKind::AuroraMysql | EngineKind::Mariadb => {
-                let default = if self == EngineKind::Mariadb { 80 } else { 32 };
+            UsernameLimit::Characters(default) => {
                 let limit = mysql_limit.unwrap_or(default);
                 (name.chars().count() > limit).then(|| {
                     format!("is longer than {limit} characters, the limit for {self} (USERNAME_CHARACTER_LIMIT)")
@@ -110,6 +154,13 @@ impl fmt::Display for EngineKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_engine_has_its_row() {
+        for kind in EngineKind::ALL {
+            assert_eq!(kind.spec().kind, kind);
+        }
+    }
 
     #[test]
     fn parses_engine_names() {

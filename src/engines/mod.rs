@@ -5,7 +5,7 @@
 //! which only each engine's statement builders make.
 
 mod certificate;
-mod drivers;
+pub(crate) mod drivers;
 mod login;
 pub(crate) mod mysql;
 pub(crate) mod postgres;
@@ -87,15 +87,21 @@ pub trait RotationSession: DbSession {
     fn check(&mut self) -> impl Future<Output = Result<(), EngineError>> + Send;
 }
 
-/// What the master does in its session for alternating users.
+/// What the master does in its session for alternating users: an optional capability. An engine that rotates single
+/// users only writes `impl AccountAdmin for ItsSession {}`, and every call fails with `EngineErrorKind::Unsupported`
+/// before anything changes.
 pub trait AccountAdmin: DbSession {
     /// Whether a user of this name exists (on the MySQL family: with any host part). Reads only.
-    fn user_exists(&mut self, user: &UserName) -> impl Future<Output = Result<bool, EngineError>> + Send;
+    fn user_exists(&mut self, _user: &UserName) -> impl Future<Output = Result<bool, EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 
     /// Why `user` (which exists) could administer other accounts, in a phrase ("is a superuser", "holds CREATE USER
     /// …"), or `None`. A rotation that copies privileges from or to such a user would hand account administration to
     /// whoever writes the secret. Reads only.
-    fn account_power(&mut self, user: &UserName) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
+    fn account_power(&mut self, _user: &UserName) -> impl Future<Output = Result<Option<String>, EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 
     /// The accounts of `user` that do not store `password`, each named for an operator (`"app"@"10.0.%"
     /// (mysql_native_password)`). A login proves only the account the server matched: where one user name has
@@ -104,14 +110,18 @@ pub trait AccountAdmin: DbSession {
     /// Reads only.
     fn unproven_accounts(
         &mut self,
-        user: &UserName,
-        password: &Password,
-    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+        _user: &UserName,
+        _password: &Password,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 
     /// Whether the session's user may administer both users of the pair, checked before anything changes: an
     /// `EngineErrorKind::MissingPrivilege` error naming what the operator must grant where it may not (PostgreSQL
     /// 16+'s ADMIN OPTION). Reads only.
-    fn master_authority(&mut self, pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn master_authority(&mut self, _pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 
     /// Makes `pair.next` the current user's twin with `password`. It is created when missing — with `password` from
     /// the first statement, so that a retry can recognise it — then its privileges are made those of `pair.current`
@@ -121,13 +131,17 @@ pub trait AccountAdmin: DbSession {
     /// `NotOurs` and nothing changes.
     fn sync_alternate(
         &mut self,
-        pair: Alternate<'_>,
-        password: &Password,
-    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+        _pair: Alternate<'_>,
+        _password: &Password,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 
     /// An error naming the first difference when `pair.next` does not hold what `pair.current` holds (testSecret).
     /// Reads only.
-    fn verify_alternate(&mut self, pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn verify_alternate(&mut self, _pair: Alternate<'_>) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Err(EngineError::unsupported()) }
+    }
 }
 
 /// What the preflight asks a session, changing nothing.
@@ -165,7 +179,7 @@ pub struct Alternate<'a> {
 /// Why an engine call failed. Carries the endpoint and a message safe to log: server messages only from login
 /// and read-only statements, and for a statement that carried a password only its error code and a fixed text.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind} at {}:{port}: {}", shown(.host), shown(.detail))]
+#[error("{kind}{}: {}", if host.is_empty() { String::new() } else { format!(" at {}:{port}", shown(host)) }, shown(.detail))]
 pub struct EngineError {
     pub kind: EngineErrorKind,
     pub host: String,
@@ -202,6 +216,8 @@ pub enum EngineErrorKind {
     /// The master lacks a right a change needs (PostgreSQL 16+'s ADMIN OPTION on a role), found before the change;
     /// the detail names the grant to run.
     MissingPrivilege,
+    /// The engine does not offer what was asked (alternating users, on an engine that rotates single users only).
+    Unsupported,
 }
 
 impl EngineError {
@@ -214,6 +230,13 @@ impl EngineError {
             detail.push('…');
         }
         EngineError { kind, host: at.host.clone(), port: at.port, detail }
+    }
+
+    /// What an engine without a capability answers (`AccountAdmin`'s defaults): no endpoint of its own to name.
+    pub(crate) fn unsupported() -> EngineError {
+        let detail =
+            "alternating users are not rotated on this engine: rotate the secret as single user (no masterarn)";
+        EngineError { kind: EngineErrorKind::Unsupported, host: String::new(), port: 0, detail: detail.to_owned() }
     }
 
     /// Whether a later retry of the rotation may succeed without anyone changing anything.
@@ -236,6 +259,35 @@ impl fmt::Display for EngineErrorKind {
             EngineErrorKind::Unverified => "refused to send the master's password to an unverified server",
             EngineErrorKind::NotOurs => "an account is not this rotation's to change",
             EngineErrorKind::MissingPrivilege => "the master lacks a privilege the change needs",
+            EngineErrorKind::Unsupported => "this engine does not support it",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session of an engine that rotates single users only.
+    struct SingleUserOnly;
+
+    impl DbSession for SingleUserOnly {
+        async fn close(self) {}
+    }
+
+    impl AccountAdmin for SingleUserOnly {}
+
+    /// Account administration is optional: an engine without it fails every call, naming what to do instead.
+    #[tokio::test]
+    async fn account_administration_is_an_optional_capability() {
+        let user = UserName::new("app").unwrap();
+        let err = SingleUserOnly.user_exists(&user).await.unwrap_err();
+        assert_eq!(err.kind, EngineErrorKind::Unsupported);
+        assert_eq!(
+            err.to_string(),
+            "this engine does not support it: alternating users are not rotated on this engine: rotate the secret as \
+             single user (no masterarn)"
+        );
+        assert!(SingleUserOnly.account_power(&user).await.is_err());
     }
 }

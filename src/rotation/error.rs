@@ -588,6 +588,7 @@ impl ErrorKind {
                 EngineErrorKind::NotOurs => {
                     "drop or rename the account if it is not in use, or rotate this secret as single user"
                 }
+                EngineErrorKind::Unsupported => "rotate this secret as single user (no masterarn)",
                 EngineErrorKind::ReadOnly => {
                     "the secret's host is a replica or reader: add dbInstanceIdentifier or dbClusterIdentifier, or \
                      point it at the writer"

@@ -40,6 +40,7 @@ pub(crate) mod auth;
 pub(super) mod grants;
 pub(crate) mod guard;
 pub(crate) mod sql;
+mod tls_request;
 
 pub(crate) struct MysqlEngine {
     connect_timeout: Duration,
@@ -47,7 +48,7 @@ pub(crate) struct MysqlEngine {
     tls: Arc<Tls>,
 }
 
-pub struct MySession {
+pub(crate) struct MySession {
     conn: Conn,
     user: UserName,
     /// The password this session logged in with, for servers that demand it (`PASSWORD REQUIRE CURRENT`).
@@ -99,10 +100,6 @@ const HASH_FORM_REFUSED: [u16; 7] = [
 ];
 
 impl MysqlEngine {
-    pub(crate) fn new(connect_timeout: Duration, statement_timeout: Duration, tls: Arc<Tls>) -> MysqlEngine {
-        MysqlEngine { connect_timeout, statement_timeout, tls }
-    }
-
     /// TLS options for `transport` to `at`. mysql_async sends nothing of the login before the handshake when they
     /// are set. The handshake sends (SNI) and verifies the name `at` names: its `tlsServerName` when its host is an
     /// alias (mysql_async's "hostname override", which only renames; what is checked stays as set here), else the

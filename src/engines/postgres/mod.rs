@@ -34,6 +34,7 @@ use crate::tls::{self, Tls};
 mod alternate;
 pub(crate) mod guard;
 mod sql;
+mod tls_request;
 
 /// The database a session opens when the secret names none, as AWS's template does.
 const DEFAULT_DBNAME: &str = "postgres";
@@ -47,7 +48,7 @@ pub(crate) struct PostgresEngine {
     tls: Arc<Tls>,
 }
 
-pub struct PgSession {
+pub(crate) struct PgSession {
     client: Client,
     user: UserName,
     target: Target,
@@ -62,10 +63,6 @@ pub struct PgSession {
 const CLIENT_GRACE: Duration = Duration::from_secs(2);
 
 impl PostgresEngine {
-    pub(crate) fn new(connect_timeout: Duration, statement_timeout: Duration, tls: Arc<Tls>) -> PostgresEngine {
-        PostgresEngine { connect_timeout, statement_timeout, tls }
-    }
-
     async fn connect(
         &self,
         at: &Target,

@@ -12,7 +12,10 @@ async fn alternating_a_pending_version_for_another_database_is_refused() {
         pending[key] = value;
         w.set_value("tok", pending.to_string());
         let err = w.step(Step::Set).await.unwrap_err();
-        assert!(matches!(err.kind(), crate::rotation::ErrorKind::PendingMismatch { key: k, .. } if *k == key), "{key}: {err}");
+        assert!(
+            matches!(err.kind(), crate::rotation::ErrorKind::PendingMismatch { key: k, .. } if *k == key),
+            "{key}: {err}"
+        );
         assert!(!w.db.state.lock().unwrap().passwords.contains_key("app_clone"));
     }
 }
