@@ -14,12 +14,8 @@ use crate::engines::DbEngine;
 use crate::event::RotationEvent;
 use crate::metrics::{Metrics, StepReport};
 use crate::rds::RdsApi;
-use crate::rotation::{Error, ErrorKind, Outcome, Rotator, StepFacts};
+use crate::rotation::{Error, Outcome, Rotator, StepFacts};
 use crate::store::SecretStore;
-
-/// How long before Lambda's deadline a step stops: time to log the error, write the metrics line and answer the
-/// runtime, with every statement and call already bounded well below it.
-pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// Runs one step inside a span that carries the secret id, the step and the token (never the `RotationToken`),
 /// and logs the outcome or the error — the one place an error is logged.
@@ -28,18 +24,6 @@ pub async fn handle<S: SecretStore, E: DbEngine, R: RdsApi>(
     event: &RotationEvent,
 ) -> Result<Outcome, Error> {
     handle_measured(rotator, event, None).await.0
-}
-
-/// `handle`, ending the step `DEADLINE_MARGIN` before `deadline` (the invocation's, when Lambda runs it) with a
-/// transient error, as a crash there would but with a word said: every step is safe to stop anywhere, and the
-/// service's retry continues it. (The Lambda entry measures the step too, through `handle_measured`.)
-#[cfg(test)]
-pub(crate) async fn handle_until<S: SecretStore, E: DbEngine, R: RdsApi>(
-    rotator: &Rotator<S, E, R>,
-    event: &RotationEvent,
-    deadline: Option<Instant>,
-) -> Result<Outcome, Error> {
-    handle_measured(rotator, event, deadline).await.0
 }
 
 /// `handle`, with what the step learned and how long it took.
@@ -53,23 +37,9 @@ async fn handle_measured<S: SecretStore, E: DbEngine, R: RdsApi>(
     async {
         let started = Instant::now();
         let mut facts = StepFacts::default();
-        let until = deadline.map(|deadline| deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(started));
         // Boxed: the step's future nests the SDK's and the drivers' deeply, and inlined into lambda_runtime's
         // service future it overflows the compiler's layout depth in release builds.
-        let step = Box::pin(rotator.run_until(event, &mut facts, until));
-        let result = match until {
-            Some(until) => {
-                // Half a second after setSecret's own waits end (they end at `until`), still within the margin.
-                match tokio::time::timeout_at(until + Duration::from_millis(500), step).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        let margin = DEADLINE_MARGIN - Duration::from_millis(500);
-                        Err(Error::from(ErrorKind::Deadline { step: event.step, margin }).in_secret(&event.secret_id))
-                    }
-                }
-            }
-            None => step.await,
-        };
+        let result = Box::pin(rotator.run_until(event, &mut facts, deadline)).await;
         let elapsed = started.elapsed();
         let elapsed_ms = elapsed.as_millis() as u64;
         match &result {

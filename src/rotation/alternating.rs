@@ -249,7 +249,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             }
             Err(err) => return Err(err.into()),
         }
-        self.await_propagation(pending, located, request.deadline).await?;
+        self.topology().await_propagation(pending, located, request.deadline).await?;
         info!(user = %next, host = %located.writer, "setSecret: the master made {next} the twin of {}", current.username());
         Ok(Outcome::PasswordSet { with: "the master secret" })
     }

@@ -125,9 +125,9 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                     let why = format!("its \"{key}\" differs from AWSCURRENT's, which setSecret refuses");
                     return self.remove_label(secret_id, version, &why).await;
                 }
-                match self.writer_behind(&current).await? {
+                match self.topology().writer_behind(&current).await? {
                     Some(behind) => behind.writer,
-                    None => self.locate(&current).await?.writer,
+                    None => self.topology().locate(&current).await?.writer,
                 }
             }
         };

@@ -213,7 +213,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         };
         if ours.host.is_empty() {
             // Identifiers only: the RDS API names the writer, which must be the master's.
-            let resolved = self.resolve_identifiers(current).await?;
+            let resolved = self.topology().resolve_identifiers(current).await?;
             let same = match &resolved.resource {
                 Some(Resource::Instance(instance)) => identity.instance.as_deref() == Some(instance.id.as_str()),
                 Some(Resource::Cluster(cluster)) => identity.cluster.as_deref() == Some(cluster.id.as_str()),

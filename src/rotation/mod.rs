@@ -35,6 +35,12 @@ use crate::rds::{NoRds, RdsApi};
 use crate::secret::{DbSecret, MAX_SECRET_BYTES, SecretDefaults, ShapeError};
 use crate::store::{Fetched, SecretMeta, SecretStore, StoreErrorKind, Version};
 
+/// How long before the invocation's deadline a step stops: time to log the error, write the metrics line and answer
+/// the runtime, with every statement and call already bounded well below it.
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+/// How long after setSecret's own waits end (at the margin) the whole step is cut off, still within the margin.
+const STEP_GRACE: Duration = Duration::from_millis(500);
+
 /// Runs rotation steps against one secret store, one set of database drivers and, where a secret needs it, the
 /// RDS API.
 pub struct Rotator<S, E, R = NoRds> {
@@ -152,6 +158,11 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         &self.store
     }
 
+    /// The topology code's view of this rotator: the RDS API, the drivers and the settings, not the store.
+    fn topology(&self) -> topology::Topology<'_, E, R> {
+        topology::Topology { engine: &self.engine, rds: &self.rds, settings: &self.settings }
+    }
+
     /// What a secret lacking a key takes from the settings, for reading secrets as the rotation does.
     pub fn secret_defaults(&self) -> &SecretDefaults {
         &self.settings.secrets
@@ -167,16 +178,29 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         self.run_until(event, facts, None).await
     }
 
-    /// As `run_noting`, with the invocation's own deadline (`until`): setSecret's waits end before it. The caller
-    /// bounds the whole step by it too (`handler.rs`).
+    /// As `run_noting`, ending the step `DEADLINE_MARGIN` before `deadline` (the invocation's, when Lambda runs it)
+    /// with a transient error, as a crash there would but with a word said: every step is safe to stop anywhere, and
+    /// the service's retry continues it. setSecret's own waits end at the margin; the whole step half a second later.
     pub async fn run_until(
         &self,
         event: &RotationEvent,
         facts: &mut StepFacts,
-        until: Option<Instant>,
+        deadline: Option<Instant>,
     ) -> Result<Outcome, Error> {
+        let result = match deadline {
+            None => self.step(event, facts, None).await,
+            Some(deadline) => {
+                let until = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or_else(Instant::now);
+                match tokio::time::timeout_at(until + STEP_GRACE, self.step(event, facts, Some(until))).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        Err(Error::from(ErrorKind::Deadline { step: event.step, margin: DEADLINE_MARGIN - STEP_GRACE }))
+                    }
+                }
+            }
+        };
         // The secret is named once, here, for every error of the step.
-        self.step(event, facts, until).await.map_err(|err| err.in_secret(&event.secret_id))
+        result.map_err(|err| err.in_secret(&event.secret_id))
     }
 
     async fn step(
@@ -267,7 +291,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             token: &event.token,
             current: &current,
             pending: &pending,
-            deadline: self.wait_deadline(until),
+            deadline: self.topology().wait_deadline(until),
             pending_stored: true,
         };
         self.set_with(request).await
@@ -290,7 +314,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                 let (master, located) = self.master(&event.secret_id, &current, masterarn).await?;
                 (Some((master, masterarn, current)), located)
             }
-            None => (None, self.locate(&pending).await?),
+            None => (None, self.topology().locate(&pending).await?),
         };
         let pending_at = pending.at(located.application());
         let (at, user) = (pending_at.target(), pending.username());

@@ -50,7 +50,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if let Some(key) = pending.pending_differs_from(current) {
             return Err(ErrorKind::PendingMismatch { token: request.token.clone(), key }.into());
         }
-        let located = self.locate(current).await?;
+        let located = self.topology().locate(current).await?;
         self.plan_at(request, located).await
     }
 
@@ -87,7 +87,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if alternating {
             return result;
         }
-        match self.writer_behind_read_only(request.current, &located, &result).await? {
+        match self.topology().writer_behind_read_only(request.current, &located, &result).await? {
             Some(behind) => self.apply(self.plan_at(request, behind).await?).await,
             None => result,
         }
@@ -102,7 +102,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         if alternating {
             return result;
         }
-        match self.writer_behind_read_only(request.current, &located, &result).await? {
+        match self.topology().writer_behind_read_only(request.current, &located, &result).await? {
             Some(behind) => self.describe(self.plan_at(request, behind).await?).await,
             None => result,
         }
@@ -122,7 +122,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Change::Password { session } => self.change_password(session, &pending, AWSCURRENT).await?,
             Change::LastResort => self.last_resort(request, &pending, &located).await?,
         };
-        self.await_propagation(request.pending, &located, request.deadline).await?;
+        self.topology().await_propagation(request.pending, &located, request.deadline).await?;
         Ok(outcome)
     }
 
@@ -164,8 +164,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Ok(None) => {}
             Err(err) => warn!(error = %err, "setSecret: AWSPREVIOUS is unusable, not tried"),
         }
-        match self.plan_break_glass(request, pending, located).await? {
-            BreakGlass::Reset(reset) => self.reset_master(request, pending, reset).await,
+        match self.topology().plan_break_glass(request, pending, located).await? {
+            BreakGlass::Reset(reset) => self.topology().reset_master(request, pending, reset).await,
             BreakGlass::NotTried(reason) => Err(self.rejected(pending, reason, Tried::CurrentPendingOrPrevious)),
         }
     }
@@ -210,7 +210,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
                     Finding::ok(Check::PasswordChange, how),
                 ]
             }
-            Change::LastResort => match self.plan_break_glass(request, &pending, &located).await? {
+            Change::LastResort => match self.topology().plan_break_glass(request, &pending, &located).await? {
                 BreakGlass::Reset(reset) => vec![Finding::note(Check::PasswordChange, reset.describe())],
                 BreakGlass::NotTried(reason) => {
                     let previewed = "check does not try AWSPREVIOUS, which a rotation tries last".to_owned();

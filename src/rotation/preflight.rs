@@ -119,7 +119,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             token: &token,
             current: &current,
             pending: &pending,
-            deadline: self.wait_deadline(None),
+            deadline: self.topology().wait_deadline(None),
             pending_stored,
         };
         findings.extend(self.describe_set(request).await?);

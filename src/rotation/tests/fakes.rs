@@ -7,7 +7,6 @@ pub(super) use std::sync::{Arc, Mutex};
 
 pub(super) use secrecy::{ExposeSecret, SecretString};
 
-pub(super) use crate::config::Config;
 pub(super) use crate::domain::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, Login, Password, RotationToken, Step, Target, TlsChoice, UserName, VersionId,
 };
@@ -18,7 +17,7 @@ pub(super) use crate::engines::{
 pub(super) use crate::event::RotationEvent;
 pub(super) use crate::rds::{NoRds, RdsApi};
 pub(super) use crate::rotation::Error;
-pub(super) use crate::rotation::{Outcome, Rotator};
+pub(super) use crate::rotation::{Outcome, Rotator, Settings};
 pub(super) use crate::secret::{DbSecret, SecretDefaults};
 pub(super) use crate::store::{Fetched, SecretMeta, SecretStore, StoreError, StoreErrorKind, Version};
 
@@ -430,9 +429,21 @@ pub(super) fn world() -> World {
         changes: Vec::new(),
     };
     let db = FakeDb { state: Arc::new(Mutex::new(db_state)), faults: faults.clone() };
-    let config = Config::from_lookup(|name| (name == "MASTER_SECRET_ARNS").then(|| MASTER.to_owned())).unwrap();
-    let rotator = Rotator::new(store.clone(), db.clone(), config.rotation);
+    let rotator = Rotator::new(store.clone(), db.clone(), settings());
     World { store, db, faults, token: VersionId::new("tok").unwrap(), rotator }
+}
+
+/// The settings the function has by default, with `MASTER` as the one master secret alternating users may name.
+/// (`config.rs` reads the same from the environment; its own tests cover the reading.)
+pub(super) fn settings() -> Settings {
+    Settings {
+        password: crate::password::PasswordPolicy::default(),
+        secrets: SecretDefaults::default(),
+        endpoint_map: Vec::new(),
+        propagation_timeout: std::time::Duration::from_secs(30),
+        break_glass: Vec::new(),
+        master_secrets: vec![MASTER.to_owned()],
+    }
 }
 
 impl<R: RdsApi> World<R> {

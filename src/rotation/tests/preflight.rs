@@ -123,8 +123,8 @@ async fn an_account_administrator_fails_as_the_rotation_would() {
 async fn a_master_secret_entry_naming_the_secret_itself_is_a_note() {
     for (entry, warned) in [("*", true), ("app-*", true), ("app-secret", true), ("master-secret", false)] {
         let w = world();
-        let config = Config::from_lookup(|name| (name == "MASTER_SECRET_ARNS").then(|| entry.to_owned())).unwrap();
-        let w = World { rotator: Rotator::new(w.store.clone(), w.db.clone(), config.rotation), ..w };
+        let settings = Settings { master_secrets: vec![entry.to_owned()], ..settings() };
+        let w = World { rotator: Rotator::new(w.store.clone(), w.db.clone(), settings), ..w };
         let report = w.rotator.preflight(SECRET).await;
         assert!(report.passed(), "{report:?}");
         let note = report.findings.iter().find(|f| f.check == Check::MasterSecret && f.note);
@@ -155,7 +155,7 @@ async fn check_describes_the_plan_a_rotation_applies() {
     async fn plan_in(w: &World, apply: bool) -> (&'static str, String) {
         let current = w.rotator.require(SECRET, Version::Current).await.unwrap();
         let pending = w.rotator.require(SECRET, Version::Pending(&w.token)).await.unwrap();
-        let deadline = w.rotator.wait_deadline(None);
+        let deadline = w.rotator.topology().wait_deadline(None);
         let request = SetRequest {
             secret_id: SECRET,
             token: &w.token,

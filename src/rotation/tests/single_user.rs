@@ -233,9 +233,10 @@ async fn a_step_stops_before_the_lambda_deadline_and_the_retry_completes() {
     let w = world();
     w.step(Step::Create).await.unwrap();
     w.db.state.lock().unwrap().delay = Some(std::time::Duration::from_secs(30));
-    let deadline = Instant::now() + crate::handler::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
+    let deadline = Instant::now() + super::super::DEADLINE_MARGIN + std::time::Duration::from_millis(300);
     let started = Instant::now();
-    let err = crate::handler::handle_until(&w.rotator, &w.event(Step::Set), Some(deadline)).await.unwrap_err();
+    let mut facts = super::super::StepFacts::default();
+    let err = w.rotator.run_until(&w.event(Step::Set), &mut facts, Some(deadline)).await.unwrap_err();
     assert!(Instant::now() < deadline, "stopped before the deadline ({:?})", started.elapsed());
     assert_eq!(err.error_type(), "DeadlineReached", "{err}");
     assert!(err.is_transient());

@@ -72,22 +72,17 @@ impl RdsApi for FakeRds {
 
 /// `world()` with the secret edited by `edit`, the RDS API `rds`, and `PROPAGATION_TIMEOUT_SECONDS` `timeout`.
 fn world_with_rds(edit: impl FnOnce(&mut serde_json::Value), rds: FakeRds, timeout: u64) -> World<FakeRds> {
-    world_with_settings(edit, rds, &[("PROPAGATION_TIMEOUT_SECONDS", &timeout.to_string())])
+    world_with_settings(edit, rds, Settings { propagation_timeout: Duration::from_secs(timeout), ..settings() })
 }
 
-/// `world()` with the secret edited by `edit`, the RDS API `rds`, and the settings `vars`.
-fn world_with_settings(
-    edit: impl FnOnce(&mut serde_json::Value),
-    rds: FakeRds,
-    vars: &[(&str, &str)],
-) -> World<FakeRds> {
+/// `world()` with the secret edited by `edit`, the RDS API `rds`, and `settings`.
+fn world_with_settings(edit: impl FnOnce(&mut serde_json::Value), rds: FakeRds, settings: Settings) -> World<FakeRds> {
     let w = world();
     let mut secret: serde_json::Value = serde_json::from_str(&secret_json("app", "pw-0", "db")).unwrap();
     edit(&mut secret);
     w.set_value("v0", secret.to_string());
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap();
     let rds = FakeRds { db: Some(w.db.clone()), ..rds };
-    let rotator = Rotator::new(w.store.clone(), w.db.clone(), config.rotation).with_rds(rds);
+    let rotator = Rotator::new(w.store.clone(), w.db.clone(), settings).with_rds(rds);
     World { store: w.store, db: w.db, faults: w.faults, token: w.token, rotator }
 }
 
@@ -191,7 +186,7 @@ async fn a_reader_lagging_past_the_budget_fails_transiently_and_the_retry_comple
     w.assert_rotated();
 }
 
-/// The invocation's own deadline (what `handler.rs` passes, Lambda's less a margin) ends the wait before the
+/// The invocation's own deadline (what `handler.rs` passes, Lambda's) less the margin ends the wait before the
 /// propagation budget does.
 #[tokio::test(start_paused = true)]
 async fn the_invocations_deadline_ends_the_wait_first() {
@@ -201,7 +196,8 @@ async fn the_invocations_deadline_ends_the_wait_first() {
     let started = Instant::now();
     let until = started + Duration::from_secs(20);
     let mut facts = super::super::StepFacts::default();
-    let err = w.rotator.run_until(&w.event(Step::Set), &mut facts, Some(until)).await.unwrap_err();
+    let deadline = until + super::super::DEADLINE_MARGIN;
+    let err = w.rotator.run_until(&w.event(Step::Set), &mut facts, Some(deadline)).await.unwrap_err();
     assert_eq!(err.error_type(), "PasswordNotPropagated", "{err}");
     // Backoff 0.25 s doubling to 4 s: the last login before the deadline is at 19.75 s.
     assert!(Instant::now() <= until, "the wait ended by the deadline");
@@ -214,14 +210,15 @@ async fn the_invocations_deadline_ends_the_wait_first() {
 async fn break_glass_resets_a_drifted_master_password_and_check_says_it_would() {
     let mut rds = FakeRds::orders();
     rds.clusters[0].master_username = Some("app".into());
-    let settings = [("BREAK_GLASS_MASTER_RESET", "true"), ("BREAK_GLASS_DB_IDENTIFIERS", "orders")];
+    let break_glass = super::super::topology::RdsResourceName::parse_list("orders").unwrap();
+    let settings = Settings { break_glass, ..settings() };
     let w = world_with_settings(
         |s| {
             s.as_object_mut().unwrap().remove("host");
             s["dbClusterIdentifier"] = "orders".into();
         },
         rds,
-        &settings,
+        settings,
     );
     w.db.state.lock().unwrap().passwords.insert("app".into(), "changed-by-hand".into());
     let calls = || w.rotator.rds.calls();

@@ -63,13 +63,11 @@ async fn the_masters_engine_comes_from_the_masters_side_only() {
     // The operator says which engine a secret without one is: the master's protocol is then the operator's word.
     let w = alternating_world();
     w.store.state.lock().unwrap().others.insert(MASTER.into(), hostless_engine.to_string());
-    let config = Config::from_lookup(|name| match name {
-        "MASTER_SECRET_ARNS" => Some(MASTER.to_owned()),
-        "DEFAULT_ENGINE" => Some("postgres".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let w = World { rotator: Rotator::new(w.store.clone(), w.db.clone(), config.rotation), ..w };
+    let defaults = SecretDefaults { engine: Some(crate::domain::EngineKind::Postgres), ..SecretDefaults::default() };
+    let w = World {
+        rotator: Rotator::new(w.store.clone(), w.db.clone(), Settings { secrets: defaults, ..settings() }),
+        ..w
+    };
     w.rotate().await.unwrap();
     w.assert_alternated("app_clone", "app");
 }

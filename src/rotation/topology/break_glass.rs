@@ -5,13 +5,12 @@
 
 use tracing::{error, warn};
 
-use super::{Located, Resource, cluster_endpoint_id, instance_endpoint_id, reader_endpoint_cluster};
+use super::{Located, Resource, Topology, cluster_endpoint_id, instance_endpoint_id, reader_endpoint_cluster};
 use crate::domain::Target;
 use crate::engines::DbEngine;
 use crate::rds::RdsApi;
-use crate::rotation::{BreakGlassProblem, Error, ErrorKind, Outcome, Rotator, SetRequest};
+use crate::rotation::{BreakGlassProblem, Error, ErrorKind, Outcome, SetRequest};
 use crate::secret::DbSecret;
-use crate::store::SecretStore;
 
 /// One entry of `BREAK_GLASS_DB_IDENTIFIERS`: a DB instance or cluster identifier (either kind), or the ARN of one
 /// (that kind only). Identifiers are case-insensitive and kept in lower case.
@@ -61,12 +60,12 @@ impl RdsResourceName {
     }
 }
 
-impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+impl<E: DbEngine, R: RdsApi> Topology<'_, E, R> {
     /// The instance or cluster behind a secret whose host was used as it is, and its writer, for break-glass: from
-    /// the identifiers the secret names, or what its host's name names. `Err(reason)` when nothing names one, when
+    /// the identifiers the secret names, or what its host's name names. `NotTried(reason)` when nothing names one, when
     /// what is named is not on the operator's list (checked before any RDS call), or when the RDS API cannot say
     /// (logged: the failure break-glass was meant to repair stands).
-    async fn resource_behind(&self, stored: &DbSecret) -> Result<Result<(Resource, Target), String>, Error> {
+    async fn resource_behind(&self, stored: &DbSecret) -> Result<Behind, Error> {
         let (ids, host) = (stored.rds(), &stored.target().host);
         let cluster =
             ids.cluster.clone().or_else(|| cluster_endpoint_id(host)).or_else(|| reader_endpoint_cluster(host));
@@ -77,19 +76,21 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             (None, None) => {
                 let reason =
                     format!("break-glass not tried: the secret names no RDS instance or cluster{}", alias_note(stored));
-                return Ok(Err(reason));
+                return Ok(Behind::NotTried(reason));
             }
         };
         if !self.break_glass_allows(named.1, named.2) {
-            return Ok(Err(not_listed(named.0, named.1)));
+            return Ok(Behind::NotTried(not_listed(named.0, named.1)));
         }
         match self.resolve(stored, cluster.as_deref(), instance.as_deref()).await {
-            Ok(Located { writer, resource: Some(resource), .. }) => Ok(Ok((resource, writer))),
-            Ok(_) => Ok(Err("break-glass not tried: the RDS API names no instance or cluster".to_owned())),
+            Ok(Located { writer, resource: Some(resource), .. }) => {
+                Ok(Behind::Found(Box::new(Reset { resource, writer })))
+            }
+            Ok(_) => Ok(Behind::NotTried("break-glass not tried: the RDS API names no instance or cluster".to_owned())),
             Err(err) if err.is_transient() => Err(err),
             Err(err) => {
                 warn!(error = %err, "setSecret: break-glass cannot tell which instance or cluster the host belongs to");
-                Ok(Err(format!("break-glass not tried: {err}")))
+                Ok(Behind::NotTried(format!("break-glass not tried: {err}")))
             }
         }
     }
@@ -119,8 +120,8 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Some(resource) => (resource.clone(), located.writer.clone()),
             // A host used as it is: the RDS API is asked only now, on the failure path.
             None => match self.resource_behind(stored).await? {
-                Ok(found) => found,
-                Err(reason) => return Ok(BreakGlass::NotTried(Some(reason))),
+                Behind::Found(found) => (found.resource, found.writer),
+                Behind::NotTried(reason) => return Ok(BreakGlass::NotTried(Some(reason))),
             },
         };
         // The new master password will be tried where the secret points (testSecret): only at the resource's own
@@ -183,6 +184,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
         warn!(resource = what, waited_ms = waited.as_millis() as u64, "setSecret: BREAK-GLASS: the reset took effect");
         Ok(Outcome::PasswordSet { with: "the RDS API (break-glass master reset)" })
     }
+}
+
+/// What is behind a secret whose host was used as it is, for break-glass.
+enum Behind {
+    /// The instance or cluster, and its writer.
+    Found(Box<Reset>),
+    /// Nothing break-glass may reset: why.
+    NotTried(String),
 }
 
 /// What break-glass would do for a secret no version of which logs in.

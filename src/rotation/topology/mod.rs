@@ -21,14 +21,21 @@ mod propagation;
 
 pub(crate) use break_glass::RdsResourceName;
 
-use super::Rotator;
+use super::Settings;
 use crate::domain::Target;
 use crate::engines::{DbEngine, EngineErrorKind};
 use crate::rds::{DbCluster, DbInstance, Endpoint, RdsApi};
 use crate::rotation::{Error, ErrorKind, TopologyProblem};
 use crate::secret::DbSecret;
-use crate::store::SecretStore;
 use endpoint::{EndpointKind, RdsEndpoint};
+
+/// What the topology code works with: the RDS API, the drivers (for the waits) and the settings — not the secret
+/// store, so nothing here reads or writes a secret. `Rotator::topology` (`rotation/mod.rs`) lends one.
+pub(in crate::rotation) struct Topology<'a, E, R> {
+    pub(super) engine: &'a E,
+    pub(super) rds: &'a R,
+    pub(super) settings: &'a Settings,
+}
 /// Where one rotation connects.
 #[derive(Clone, Debug)]
 pub struct Located {
@@ -173,10 +180,10 @@ fn at(target: &Target, endpoint: &Endpoint) -> Target {
     Target { host: endpoint.host.clone(), port: endpoint.port, tls_server_name: None, ..target.clone() }
 }
 
-impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+impl<E: DbEngine, R: RdsApi> Topology<'_, E, R> {
     /// Where `secret` is changed and where it must then work (see the module's documentation). Asks the RDS API
     /// only for a secret without a host, or whose host is a reader endpoint.
-    pub async fn locate(&self, secret: &DbSecret) -> Result<Located, Error> {
+    pub(in crate::rotation) async fn locate(&self, secret: &DbSecret) -> Result<Located, Error> {
         let target = secret.target();
         let reader_cluster = reader_endpoint_cluster(&target.host);
         if !target.host.is_empty() && reader_cluster.is_none() {
@@ -195,14 +202,14 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     }
 
     /// The writer the identifiers of a secret without a host name (`dbInstanceIdentifier`, `dbClusterIdentifier`).
-    pub(super) async fn resolve_identifiers(&self, secret: &DbSecret) -> Result<Located, Error> {
+    pub(in crate::rotation) async fn resolve_identifiers(&self, secret: &DbSecret) -> Result<Located, Error> {
         let ids = secret.rds();
         self.resolve(secret, ids.cluster.as_deref(), ids.instance.as_deref()).await
     }
 
     /// After the secret's host refused a change as read-only (a read replica, an Aurora reader): the writer behind
     /// it, from the identifiers the secret names or the instance its host names. `None` when nothing names one.
-    pub(super) async fn writer_behind(&self, secret: &DbSecret) -> Result<Option<Located>, Error> {
+    pub(in crate::rotation) async fn writer_behind(&self, secret: &DbSecret) -> Result<Option<Located>, Error> {
         let ids = secret.rds();
         let from_host = instance_endpoint_id(&secret.target().host);
         if ids.cluster.is_none() && ids.instance.is_none() {
@@ -220,7 +227,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// When `result` is the secret's host refusing a change as read-only, and the RDS API names a writer behind
     /// it: that writer (logged). `None` otherwise, `result` then stands.
-    pub(super) async fn writer_behind_read_only<T>(
+    pub(in crate::rotation) async fn writer_behind_read_only<T>(
         &self,
         secret: &DbSecret,
         located: &Located,

@@ -8,15 +8,14 @@ use tokio::time::Instant;
 
 use tracing::info;
 
-use super::Located;
+use super::{Located, Topology};
 use crate::domain::Target;
 use crate::engines::{DbEngine, DbSession, LoginOutcome};
 use crate::rds::RdsApi;
-use crate::rotation::{Error, ErrorKind, Rotator};
+use crate::rotation::{Error, ErrorKind};
 use crate::secret::DbSecret;
-use crate::store::SecretStore;
 
-impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
+impl<E: DbEngine, R: RdsApi> Topology<'_, E, R> {
     /// After a change at the writer: waits, with exponential backoff until `deadline`, until `secret` logs in where
     /// applications connect.
     pub(in crate::rotation) async fn await_propagation(
