@@ -50,6 +50,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+const DEFAULT_PASSWORD_LENGTH: usize = 32;
 /// `GetRandomPassword`'s upper bound, kept so a setting that works there works here.
 const MAX_PASSWORD_LENGTH: usize = 4096;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,16 +66,15 @@ impl Config {
     /// Builds the configuration from any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let vars = Vars(&lookup);
-        let defaults = PasswordPolicy::default();
         let password = PasswordPolicy {
-            length: vars.length("PASSWORD_LENGTH", defaults.length)?,
+            length: vars.length("PASSWORD_LENGTH", DEFAULT_PASSWORD_LENGTH)?,
             // Present means used, even when empty: AWS's templates read it the same way.
             exclude_characters: lookup("EXCLUDE_CHARACTERS"),
-            exclude_numbers: vars.flag("EXCLUDE_NUMBERS", defaults.exclude_numbers)?,
-            exclude_punctuation: vars.flag("EXCLUDE_PUNCTUATION", defaults.exclude_punctuation)?,
-            exclude_uppercase: vars.flag("EXCLUDE_UPPERCASE", defaults.exclude_uppercase)?,
-            exclude_lowercase: vars.flag("EXCLUDE_LOWERCASE", defaults.exclude_lowercase)?,
-            require_each_included_type: vars.flag("REQUIRE_EACH_INCLUDED_TYPE", defaults.require_each_included_type)?,
+            exclude_numbers: vars.flag("EXCLUDE_NUMBERS", false)?,
+            exclude_punctuation: vars.flag("EXCLUDE_PUNCTUATION", false)?,
+            exclude_uppercase: vars.flag("EXCLUDE_UPPERCASE", false)?,
+            exclude_lowercase: vars.flag("EXCLUDE_LOWERCASE", false)?,
+            require_each_included_type: vars.flag("REQUIRE_EACH_INCLUDED_TYPE", true)?,
         };
         // Fail now, not at the first rotation, when no engine can have a password under this policy. A policy that
         // only some engines refuse (a length beyond MySQL's 41) is reported by `password_problems` instead.

@@ -28,21 +28,6 @@ pub struct PasswordPolicy {
     pub require_each_included_type: bool,
 }
 
-impl Default for PasswordPolicy {
-    /// The defaults of AWS's templates: 32 characters of every type, each type at least once.
-    fn default() -> PasswordPolicy {
-        PasswordPolicy {
-            length: 32,
-            exclude_characters: None,
-            exclude_numbers: false,
-            exclude_punctuation: false,
-            exclude_uppercase: false,
-            exclude_lowercase: false,
-            require_each_included_type: true,
-        }
-    }
-}
-
 /// Never in a generated password, whatever `EXCLUDE_CHARACTERS` says: quotes and backslash (they change meaning
 /// inside SQL and shell quoting), and what RDS refuses in master passwords (`/`, `"`, `@`, space).
 pub(crate) const ALWAYS_EXCLUDED: &str = "'\"\\/@ ";
@@ -137,7 +122,15 @@ mod tests {
     use super::*;
 
     fn policy() -> PasswordPolicy {
-        PasswordPolicy::default()
+        PasswordPolicy {
+            length: 32,
+            exclude_characters: None,
+            exclude_numbers: false,
+            exclude_punctuation: false,
+            exclude_uppercase: false,
+            exclude_lowercase: false,
+            require_each_included_type: true,
+        }
     }
 
     fn check(policy: PasswordPolicy, allowed: impl Fn(char) -> bool) {

@@ -433,11 +433,20 @@ pub(super) fn world() -> World {
     World { store, db, faults, token: VersionId::new("tok").unwrap(), rotator }
 }
 
-/// The settings the function has by default, with `MASTER` as the one master secret alternating users may name.
-/// (`config.rs` reads the same from the environment; its own tests cover the reading.)
+/// The tests' settings: the function's defaults (as `config.rs` reads them from an empty environment; its own tests
+/// cover the reading), with `MASTER` as the one master secret alternating users may name.
 pub(super) fn settings() -> Settings {
+    let password = crate::password::PasswordPolicy {
+        length: 32,
+        exclude_characters: None,
+        exclude_numbers: false,
+        exclude_punctuation: false,
+        exclude_uppercase: false,
+        exclude_lowercase: false,
+        require_each_included_type: true,
+    };
     Settings {
-        password: crate::password::PasswordPolicy::default(),
+        password,
         secrets: SecretDefaults::default(),
         endpoint_map: Vec::new(),
         propagation_timeout: std::time::Duration::from_secs(30),
