@@ -24,7 +24,7 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
     let schedule = attach.rules.describe().unwrap_or_default();
     let now = if attach.rotate_now { "rotating now" } else { "first rotation on schedule" };
     let _ = writeln!(out, "attach {} secret(s) to {} ({schedule}, {now})", secrets.len(), attach.function);
-    let mut attached = 0;
+    let (mut attached, mut repeated) = (0, 0);
     let mut outcomes = std::pin::pin!(fleet.attach_each(secrets, attach));
     while let Some((secret, outcome)) = outcomes.next().await {
         let _ = match &outcome {
@@ -33,7 +33,7 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
                 writeln!(out, "  attached  {secret} (it was rotated by {previous} until now)")
             }
             AttachOutcome::Refused(failure) => {
-                let (check, error, error_type) = (failure.check, &failure.error, failure.error.error_type());
+                let (check, error, error_type) = (failure.check, failure.error.message(), failure.error.error_type());
                 let _ = writeln!(out, "  refused   {secret}: {check}: {error} [{error_type}]");
                 writeln!(out, "            fix: {}", failure.fix())
             }
@@ -42,15 +42,23 @@ pub(super) async fn run(secrets: &[String], attach: &Attach) -> Result<bool, Cli
                     writeln!(out, "  refused   {secret}: a rotation is in progress (version {version} is AWSPENDING)");
                 writeln!(out, "            fix: let it finish, or end it with rds-rotator cancel {secret}")
             }
+            AttachOutcome::Repeated => {
+                writeln!(out, "  repeated  {secret}: the same secret as another operand, handled there")
+            }
             AttachOutcome::Failed(err) => writeln!(out, "  failed    {secret}: {err}"),
         };
         attached += usize::from(outcome.attached());
+        repeated += usize::from(matches!(outcome, AttachOutcome::Repeated));
     }
-    let left = secrets.len() - attached;
+    let left = secrets.len() - repeated - attached;
     let _ = if left == 0 {
         writeln!(out, "attached all {attached}")
     } else {
-        writeln!(out, "attached {attached} of {}; {left} left as they were: fix them and attach again", secrets.len())
+        writeln!(
+            out,
+            "attached {attached} of {}; {left} left as they were: fix them and attach again",
+            secrets.len() - repeated
+        )
     };
     Ok(left == 0)
 }

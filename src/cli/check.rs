@@ -31,7 +31,7 @@ fn print(out: &mut Out<impl Write>, secret_id: &str, report: &Report) -> std::io
         None => writeln!(out, "passed: the secret can be rotated"),
         Some(failure) => {
             let (check, error) = (failure.check.as_str(), &failure.error);
-            writeln!(out, "  FAIL  {check:<16} {error} [{}]", error.error_type())?;
+            writeln!(out, "  FAIL  {check:<16} {} [{}]", error.message(), error.error_type())?;
             writeln!(out, "        {:<16} fix: {}", "", failure.fix())?;
             writeln!(out, "failed: fix the above, then check again")
         }

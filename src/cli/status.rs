@@ -199,7 +199,7 @@ fn print_json(out: &mut Out<impl Write>, selection: &Selection, at: Timestamp, r
                     json!({
                         "check": failure.check.as_str(),
                         "errorType": failure.error.error_type(),
-                        "message": failure.error.to_string(),
+                        "message": failure.error.message().to_string(),
                         "fix": failure.fix(),
                     })
                 });

@@ -63,13 +63,27 @@ impl UserName {
 
 impl fmt::Display for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Debug-quoted so a hostile name cannot pass for something else in a message.
-        write!(f, "{:?}", self.0)
+        // Debug-quoted so a hostile name cannot pass for something else in a message, and what Debug leaves as it
+        // is but shows as nothing (the blank fillers) escaped too.
+        write!(f, "{}", super::text::shown(&format!("{:?}", self.0)))
     }
 }
 
 impl fmt::Debug for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "UserName({:?})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user name (never a control character) is shown quoted, with bidi controls and the blank fillers escaped: one name cannot
+    /// pass for another, or for nothing, in a message.
+    #[test]
+    fn a_user_name_is_shown_quoted_and_escaped() {
+        let name = UserName::new("app\u{3164}\u{202e}\"x").unwrap();
+        assert_eq!(name.to_string(), r#""app\u{3164}\u{202e}\"x""#);
     }
 }

@@ -2,6 +2,9 @@
 //! first (the core's dry run, `rotation/preflight.rs`); `RotateSecret` is called only for the secrets that pass, so
 //! a misconfigured secret is found now, with what to fix, rather than by its first rotation failing.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use futures_util::{Stream, StreamExt, stream};
 
 use super::status::{pending_version, same_function};
@@ -22,6 +25,8 @@ pub(crate) enum AttachOutcome {
     Refused(Failure),
     /// A rotation is in progress: the service would refuse `RotateSecret` until it ends.
     InProgress { version: String },
+    /// The same secret as another operand (by name or by ARN): handled once, by that one.
+    Repeated,
     /// `DescribeSecret` or `RotateSecret` failed.
     Failed(StoreError),
 }
@@ -34,21 +39,40 @@ impl AttachOutcome {
 
 impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E, R> {
     /// `attach` for each secret, `PREFLIGHTS_AT_ONCE` at a time (each preflight logs in to a database), in the order
-    /// given.
+    /// given. A secret named twice (by name and by ARN, say) is attached once: two `RotateSecret` calls at once would
+    /// start two rotations.
     pub(crate) fn attach_each<'s>(
         &'s self,
         secrets: &'s [String],
         attach: &'s Attach,
     ) -> impl Stream<Item = (&'s str, AttachOutcome)> + 's {
-        let each =
-            secrets.iter().map(move |secret| async move { (secret.as_str(), self.attach(secret, attach).await) });
+        let claimed = std::sync::Arc::new(Mutex::new(HashSet::new()));
+        let each = secrets.iter().enumerate().map(move |(at, secret)| {
+            let claimed = claimed.clone();
+            async move {
+                if secrets[..at].contains(secret) {
+                    return (secret.as_str(), AttachOutcome::Repeated);
+                }
+                (secret.as_str(), self.attach_claiming(secret, attach, &claimed).await)
+            }
+        });
         stream::iter(each).buffered(PREFLIGHTS_AT_ONCE)
     }
 
-    /// Preflight, then `RotateSecret`, for one secret.
-    pub(crate) async fn attach(&self, secret_id: &str, attach: &Attach) -> AttachOutcome {
+    /// Preflight, then `RotateSecret`, for one secret, unless its ARN is in `claimed` already (another operand
+    /// named it); claims it otherwise.
+    async fn attach_claiming(
+        &self,
+        secret_id: &str,
+        attach: &Attach,
+        claimed: &Mutex<HashSet<String>>,
+    ) -> AttachOutcome {
         let replaced = match self.catalog.describe_listed(secret_id).await {
             Ok(listed) => {
+                let first = claimed.lock().map(|mut claimed| claimed.insert(listed.arn.clone())).unwrap_or(true);
+                if !first {
+                    return AttachOutcome::Repeated;
+                }
                 if let Some(version) = pending_version(&listed) {
                     return AttachOutcome::InProgress { version: version.to_owned() };
                 }

@@ -310,7 +310,7 @@ impl<C: SecretCatalog, S: SecretStore, E: DbEngine, R: RdsApi> Fleet<'_, C, S, E
             problems.push(Problem::WouldFail(format!(
                 "{}: {} [{}]",
                 failure.check,
-                failure.error,
+                failure.error.message(),
                 failure.error.error_type()
             )));
         }

@@ -346,7 +346,8 @@ impl Refusal {
             Refusal::NoLogin(_) => "the password drifted: store the user's working password in AWSCURRENT",
             Refusal::NoLoginWhereApplicationsConnect(_) => {
                 "point the secret's host at the master's database (its endpoint, its reader endpoint or a replica), \
-                 where AWSCURRENT logs in"
+                 where AWSCURRENT logs in; if the password drifted there, store the user's working password in \
+                 AWSCURRENT"
             }
             Refusal::UnprovenAccounts(_) => {
                 "give every host account of the user AWSCURRENT's password, drop the ones that are not this secret's, \
@@ -402,7 +403,8 @@ impl TopologyProblem {
                 "check the secret's dbInstanceIdentifier and dbClusterIdentifier, or put the endpoint in its host"
             }
             TopologyProblem::NoWriter(_) | TopologyProblem::NoEndpointYet(_) => {
-                "wait until the instance or cluster is available, then rotate again"
+                "wait until the instance or cluster is available, then rotate again, or put the endpoint in the \
+                 secret's host"
             }
             TopologyProblem::TooDeep { .. } => "point the secret at the source instance",
         }
@@ -450,6 +452,11 @@ impl Error {
     /// What to do about it, in a sentence.
     pub fn fix(&self) -> &'static str {
         self.kind.fix()
+    }
+
+    /// The message without the secret's name, for output whose line names the secret already.
+    pub fn message(&self) -> impl fmt::Display + '_ {
+        &self.kind
     }
 }
 

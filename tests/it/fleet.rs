@@ -159,7 +159,7 @@ async fn status_verify_shows_a_password_changed_by_hand() {
 }
 
 #[tokio::test]
-async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass() {
+async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass_each_once() {
     let sm = sm().await;
     let function = env("TEST_ROTATION_FUNCTION_ARN");
     let mut good = Vec::new();
@@ -198,7 +198,10 @@ async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass() {
         ));
     }
 
-    let mut args = vec!["attach", &good[0], &drifted, &unreachable, &good[1], &malformed, &in_progress];
+    // The first good one is named a second time by its ARN, the second one twice by name: each is attached once.
+    let good_arn = sm.describe_secret().secret_id(&good[0]).send().await.unwrap().arn().unwrap().to_owned();
+    let mut args =
+        vec!["attach", &good[0], &drifted, &unreachable, &good[1], &malformed, &good_arn, &in_progress, &good[1]];
     args.extend(["--function", &function, "--days", "30", "--window", "4h", "--no-rotate-now"]);
     let output = run_binary(&args, &[("DB_EXTRA_CA_BUNDLE", &env("TEST_TLS_CA"))], None);
     let (out, err) = (text(&output.stdout), text(&output.stderr));
@@ -219,6 +222,8 @@ async fn attach_switches_rotation_on_for_exactly_the_secrets_that_pass() {
     assert!(out.contains(&format!("  refused   {in_progress}: a rotation is in progress")), "{out}");
     assert!(out.contains(&format!("rds-rotator cancel {in_progress}")), "{out}");
     assert!(out.matches("fix: ").count() >= 4, "every refusal says what to fix: {out}");
+    assert_eq!(out.matches("  repeated  ").count(), 2, "{out}");
+    assert!(out.contains(&format!("  repeated  {}: the same secret as another operand", good[1])), "{out}");
     assert!(out.contains("attached 2 of 6; 4 left as they were"), "{out}");
     // The refused secrets are as they were: no label moved, rotation not switched on.
     for (id, (versions_before, enabled_before)) in broken.iter().zip(before) {
