@@ -286,18 +286,7 @@ mod tests {
     #[test]
     fn defaults_match_aws_templates() {
         let config = config(&[]).unwrap();
-        assert_eq!(
-            config.rotation.password,
-            PasswordPolicy {
-                length: 32,
-                exclude_characters: None,
-                exclude_numbers: false,
-                exclude_punctuation: false,
-                exclude_uppercase: false,
-                exclude_lowercase: false,
-                require_each_included_type: true,
-            }
-        );
+        assert_eq!(config.rotation.password, crate::password::templates_defaults());
         assert_eq!(config.engines.connect_timeout, Duration::from_secs(5));
         assert_eq!(config.rotation.secrets.engine, None);
         assert_eq!(config.rotation.secrets.mysql_username_limit, None);

@@ -117,20 +117,27 @@ pub(crate) fn generate(policy: &PasswordPolicy, engine: EngineKind) -> Result<Pa
     Alphabet::new(policy, engine)?.generate()
 }
 
+/// The policy of AWS's templates' defaults, for tests (`config.rs` holds the defaults the function uses, where
+/// `scripts/check-template.py` reads them).
+#[cfg(test)]
+pub(crate) fn templates_defaults() -> PasswordPolicy {
+    PasswordPolicy {
+        length: 32,
+        exclude_characters: None,
+        exclude_numbers: false,
+        exclude_punctuation: false,
+        exclude_uppercase: false,
+        exclude_lowercase: false,
+        require_each_included_type: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn policy() -> PasswordPolicy {
-        PasswordPolicy {
-            length: 32,
-            exclude_characters: None,
-            exclude_numbers: false,
-            exclude_punctuation: false,
-            exclude_uppercase: false,
-            exclude_lowercase: false,
-            require_each_included_type: true,
-        }
+        templates_defaults()
     }
 
     fn check(policy: PasswordPolicy, allowed: impl Fn(char) -> bool) {

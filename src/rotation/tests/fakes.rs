@@ -436,17 +436,8 @@ pub(super) fn world() -> World {
 /// The tests' settings: the function's defaults (as `config.rs` reads them from an empty environment; its own tests
 /// cover the reading), with `MASTER` as the one master secret alternating users may name.
 pub(super) fn settings() -> Settings {
-    let password = crate::password::PasswordPolicy {
-        length: 32,
-        exclude_characters: None,
-        exclude_numbers: false,
-        exclude_punctuation: false,
-        exclude_uppercase: false,
-        exclude_lowercase: false,
-        require_each_included_type: true,
-    };
     Settings {
-        password,
+        password: crate::password::templates_defaults(),
         secrets: SecretDefaults::default(),
         endpoint_map: Vec::new(),
         propagation_timeout: std::time::Duration::from_secs(30),
