@@ -3,12 +3,10 @@
 //! the login. An engine's folder gives its driver (`DbEngine` and the session traits) and the two things the
 //! registry asks of it (`Driver`); adding an engine is its folder and one line here.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-
+use super::certificate::TlsRequest;
 use super::{
     AccountAdmin, Alternate, CertificateDates, DbEngine, DbSession, EngineError, EngineSettings, LoginOutcome,
     Preflight, RotationSession,
@@ -17,14 +15,10 @@ use crate::domain::{Family, Login, Password, Target, UserName};
 use crate::tls::{Tls, TlsMode, TlsSettings};
 
 /// What an engine's folder gives the registry besides its driver: how the driver is made from the settings, and
-/// the request that turns a connection of its protocol into TLS before any credential (the certificate probe,
-/// `certificate.rs`).
-pub(super) trait Driver: DbEngine + Sized {
+/// the request that turns a connection of its protocol into TLS before any credential (`TlsRequest`, for the
+/// certificate probe in `certificate.rs`).
+pub(super) trait Driver: DbEngine + TlsRequest + Sized {
     fn new(connect_timeout: Duration, statement_timeout: Duration, tls: Arc<Tls>) -> Self;
-
-    /// Asks the server on `stream` to start TLS (PostgreSQL's `SSLRequest`, the MySQL protocol's SSL request);
-    /// `Err` when it offers none. Sends no credential.
-    fn tls_request(stream: &mut TcpStream) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// The engines of this build: the family a secret's engine belongs to (`domain::Family`), and the driver in the

@@ -21,7 +21,6 @@
 use tracing::{info, warn};
 
 use super::findings::{Check, Finding};
-use super::plan::{Change, Plan};
 use super::topology::Located;
 use super::{Error, ErrorKind, MasterProblem, Outcome, Refusal, Rotator, SetRequest};
 use crate::domain::{Password, UserName};
@@ -118,12 +117,13 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
 
     /// setSecret's plan for alternating users: every check before the master changes anything — the pair, the
     /// master, AWSCURRENT's proof of possession where the master and applications connect, the guards on both users,
-    /// the master's authority over them — in the master's open session, which the plan keeps for the change.
-    pub(super) async fn plan_alternating<'q>(
+    /// the master's authority over them — in the master's open session, which the plan keeps for the change
+    /// (`plan.rs` makes them its `Change::Twin`): where the change goes, the session, and what it needs.
+    pub(super) async fn plan_alternating(
         &self,
-        request: SetRequest<'q>,
+        request: SetRequest<'_>,
         masterarn: &str,
-    ) -> Result<Plan<'q, E::Session>, Error> {
+    ) -> Result<(Located, E::Session, Box<TwinPlan>), Error> {
         let SetRequest { secret_id, current, pending, .. } = request;
         let (pair, previous) = self.pair(secret_id, current).await?;
         let next = pair.other(current.username());
@@ -166,7 +166,7 @@ impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
             Ok(facts) => {
                 let twin =
                     Box::new(TwinPlan { master, masterarn: masterarn.to_owned(), pair, previous: previous_w, facts });
-                Ok(Plan { request, located, change: Change::Twin { session, twin } })
+                Ok((located, session, twin))
             }
             Err(err) => {
                 session.close().await;

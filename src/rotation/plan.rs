@@ -10,6 +10,7 @@
 
 use tracing::{info, warn};
 
+use super::alternating::TwinPlan;
 use super::findings::{Check, Finding};
 use super::topology::Located;
 use super::topology::break_glass::BreakGlass;
@@ -37,14 +38,15 @@ pub(super) enum Change<S> {
     /// AWSPREVIOUS, then break-glass, in that order; `check` tries neither.
     LastResort,
     /// Alternating users: the master makes the pending user the current user's twin, in its `session`.
-    Twin { session: S, twin: Box<super::alternating::TwinPlan> },
+    Twin { session: S, twin: Box<TwinPlan> },
 }
 
 impl<S: SecretStore, E: DbEngine, R: RdsApi> Rotator<S, E, R> {
     /// setSecret's plan, once both versions are read.
     pub(super) async fn plan<'q>(&self, request: SetRequest<'q>) -> Result<Plan<'q, E::Session>, Error> {
         if let Some(masterarn) = request.current.masterarn() {
-            return self.plan_alternating(request, masterarn).await;
+            let (located, session, twin) = self.plan_alternating(request, masterarn).await?;
+            return Ok(Plan { request, located, change: Change::Twin { session, twin } });
         }
         let SetRequest { current, pending, .. } = request;
         if let Some(key) = pending.pending_differs_from(current) {

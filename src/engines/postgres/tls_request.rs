@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::PostgresEngine;
+use crate::engines::certificate::TlsRequest;
 use crate::engines::drivers::Driver;
 use crate::tls::Tls;
 
@@ -15,7 +16,9 @@ impl Driver for PostgresEngine {
     fn new(connect_timeout: Duration, statement_timeout: Duration, tls: Arc<Tls>) -> PostgresEngine {
         PostgresEngine { connect_timeout, statement_timeout, tls }
     }
+}
 
+impl TlsRequest for PostgresEngine {
     async fn tls_request(stream: &mut TcpStream) -> Result<(), String> {
         ssl_request(stream).await
     }
