@@ -482,6 +482,19 @@ impl<R: RdsApi> World<R> {
         self.store.state.lock().unwrap().versions.get_mut(id).unwrap().0 = Some(value);
     }
 
+    /// An alternating-users history as its writer chooses it: AWSCURRENT `current` (user, password) with the master,
+    /// and an AWSPREVIOUS naming `previous` (user, password), the database unchanged.
+    pub(super) fn set_history(&self, current: (&str, &str), previous: (&str, &str)) {
+        let mut value: serde_json::Value = serde_json::from_str(&secret_json(current.0, current.1, "db")).unwrap();
+        value["masterarn"] = MASTER.into();
+        let mut earlier = value.clone();
+        earlier["username"] = previous.0.into();
+        earlier["password"] = previous.1.into();
+        self.set_value("v0", value.to_string());
+        let version = (Some(earlier.to_string()), vec![AWSPREVIOUS.into()]);
+        self.store.state.lock().unwrap().versions.insert("v-prev".into(), version);
+    }
+
     /// The end state of a completed rotation: the token is AWSCURRENT and the database has its password, the old
     /// version is AWSPREVIOUS, no AWSPENDING is left, and nothing else in the database changed.
     pub(super) fn assert_rotated(&self) {

@@ -204,18 +204,7 @@ async fn the_master_user_is_never_rotated_as_an_alternate() {
 
     // The history makes the master user "the other one": AWSCURRENT admin_clone, AWSPREVIOUS admin.
     let w = alternating_world();
-    let mut current: serde_json::Value = serde_json::from_str(&secret_json("admin_clone", "c-pw", "db")).unwrap();
-    current["masterarn"] = MASTER.into();
-    let mut previous = current.clone();
-    previous["username"] = "admin".into();
-    previous["password"] = "guessed".into();
-    w.set_value("v0", current.to_string());
-    w.store
-        .state
-        .lock()
-        .unwrap()
-        .versions
-        .insert("v-prev".into(), (Some(previous.to_string()), vec![AWSPREVIOUS.into()]));
+    w.set_history(("admin_clone", "c-pw"), ("admin", "guessed"));
     w.db.state.lock().unwrap().passwords.insert("admin_clone".into(), "c-pw".into());
     w.step(Step::Create).await.unwrap();
     let err = w.step(Step::Set).await.unwrap_err();
@@ -271,18 +260,7 @@ async fn an_awscurrent_that_does_not_log_in_is_refused_before_the_master_acts() 
 async fn a_forged_awsprevious_does_not_hand_over_its_user() {
     let w = alternating_world();
     // The writer's own user is called victim_clone and works; AWSPREVIOUS claims victim, with a guess.
-    let mut current: serde_json::Value = serde_json::from_str(&secret_json("victim_clone", "own-pw", "db")).unwrap();
-    current["masterarn"] = MASTER.into();
-    let mut previous = current.clone();
-    previous["username"] = "victim".into();
-    previous["password"] = "guessed".into();
-    w.set_value("v0", current.to_string());
-    w.store
-        .state
-        .lock()
-        .unwrap()
-        .versions
-        .insert("v-prev".into(), (Some(previous.to_string()), vec![AWSPREVIOUS.into()]));
+    w.set_history(("victim_clone", "own-pw"), ("victim", "guessed"));
     {
         let mut state = w.db.state.lock().unwrap();
         state.passwords.insert("victim_clone".into(), "own-pw".into());
